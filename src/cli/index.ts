@@ -1,0 +1,2 @@
+// The CLI is built in a later change; see issue 5.
+export {}

@@ -1,0 +1,110 @@
+/**
+ * Shared contracts between the modules. Each module owns its implementation; these shapes are the
+ * seams the client, the verifier, the emulator and the CLI meet at.
+ */
+import type { KeyObject } from 'node:crypto'
+
+/** The injected clock. Every time-dependent function takes one; default `() => new Date()`. */
+export type Clock = () => Date
+
+export type Realm = 'saas' | 'self-managed'
+
+/** The public half of an RSA signing key, as the instance publishes it. */
+export interface PublicRsaJwk {
+  kty: 'RSA'
+  kid: string
+  e: string
+  n: string
+  use: 'sig'
+  alg: 'RS256'
+}
+
+/** A loaded signing key. `privateKey` is a node KeyObject: it never prints or serialises its material. */
+export interface SigningKey {
+  /** RFC 7638 SHA-256 thumbprint of the public key, base64url (what ruby-jwt's JWT::JWK::Thumbprint gives). */
+  readonly kid: string
+  readonly alg: 'RS256'
+  readonly publicJwk: PublicRsaJwk
+  readonly publicKey: KeyObject
+  /** Absent for a key that only verifies (e.g. loaded from a JWKS). */
+  readonly privateKey?: KeyObject
+  readonly modulusLength: number
+}
+
+/** The claims of a cloud-connector JWT (domain.md §3). Extra claims may follow. */
+export interface CloudConnectorClaims {
+  iss: string
+  sub: string
+  aud: string[]
+  iat: number
+  nbf: number
+  exp: number
+  jti: string
+  gitlab_realm: Realm
+  scopes: string[]
+  [extra: string]: unknown
+}
+
+export interface JwtHeader {
+  alg: 'RS256'
+  typ: 'JWT'
+  kid: string
+}
+
+export type TokenSourceKind = 'self-issued' | 'synced' | 'none'
+
+export interface TokenRequest {
+  unitPrimitive: string
+  /** Skip any cache and obtain a fresh token (used after a 401). */
+  forceRefresh?: boolean
+  signal?: AbortSignal
+}
+
+export interface TokenResult {
+  /** Absent when `source` is 'none'. */
+  token?: string
+  source: TokenSourceKind
+  /** Why this source was chosen, in words a user can act on. */
+  reason: string
+  /** Machine-readable name of the policy branch taken. */
+  branch?: string
+  expiresAt?: Date
+}
+
+/** Anything that answers "which token do I send for this unit primitive?". */
+export interface TokenSource {
+  getToken(request: TokenRequest): Promise<TokenResult>
+  /** Drop cached tokens (all of them). */
+  invalidate?(): void
+}
+
+/** One thing wrong (or worth a warning) with a bearer value or a request, as the gateway would see it. */
+export interface Problem {
+  /** Stable machine code, e.g. 'TOKEN_EMPTY', 'AUD_MISMATCH'. */
+  code: string
+  severity: 'error' | 'warning'
+  /** What the gateway would answer: 401/403, or undefined for a warning it would not fail on. */
+  status?: 401 | 403
+  /** The gateway's response message (`{"error": ...}` / `{"detail": ...}`). */
+  gatewayError?: string
+  /** The reason python-jose (or the gateway) would log. */
+  reason?: string
+  /** What is wrong, for a person. Never contains the token. */
+  message: string
+  /** What to do about it. */
+  fix: string
+  segment?: 'header' | 'payload' | 'signature'
+  claim?: string
+  header?: string
+}
+
+/** A bag of HTTP headers as users hold them. Names are matched case-insensitively everywhere. */
+export type HeadersInput = Headers | Record<string, string | string[] | undefined> | [string, string][]
+
+/** Optional structured logger. Never receives a token, an Authorization header or an api key. */
+export interface Logger {
+  debug?(event: string, fields: Record<string, unknown>): void
+  info?(event: string, fields: Record<string, unknown>): void
+  warn?(event: string, fields: Record<string, unknown>): void
+  error?(event: string, fields: Record<string, unknown>): void
+}

@@ -1,0 +1,28 @@
+import { defineConfig } from 'tsup'
+
+export default defineConfig([
+  {
+    // The library: ESM and CJS, each with its own declaration flavour (.d.ts / .d.cts).
+    entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts' },
+    format: ['esm', 'cjs'],
+    dts: true,
+    sourcemap: true,
+    clean: true,
+    target: 'node20',
+    platform: 'node',
+    splitting: false,
+    treeshake: true,
+  },
+  {
+    // The CLI uses top-level await, so it is ESM only and imports the library build.
+    entry: { 'cli/index': 'src/cli/index.ts' },
+    format: ['esm'],
+    dts: false,
+    sourcemap: true,
+    clean: false,
+    target: 'node20',
+    platform: 'node',
+    external: ['cloud-connector-sdk', /^\.\.\/index\.js$/],
+    banner: { js: '#!/usr/bin/env node' },
+  },
+])
