@@ -9,3 +9,14 @@ export {
   type SigningKeyInput,
 } from './import.js'
 export { toJwks, type Jwks } from './jwks.js'
+export {
+  createKeyRing,
+  KeyRingError,
+  DEFAULT_PUBLISH_DELAY_SECONDS,
+  type KeyRing,
+  type KeyRingOptions,
+  type KeyRingKeyInput,
+  type KeyRingEntry,
+  type KeyRingWarning,
+  type SigningStatus,
+} from './ring.js'
