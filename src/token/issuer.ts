@@ -1,0 +1,443 @@
+import { randomUUID } from 'node:crypto'
+import { z } from 'zod'
+import { audiencesFor, builtInCatalog, hasFreeAccess, resolveEntitlements, type Catalog } from '../catalog/index.js'
+import { InvalidOptionsError, TokenError } from '../errors.js'
+import type { Clock, CloudConnectorClaims, JwtHeader, Logger, Realm, SigningKey, TokenRequest, TokenResult, TokenSource } from '../types.js'
+import { createTokenCache, type ExternalTokenStore, type TokenCache } from './cache.js'
+import {
+  DEFAULT_TTL_SECONDS,
+  buildClaims,
+  buildHeader,
+  canonicalJson,
+  checkExtraClaims,
+  readOwnToken,
+  sha256,
+  signJwt,
+  type JwtSigner,
+} from './jwt.js'
+import { UUID_PATTERN, fn, parseOptions } from './options.js'
+
+/**
+ * Mint the self-issued cloud-connector JWT exactly as a GitLab instance does
+ * (`CloudConnector::Tokens#issue_token` → `TokenIssuer#token` → `JSONWebToken#encode`).
+ *
+ * `issue()` mints a fresh token every call (Rails mints per request). `getToken()` makes the issuer a
+ * TokenSource: it returns a cached token carrying every scope the instance is entitled to (what
+ * Rails puts in each token), refreshed eagerly before it expires.
+ */
+export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
+  const opts = parseOptions('createTokenIssuer', issuerOptionsSchema, options, ISSUER_OPTION_NAMES)
+  const now: Clock = opts.now ?? (() => new Date())
+  const newJti: () => string = opts.jti ?? randomUUID
+  const ttlSeconds = opts.ttlSeconds ?? DEFAULT_TTL_SECONDS
+  const catalog: Catalog = opts.catalog ?? builtInCatalog
+  const addOns = [...new Set(opts.addOns ?? [])]
+  const logger = opts.logger
+  const signer = opts.signer
+  const keyInput = opts.key
+  const baseExtraClaims = checkExtraClaims(opts.extraClaims, 'createTokenIssuer')
+
+  if (!isKeyRing(keyInput) && !keyInput.privateKey && !signer) {
+    throw new InvalidOptionsError(
+      `createTokenIssuer: options.key (kid ${keyInput.kid}) is verification-only (no private key): load the instance's private key with loadSigningKey(), or pass options.signer to sign with a KMS/HSM.`,
+      [{ path: 'options.key', message: 'has no private key and no signer was given' }],
+    )
+  }
+
+  const givenAddOns = opts.addOns ?? []
+  const unknownAddOn = givenAddOns.findIndex((a) => !catalog.addOns.has(a))
+  if (unknownAddOn >= 0) {
+    const known = [...catalog.addOns.keys()].join(', ') || 'none'
+    throw new InvalidOptionsError(
+      `createTokenIssuer: options.addOns[${unknownAddOn}] ${JSON.stringify(String(givenAddOns[unknownAddOn]).slice(0, 64))} is not an add-on of the catalog (known: ${known}); fix the name or pass the catalog that defines it.`,
+      [{ path: `options.addOns.${unknownAddOn}`, message: 'is not an add-on of the catalog' }],
+    )
+  }
+
+  const warnings: string[] = []
+  if (opts.instanceId === UUID_NOT_SET) {
+    const warning =
+      'instanceId is "uuid-not-set": GitLab sends this when the instance UUID is missing; the gateway can only match it literally (sub ↔ X-Gitlab-Instance-Id) and cannot attribute usage to an instance. Set the instance UUID (Gitlab::CurrentSettings.uuid).'
+    warnings.push(warning)
+    logger?.warn?.('cloud_connector.instance_id_not_set', { issuer: opts.issuer, message: warning })
+  }
+
+  const refreshBeforeSeconds = opts.cache === false ? 0 : (opts.cache?.refreshBeforeSeconds ?? 300)
+  if (opts.cache !== false && refreshBeforeSeconds >= ttlSeconds) {
+    throw new InvalidOptionsError(
+      `createTokenIssuer: options.cache.refreshBeforeSeconds (${refreshBeforeSeconds}) must be less than options.ttlSeconds (${ttlSeconds}), or every call would mint a new token.`,
+      [{ path: 'options.cache.refreshBeforeSeconds', message: 'must be less than ttlSeconds' }],
+    )
+  }
+
+  let signed = 0
+  const cache: TokenCache<IssuedToken> | undefined =
+    opts.cache === false
+      ? undefined
+      : createTokenCache<IssuedToken>({
+          refreshBeforeSeconds,
+          maxEntries: opts.cache?.maxEntries,
+          now,
+          logger,
+          store: opts.cache?.store,
+          codec: opts.cache?.store ? { encode: (t) => t.token, decode: (raw) => decodeStored(raw) } : undefined,
+        })
+
+  /** The key the next token will be signed with, without side effects (a ring warns on signingKey()). */
+  function peekKey(): SigningKey {
+    if (!isKeyRing(keyInput)) return keyInput
+    return typeof keyInput.current === 'function' ? keyInput.current() : keyInput.signingKey()
+  }
+
+  function signingKey(): SigningKey {
+    const key = isKeyRing(keyInput) ? keyInput.signingKey() : keyInput
+    if (!key.privateKey && !signer) {
+      throw new TokenError(
+        'ERR_SIGNER_FAILED',
+        `The key ring's signing key (kid ${key.kid}) has no private key and no signer was given: add the private key to the ring, or pass options.signer.`,
+      )
+    }
+    return key
+  }
+
+  function decodeStored(raw: string): IssuedToken | undefined {
+    const read = readOwnToken(raw, peekKey())
+    if (!read || read.claims.iss !== opts.issuer || read.claims.sub !== opts.instanceId) return undefined
+    return { token: raw, header: read.header, claims: read.claims, expiresAt: new Date(read.claims.exp * 1000), warnings: [...warnings] }
+  }
+
+  function currentTime(): Date {
+    const t = now()
+    if (!(t instanceof Date) || !Number.isFinite(t.getTime())) {
+      throw new InvalidOptionsError('createTokenIssuer: options.now() must return a valid Date.', [
+        { path: 'options.now', message: 'returned an invalid Date' },
+      ])
+    }
+    return t
+  }
+
+  /** Everything that determines the token, resolved now (entitlements depend on the clock). */
+  function resolve(req: { scopes?: readonly string[] | 'all'; audience?: readonly string[]; extraClaims?: unknown }, where: string): Resolved {
+    const at = currentTime()
+    const entitled = resolveEntitlements(catalog, { addOns, now: at })
+    let scopes: string[]
+    if (req.scopes === undefined || req.scopes === 'all') {
+      scopes = [...entitled.scopes]
+      if (scopes.length === 0) {
+        logger?.warn?.('cloud_connector.no_entitled_scopes', { addOns })
+      }
+    } else {
+      const wanted = new Set(req.scopes)
+      for (const name of wanted) {
+        if (!entitled.scopes.includes(name)) throw notEntitled(name, catalog, addOns, at)
+      }
+      // The catalog's entitlement order: the token does not depend on how the caller ordered the list.
+      scopes = entitled.scopes.filter((s) => wanted.has(s))
+    }
+    const audience = req.audience ? [...new Set(req.audience)] : scopesAudience(scopes, entitled)
+    const extraClaims = { ...baseExtraClaims, ...checkExtraClaims(req.extraClaims, where) }
+    const key = peekKey()
+    const cacheKey = `cc-token:${sha256(
+      canonicalJson({ iss: opts.issuer, sub: opts.instanceId, realm: opts.realm, aud: audience, kid: key.kid, scopes, ttl: ttlSeconds, extraClaims }),
+    )}`
+    return { scopes, audience, extraClaims, cacheKey }
+  }
+
+  function scopesAudience(scopes: string[], entitled: { scopes: string[]; audiences: string[] }): string[] {
+    if (scopes.length === entitled.scopes.length) return [...entitled.audiences]
+    return audiencesFor(catalog, scopes)
+  }
+
+  async function mint(resolved: Resolved): Promise<IssuedToken> {
+    const key = signingKey()
+    const jti = newJti()
+    if (typeof jti !== 'string' || jti.length === 0) {
+      throw new InvalidOptionsError('createTokenIssuer: options.jti() must return a non-empty string (a UUID v4).', [
+        { path: 'options.jti', message: 'returned an empty or non-string value' },
+      ])
+    }
+    const issuedAt = Math.floor(currentTime().getTime() / 1000)
+    const claims = buildClaims({
+      issuer: opts.issuer,
+      audience: resolved.audience,
+      subject: opts.instanceId,
+      realm: opts.realm,
+      scopes: resolved.scopes,
+      jti,
+      issuedAt,
+      ttlSeconds,
+      extraClaims: resolved.extraClaims,
+    })
+    const header = buildHeader(key.kid)
+    const token = await signJwt(header, claims, key, signer)
+    signed++
+    logger?.debug?.('cloud_connector.token_minted', { kid: key.kid, jti, exp: claims.exp, scopes: claims.scopes.length })
+    const ringWarning = isKeyRing(keyInput) && typeof keyInput.signingStatus === 'function' ? keyInput.signingStatus().warning?.message : undefined
+    return { token, header, claims, expiresAt: new Date(claims.exp * 1000), warnings: ringWarning ? [...warnings, ringWarning] : [...warnings] }
+  }
+
+  const issuer: TokenIssuer = {
+    async issue(request = {}) {
+      return mint(resolve(parseOptions('issue()', issueRequestSchema, request, ISSUE_REQUEST_NAMES), 'issue()'))
+    },
+
+    async getToken(request) {
+      const unitPrimitive = checkUnitPrimitive(request)
+      const resolved = resolve({ scopes: 'all' }, 'getToken()')
+      if (!resolved.scopes.includes(unitPrimitive)) throw notEntitled(unitPrimitive, catalog, addOns, currentTime())
+      const minted = cache ? await cache.get(resolved.cacheKey, () => mint(resolved), { forceRefresh: request.forceRefresh === true }) : await mint(resolved)
+      return {
+        token: minted.token,
+        source: 'self-issued',
+        reason: `Self-issued JWT signed with this instance's key (kid ${minted.header.kid}), carrying ${minted.claims.scopes.length} entitled scopes including ${unitPrimitive}; expires ${minted.expiresAt.toISOString()}.`,
+        branch: 'self-issued',
+        expiresAt: new Date(minted.expiresAt.getTime()),
+      }
+    },
+
+    entitlements() {
+      const entitled = resolveEntitlements(catalog, { addOns, now: currentTime() })
+      return { scopes: [...entitled.scopes], audiences: [...entitled.audiences] }
+    },
+
+    invalidate() {
+      cache?.invalidate()
+    },
+
+    get kid() {
+      return peekKey().kid
+    },
+    get stats() {
+      return { mints: signed, cacheHits: cache?.stats.cacheHits ?? 0 }
+    },
+    get warnings() {
+      return [...warnings]
+    },
+    issuer: opts.issuer,
+    instanceId: opts.instanceId,
+    realm: opts.realm,
+  }
+  return Object.freeze(issuer)
+}
+
+/** GitLab's literal placeholder when `Gitlab::CurrentSettings.uuid` is unset. */
+export const UUID_NOT_SET = 'uuid-not-set'
+
+/** A key ring as in src/keys/ring.ts: the issuer calls `signingKey()` at each mint. */
+export interface SigningKeyProvider {
+  signingKey(): SigningKey
+  /** The key `signingKey()` would return, without its publish-age checks (used for cache keys). */
+  current?(): SigningKey
+  /** The ring's publish-age verdict; a warning is copied into the minted token's `warnings`. */
+  signingStatus?(): { warning?: { message: string } }
+}
+
+export interface TokenIssuerOptions {
+  /** The instance URL (`Gitlab.config.gitlab.url`), e.g. `https://gitlab.example.com`: the `iss` claim. */
+  issuer: string
+  /** The instance UUID (`Gitlab::CurrentSettings.uuid`): the `sub` claim and `X-Gitlab-Instance-Id`. */
+  instanceId: string
+  realm: Realm
+  /** A loaded signing key, or a key ring (its `signingKey()` is asked at each mint). */
+  key: SigningKey | SigningKeyProvider
+  /** Default: the built-in catalog. */
+  catalog?: Catalog
+  /** Active add-ons, e.g. `['duo_enterprise']`. */
+  addOns?: readonly string[]
+  /** Default 3600, as Rails. */
+  ttlSeconds?: number
+  now?: Clock
+  /** Default `crypto.randomUUID`. Tests pin it. */
+  jti?: () => string
+  /** Sign with a KMS/HSM instead of `key.privateKey`; `key` may then be verification-only. */
+  signer?: JwtSigner
+  /** `false` disables the getToken() cache. */
+  cache?: { refreshBeforeSeconds?: number; maxEntries?: number; store?: ExternalTokenStore } | false
+  /** Claims appended after GitLab's (e.g. `{ skip_usage_cutoff: true }`); may not override them. */
+  extraClaims?: Record<string, unknown>
+  logger?: Logger
+}
+
+export interface IssueRequest {
+  /** `'all'` (default): every scope the instance is entitled to, as Rails does; or a subset. */
+  scopes?: readonly string[] | 'all'
+  /** Default: the distinct `jwt_aud` of the scopes' backend services. */
+  audience?: readonly string[]
+  extraClaims?: Record<string, unknown>
+}
+
+export interface IssuedToken {
+  token: string
+  header: JwtHeader
+  claims: CloudConnectorClaims
+  expiresAt: Date
+  /** Things the gateway will accept but that are probably wrong (e.g. `uuid-not-set`). */
+  warnings: string[]
+}
+
+export interface TokenIssuer extends TokenSource {
+  /** Mint a fresh token (uncached). */
+  issue(request?: IssueRequest): Promise<IssuedToken>
+  /** A cached token with all entitled scopes; throws ERR_SCOPE_NOT_ENTITLED when `unitPrimitive` is not among them. */
+  getToken(request: TokenRequest): Promise<TokenResult>
+  /** The scopes and audiences the instance is entitled to now. */
+  entitlements(): { scopes: string[]; audiences: string[] }
+  invalidate(): void
+  /** The kid the next token will carry. */
+  readonly kid: string
+  readonly stats: { mints: number; cacheHits: number }
+  readonly warnings: readonly string[]
+  readonly issuer: string
+  readonly instanceId: string
+  readonly realm: Realm
+}
+
+interface Resolved {
+  scopes: string[]
+  audience: string[]
+  extraClaims: Record<string, unknown>
+  cacheKey: string
+}
+
+const ISSUER_OPTION_NAMES = [
+  'issuer',
+  'instanceId',
+  'realm',
+  'key',
+  'catalog',
+  'addOns',
+  'ttlSeconds',
+  'now',
+  'jti',
+  'signer',
+  'cache',
+  'extraClaims',
+  'logger',
+] as const
+
+const ISSUE_REQUEST_NAMES = ['scopes', 'audience', 'extraClaims'] as const
+
+const nonEmpty = (what: string) => z.string({ error: `must be a ${what}` }).min(1, { error: `must be a non-empty ${what}` })
+
+const issuerOptionsSchema = z.strictObject({
+  issuer: z
+    .string({ error: 'is required: the instance URL (Gitlab.config.gitlab.url), e.g. "https://gitlab.example.com"' })
+    .refine(isHttpUrl, { error: 'must be an absolute http(s) URL without query or fragment, e.g. "https://gitlab.example.com"' }),
+  instanceId: z
+    .string({ error: 'is required: the instance UUID (Gitlab::CurrentSettings.uuid)' })
+    .refine((v) => v === UUID_NOT_SET || UUID_PATTERN.test(v), {
+      error: 'must be the instance UUID (8-4-4-4-12 hex digits, Gitlab::CurrentSettings.uuid) or GitLab\'s literal "uuid-not-set"',
+    }),
+  realm: z.enum(['saas', 'self-managed'], { error: 'must be "self-managed" (self-managed and Dedicated) or "saas" (GitLab.com)' }),
+  key: z.custom<SigningKey | SigningKeyProvider>((v) => isSigningKey(v) || isKeyRing(v), {
+    error: 'must be a signing key from loadSigningKey() (or loadVerificationKey() with a signer), or a key ring from createKeyRing()',
+  }),
+  catalog: z
+    .custom<Catalog>((v) => isCatalog(v), { error: 'must be a catalog from createCatalog() or loadCatalogDir()' })
+    .optional(),
+  addOns: z.array(nonEmpty('add-on name'), { error: 'must be an array of add-on names, e.g. ["duo_enterprise"]' }).optional(),
+  ttlSeconds: z
+    .number({ error: 'must be a number of seconds' })
+    .int({ error: 'must be a whole number of seconds' })
+    .min(1, { error: 'must be at least 1 second' })
+    .max(86_400, { error: 'must be at most 86400 seconds (24 h); GitLab uses 3600' })
+    .optional(),
+  now: fn<Clock>('must be a function returning the current Date').optional(),
+  jti: fn<() => string>('must be a function returning a new UUID v4').optional(),
+  signer: fn<JwtSigner>('must be a function (signingInput, { kid, alg }) => Promise<Uint8Array>').optional(),
+  cache: z
+    .union(
+      [
+        z.literal(false),
+        z.strictObject({
+          refreshBeforeSeconds: z
+            .number({ error: 'must be a number of seconds' })
+            .int({ error: 'must be a whole number of seconds' })
+            .min(0, { error: 'must be >= 0' })
+            .optional(),
+          maxEntries: z
+            .number({ error: 'must be a number' })
+            .int({ error: 'must be a whole number' })
+            .min(1, { error: 'must be at least 1' })
+            .optional(),
+          store: z
+            .custom<ExternalTokenStore>(
+              (v) => !!v && typeof v === 'object' && typeof (v as ExternalTokenStore).get === 'function' && typeof (v as ExternalTokenStore).set === 'function',
+              { error: 'must be an object with get(key) and set(key, value, ttlSeconds) methods' },
+            )
+            .optional(),
+        }),
+      ],
+      { error: 'must be false or { refreshBeforeSeconds?, maxEntries?, store? }' },
+    )
+    .optional(),
+  // Checked by checkExtraClaims: a zod record would copy the object and could swallow a "__proto__" key.
+  extraClaims: z.unknown().optional(),
+  logger: z
+    .custom<Logger>((v) => !!v && typeof v === 'object', { error: 'must be an object with optional debug/info/warn/error methods' })
+    .optional(),
+})
+
+const issueRequestSchema = z.strictObject({
+  scopes: z
+    .union([z.literal('all'), z.array(nonEmpty('unit primitive name')).min(1, { error: 'must name at least one unit primitive (or be "all")' })], {
+      error: 'must be "all" or an array of unit primitive names',
+    })
+    .optional(),
+  audience: z.array(nonEmpty('audience'), { error: 'must be an array of audiences' }).min(1, { error: 'must not be empty' }).optional(),
+  extraClaims: z.unknown().optional(),
+})
+
+function checkUnitPrimitive(request: TokenRequest | undefined): string {
+  const up = request?.unitPrimitive as unknown
+  if (typeof up !== 'string' || up.length === 0) {
+    throw new InvalidOptionsError('getToken(): request.unitPrimitive must be the unit primitive the call needs, e.g. "complete_code".', [
+      { path: 'request.unitPrimitive', message: 'is required' },
+    ])
+  }
+  return up
+}
+
+function notEntitled(name: string, catalog: Catalog, addOns: readonly string[], at: Date): TokenError {
+  const up = catalog.unitPrimitives.get(name)
+  if (!up) {
+    return new TokenError(
+      'ERR_SCOPE_NOT_ENTITLED',
+      `Unit primitive "${name}" is not in the catalog, so no token can carry it: check the spelling, or pass a catalog that defines it (loadCatalogDir).`,
+      { unitPrimitive: name },
+    )
+  }
+  const grantedBy = up.add_ons ?? []
+  const active = addOns.length > 0 ? addOns.join(', ') : 'none'
+  const cutOff = up.cut_off_date !== undefined && !hasFreeAccess(up, at) ? ` Its free access ended on ${up.cut_off_date} (cut_off_date).` : ''
+  const how =
+    grantedBy.length > 0
+      ? ` It is granted by the add-on${grantedBy.length > 1 ? 's' : ''} ${grantedBy.join(', ')}; active add-ons: ${active}. Pass addOns: ['${grantedBy[0]}'] if the instance has it.`
+      : ` No add-on grants it; active add-ons: ${active}.`
+  return new TokenError('ERR_SCOPE_NOT_ENTITLED', `The instance is not entitled to unit primitive "${name}".${cutOff}${how}`, {
+    unitPrimitive: name,
+  })
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const u = new URL(value)
+    return (u.protocol === 'https:' || u.protocol === 'http:') && u.search === '' && u.hash === '' && !/\s/.test(value)
+  } catch {
+    return false
+  }
+}
+
+function isSigningKey(v: unknown): v is SigningKey {
+  if (!v || typeof v !== 'object') return false
+  const k = v as Partial<SigningKey>
+  return typeof k.kid === 'string' && k.alg === 'RS256' && !!k.publicJwk && !!k.publicKey && typeof k.modulusLength === 'number'
+}
+
+function isKeyRing(v: unknown): v is SigningKeyProvider {
+  return !!v && typeof v === 'object' && typeof (v as SigningKeyProvider).signingKey === 'function'
+}
+
+function isCatalog(v: unknown): v is Catalog {
+  return !!v && typeof v === 'object' && (v as Catalog).unitPrimitives instanceof Map && (v as Catalog).backendServices instanceof Map
+}

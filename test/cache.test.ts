@@ -1,0 +1,305 @@
+import { readFileSync } from 'node:fs'
+import { describe, expect, it, vi } from 'vitest'
+import { createCatalog } from '../src/catalog/index.js'
+import { InvalidOptionsError } from '../src/errors.js'
+import { loadSigningKey } from '../src/keys/index.js'
+import { createTokenCache, createTokenIssuer, type ExternalTokenStore, type TokenIssuerOptions } from '../src/token/index.js'
+
+const PEM = readFileSync(new URL('./fixtures/instance-key.pem', import.meta.url), 'utf8')
+const T0 = Date.parse('2026-02-01T12:00:00.000Z')
+
+const CATALOG = createCatalog({
+  unitPrimitives: [
+    { name: 'complete_code', description: 'x', group: 'g', feature_category: 'c', backend_services: ['ai_gateway'], add_ons: ['duo_enterprise'], cut_off_date: '2024-02-15T00:00:00Z' },
+    { name: 'documentation_search', description: 'x', group: 'g', feature_category: 'c', backend_services: ['ai_gateway'] },
+  ],
+  backendServices: [{ name: 'ai_gateway', jwt_aud: 'gitlab-ai-gateway' }],
+  addOns: [{ name: 'duo_enterprise' }],
+})
+
+/** A clock the test moves by hand. */
+function manualClock(start = T0) {
+  let t = start
+  return { now: () => new Date(t), set: (ms: number) => void (t = ms), advance: (ms: number) => void (t += ms) }
+}
+
+async function issuerWith(clock: { now: () => Date }, over: Partial<TokenIssuerOptions> = {}) {
+  let n = 0
+  return createTokenIssuer({
+    issuer: 'https://gitlab.example.com',
+    instanceId: 'f798e820-207f-4849-869d-1f753edb3312',
+    realm: 'self-managed',
+    key: await loadSigningKey(PEM),
+    catalog: CATALOG,
+    addOns: ['duo_enterprise'],
+    now: clock.now,
+    jti: () => `00000000-0000-4000-8000-${String(++n).padStart(12, '0')}`,
+    ...over,
+  })
+}
+
+const jtiOf = (token: string | undefined) => JSON.parse(Buffer.from((token ?? '').split('.')[1] ?? '', 'base64url').toString()).jti as string
+
+describe('issuer cache: eager refresh under the injected clock', () => {
+  it('serves the cached token until one tick before exp - 300 s, and mints a new one at that instant', async () => {
+    const clock = manualClock()
+    const issuer = await issuerWith(clock)
+    const first = await issuer.getToken({ unitPrimitive: 'complete_code' })
+    expect(first.expiresAt?.toISOString()).toBe('2026-02-01T13:00:00.000Z')
+    const boundary = Date.parse('2026-02-01T12:55:00.000Z') // exp - 300 s
+
+    clock.set(boundary - 1)
+    const before = await issuer.getToken({ unitPrimitive: 'complete_code' })
+    expect(before.token).toBe(first.token)
+    expect(issuer.stats).toEqual({ mints: 1, cacheHits: 1 })
+
+    clock.set(boundary)
+    const at = await issuer.getToken({ unitPrimitive: 'complete_code' })
+    expect(at.token).not.toBe(first.token)
+    expect(jtiOf(at.token)).toBe('00000000-0000-4000-8000-000000000002')
+    expect(at.expiresAt?.toISOString()).toBe('2026-02-01T13:55:00.000Z')
+    expect(issuer.stats).toEqual({ mints: 2, cacheHits: 1 })
+  })
+
+  it('honours a custom refreshBeforeSeconds', async () => {
+    const clock = manualClock()
+    const issuer = await issuerWith(clock, { cache: { refreshBeforeSeconds: 60 } })
+    await issuer.getToken({ unitPrimitive: 'complete_code' })
+    clock.set(Date.parse('2026-02-01T12:58:59.999Z'))
+    await issuer.getToken({ unitPrimitive: 'complete_code' })
+    expect(issuer.stats.mints).toBe(1)
+    clock.set(Date.parse('2026-02-01T12:59:00.000Z'))
+    await issuer.getToken({ unitPrimitive: 'complete_code' })
+    expect(issuer.stats.mints).toBe(2)
+  })
+
+  it('if an eager refresh fails while the old token is still valid, the old token is served and the failure logged', async () => {
+    const clock = manualClock()
+    let fail = false
+    const warn = vi.fn()
+    const issuer = await issuerWith(clock, {
+      logger: { warn },
+      jti: () => {
+        if (fail) throw Object.assign(new Error('entropy source down'), { code: 'EAGAIN' })
+        return '00000000-0000-4000-8000-000000000001'
+      },
+    })
+    const first = await issuer.getToken({ unitPrimitive: 'complete_code' })
+    fail = true
+    clock.set(Date.parse('2026-02-01T12:56:00.000Z'))
+    const served = await issuer.getToken({ unitPrimitive: 'complete_code' })
+    expect(served.token).toBe(first.token)
+    expect(warn).toHaveBeenCalledWith('cloud_connector.token_cache.refresh_failed', { error: 'EAGAIN', servingUntil: '2026-02-01T13:00:00.000Z' })
+    // once really expired, the failure surfaces
+    clock.set(Date.parse('2026-02-01T13:00:00.000Z'))
+    await expect(issuer.getToken({ unitPrimitive: 'complete_code' })).rejects.toThrow('entropy source down')
+  })
+})
+
+describe('issuer cache: single flight', () => {
+  it('100 concurrent callers on a cold cache cause exactly one mint', async () => {
+    const clock = manualClock()
+    const issuer = await issuerWith(clock)
+    const results = await Promise.all(Array.from({ length: 100 }, () => issuer.getToken({ unitPrimitive: 'complete_code' })))
+    expect(new Set(results.map((r) => r.token)).size).toBe(1)
+    expect(issuer.stats).toEqual({ mints: 1, cacheHits: 99 })
+  })
+
+  it('a refresh in flight is shared by everyone who arrives meanwhile', async () => {
+    const clock = manualClock()
+    let release: (() => void) | undefined
+    let signing = 0
+    const { createPrivateKey, sign } = await import('node:crypto')
+    const privateKey = createPrivateKey(PEM)
+    const signer = vi.fn(async (input: Uint8Array) => {
+      signing++
+      if (signing === 2) await new Promise<void>((r) => (release = r))
+      return new Uint8Array(sign('sha256', input, privateKey))
+    })
+    const issuer = await issuerWith(clock, { signer })
+    await issuer.getToken({ unitPrimitive: 'complete_code' })
+    clock.set(Date.parse('2026-02-01T12:57:00.000Z'))
+    const waiting = Array.from({ length: 10 }, () => issuer.getToken({ unitPrimitive: 'complete_code' }))
+    await vi.waitFor(() => expect(release).toBeDefined())
+    release?.()
+    const tokens = new Set((await Promise.all(waiting)).map((r) => r.token))
+    expect(tokens.size).toBe(1)
+    expect(signer).toHaveBeenCalledTimes(2)
+    expect(issuer.stats).toEqual({ mints: 2, cacheHits: 9 })
+  })
+
+  it('a failed mint is not cached and the next caller tries again', async () => {
+    const clock = manualClock()
+    let calls = 0
+    const cache = createTokenCache<{ expiresAt: Date; v: number }>({ now: clock.now })
+    const mint = async () => {
+      calls++
+      if (calls === 1) throw new Error('first fails')
+      return { expiresAt: new Date(T0 + 3_600_000), v: calls }
+    }
+    const all = await Promise.allSettled(Array.from({ length: 5 }, () => cache.get('k', mint)))
+    expect(all.every((r) => r.status === 'rejected')).toBe(true)
+    expect(calls).toBe(1)
+    expect(await cache.get('k', mint)).toEqual({ expiresAt: new Date(T0 + 3_600_000), v: 2 })
+    expect(cache.stats).toEqual({ mints: 2, cacheHits: 4, refreshes: 0, evictions: 0, refreshFailures: 0 })
+  })
+})
+
+describe('issuer cache: forceRefresh and invalidate', () => {
+  it('forceRefresh mints a new token even when the cached one is fresh', async () => {
+    const issuer = await issuerWith(manualClock())
+    const a = await issuer.getToken({ unitPrimitive: 'complete_code' })
+    const b = await issuer.getToken({ unitPrimitive: 'complete_code', forceRefresh: true })
+    const c = await issuer.getToken({ unitPrimitive: 'complete_code' })
+    expect(b.token).not.toBe(a.token)
+    expect(c.token).toBe(b.token)
+    expect(issuer.stats).toEqual({ mints: 2, cacheHits: 1 })
+  })
+
+  it('invalidate() drops every cached token', async () => {
+    const issuer = await issuerWith(manualClock())
+    const a = await issuer.getToken({ unitPrimitive: 'complete_code' })
+    issuer.invalidate()
+    const b = await issuer.getToken({ unitPrimitive: 'complete_code' })
+    expect(b.token).not.toBe(a.token)
+    expect(issuer.stats).toEqual({ mints: 2, cacheHits: 0 })
+  })
+
+  it('a mint in flight during invalidate() answers its callers but is not stored', async () => {
+    const clock = manualClock()
+    const cache = createTokenCache<{ expiresAt: Date; v: number }>({ now: clock.now })
+    let release: (() => void) | undefined
+    let n = 0
+    const mint = async () => {
+      const v = ++n
+      if (v === 1) await new Promise<void>((r) => (release = r))
+      return { expiresAt: new Date(T0 + 3_600_000), v }
+    }
+    const pending = cache.get('k', mint)
+    await vi.waitFor(() => expect(release).toBeDefined())
+    cache.invalidate()
+    release?.()
+    expect((await pending).v).toBe(1)
+    expect(cache.size).toBe(0)
+    expect((await cache.get('k', mint)).v).toBe(2)
+  })
+
+  it('a forced refresh does not join a non-forced flight (which could return the rejected token)', async () => {
+    const clock = manualClock()
+    const gets: string[] = []
+    const store: ExternalTokenStore = {
+      get: async (key) => {
+        gets.push(key)
+        return undefined
+      },
+      set: () => undefined,
+    }
+    const cache = createTokenCache<{ expiresAt: Date; v: number }>({
+      now: clock.now,
+      store,
+      codec: { encode: (v) => String(v.v), decode: (raw) => ({ expiresAt: new Date(T0 + 3_600_000), v: Number(raw) }) },
+    })
+    let n = 0
+    const mint = async () => ({ expiresAt: new Date(T0 + 3_600_000), v: ++n })
+    const [a, b] = await Promise.all([cache.get('k', mint), cache.get('k', mint, { forceRefresh: true })])
+    expect([a.v, b.v].sort()).toEqual([1, 2])
+    expect(gets).toEqual(['k'])
+  })
+})
+
+describe('token cache: bounded, least recently used first', () => {
+  it('keeps at most maxEntries and evicts the least recently used', async () => {
+    const clock = manualClock()
+    const cache = createTokenCache<{ expiresAt: Date; key: string }>({ now: clock.now, maxEntries: 2 })
+    const mint = (key: string) => async () => ({ expiresAt: new Date(T0 + 3_600_000), key })
+    await cache.get('a', mint('a'))
+    await cache.get('b', mint('b'))
+    await cache.get('a', mint('a')) // a is now the most recently used
+    await cache.get('c', mint('c')) // evicts b
+    expect(cache.size).toBe(2)
+    expect(cache.peek('a')?.key).toBe('a')
+    expect(cache.peek('b')).toBeUndefined()
+    expect(cache.peek('c')?.key).toBe('c')
+    expect(cache.stats).toEqual({ mints: 3, cacheHits: 1, refreshes: 0, evictions: 1, refreshFailures: 0 })
+  })
+
+  it('drops expired entries before evicting live ones', async () => {
+    const clock = manualClock()
+    const cache = createTokenCache<{ expiresAt: Date; key: string }>({ now: clock.now, maxEntries: 2 })
+    await cache.get('short', async () => ({ expiresAt: new Date(T0 + 1000), key: 'short' }))
+    await cache.get('long', async () => ({ expiresAt: new Date(T0 + 3_600_000), key: 'long' }))
+    clock.advance(2000)
+    await cache.get('new', async () => ({ expiresAt: new Date(T0 + 3_600_000), key: 'new' }))
+    expect(cache.peek('long')?.key).toBe('long')
+    expect(cache.peek('new')?.key).toBe('new')
+    expect(cache.stats.evictions).toBe(0)
+  })
+
+  it('the issuer keys its cache by everything that changes the token', async () => {
+    const clock = manualClock()
+    const issuer = await issuerWith(clock, { cache: { maxEntries: 1 } })
+    await issuer.getToken({ unitPrimitive: 'complete_code' })
+    await issuer.getToken({ unitPrimitive: 'documentation_search' }) // same token: all entitled scopes
+    expect(issuer.stats).toEqual({ mints: 1, cacheHits: 1 })
+  })
+
+  it('validates its own options', () => {
+    expect(() => createTokenCache({ maxEntries: 0 })).toThrow(InvalidOptionsError)
+    expect(() => createTokenCache({ maxEntries: 0 })).toThrow('token cache: options.cache.maxEntries must be an integer >= 1.')
+    expect(() => createTokenCache({ refreshBeforeSeconds: -1 })).toThrow('token cache: options.cache.refreshBeforeSeconds must be an integer >= 0.')
+  })
+})
+
+describe('issuer cache: external store { get, set }', () => {
+  it('shares tokens across issuers (e.g. processes) through the store, verified on the way back', async () => {
+    const clock = manualClock()
+    const map = new Map<string, string>()
+    const set = vi.fn((k: string, v: string, _ttlSeconds: number) => void map.set(k, v))
+    const store: ExternalTokenStore = { get: async (k) => map.get(k), set }
+    const one = await issuerWith(clock, { cache: { store } })
+    const two = await issuerWith(clock, { cache: { store } })
+    const a = await one.getToken({ unitPrimitive: 'complete_code' })
+    expect(set).toHaveBeenCalledTimes(1)
+    expect(set.mock.calls[0]?.[2]).toBe(3300) // until the refresh moment
+    const b = await two.getToken({ unitPrimitive: 'complete_code' })
+    expect(b.token).toBe(a.token)
+    expect(b.expiresAt?.toISOString()).toBe('2026-02-01T13:00:00.000Z')
+    expect(two.stats).toEqual({ mints: 0, cacheHits: 1 })
+  })
+
+  it('ignores a tampered or foreign value in the store and mints', async () => {
+    const clock = manualClock()
+    let stored = ''
+    const store: ExternalTokenStore = { get: () => stored, set: (_k, v) => void (stored = v) }
+    const one = await issuerWith(clock, { cache: { store } })
+    const a = await one.getToken({ unitPrimitive: 'complete_code' })
+    const [h, p, s] = (a.token ?? '').split('.') as [string, string, string]
+    const claims = JSON.parse(Buffer.from(p, 'base64url').toString())
+    const tampered = `${h}.${Buffer.from(JSON.stringify({ ...claims, scopes: ['everything'] })).toString('base64url')}.${s}`
+    stored = tampered
+    const two = await issuerWith(clock, { cache: { store } })
+    const b = await two.getToken({ unitPrimitive: 'complete_code' })
+    expect(b.token).not.toBe(tampered)
+    expect(stored).toBe(b.token)
+    expect(two.stats).toEqual({ mints: 1, cacheHits: 0 })
+  })
+
+  it('a failing store is logged and never fails the request', async () => {
+    const warn = vi.fn()
+    const store: ExternalTokenStore = {
+      get: async () => {
+        throw Object.assign(new Error('ECONNREFUSED redis://:password@redis'), { code: 'ECONNREFUSED' })
+      },
+      set: async () => {
+        throw new Error('down')
+      },
+    }
+    const issuer = await issuerWith(manualClock(), { cache: { store }, logger: { warn } })
+    const r = await issuer.getToken({ unitPrimitive: 'complete_code' })
+    expect(r.source).toBe('self-issued')
+    expect(warn.mock.calls).toEqual([
+      ['cloud_connector.token_cache.store_get_failed', { error: 'ECONNREFUSED' }],
+      ['cloud_connector.token_cache.store_set_failed', { error: 'Error' }],
+    ])
+  })
+})
