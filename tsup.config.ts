@@ -10,7 +10,8 @@ export default defineConfig([
     clean: true,
     target: 'node20',
     platform: 'node',
-    splitting: false,
+    // Shared chunks: one copy of each class, so instanceof holds across the root and /testing entries.
+    splitting: true,
     treeshake: true,
   },
   {
@@ -22,7 +23,8 @@ export default defineConfig([
     clean: false,
     target: 'node20',
     platform: 'node',
-    external: ['cloud-connector-sdk', /^\.\.\/index\.js$/],
+    // Import the library builds instead of bundling a second copy of them.
+    external: [/^\.\.\/index\.js$/, /^\.\.\/testing\/index\.js$/],
     banner: { js: '#!/usr/bin/env node' },
   },
 ])

@@ -46,6 +46,10 @@ export const ERROR_CODES = [
   'ERR_NETWORK',
   'ERR_ABORTED',
   'ERR_CLOCK_SKEW',
+  // emulator and testing toolkit
+  'ERR_EMULATOR_START',
+  'ERR_TOKEN_SHAPE',
+  'ERR_MSW_MISSING',
 ] as const
 
 export type CloudConnectorErrorCode = (typeof ERROR_CODES)[number]

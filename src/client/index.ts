@@ -1,1 +1,56 @@
-export {}
+export {
+  createGatewayClient,
+  type GatewayClient,
+  type CallOptions,
+  type GatewayResult,
+  type GatewayStream,
+  type ModelConfigurationCheckInput,
+  type CodeSuggestionsBody,
+  type CodeGenerationsBody,
+  type ChatAgentBody,
+  type SuggestionsResponse,
+  type UserAccessTokenResponse,
+} from './client.js'
+export { createAuthenticatedFetch } from './fetch.js'
+export {
+  ENDPOINTS,
+  UNAUTHENTICATED_PATHS,
+  endpointForPath,
+  ModelMetadataSchema,
+  ModelConfigurationCheckBodySchema,
+  CodeCompletionsBodySchema,
+  CodeGenerationsBodySchema,
+  ChatAgentBodySchema,
+  SuggestionsResponseSchema,
+  UserAccessTokenResponseSchema,
+  type EndpointDefinition,
+  type EndpointName,
+  type HttpMethod,
+} from './endpoints.js'
+export {
+  GatewayError,
+  GatewayAuthError,
+  ClockSkewError,
+  GatewayForbiddenError,
+  ModelUnreachableError,
+  GatewayValidationError,
+  GatewayHttpError,
+  GatewayResponseError,
+  GatewayTimeoutError,
+  NetworkError,
+  AbortedError,
+  isGatewayError,
+  type GatewayErrorCode,
+  type GatewayErrorContext,
+  type TokenDiagnosis,
+  type ClockSkewInfo,
+  type ValidationIssue,
+} from './errors.js'
+export {
+  DEFAULT_RETRY,
+  DEFAULT_TIMEOUT_MS,
+  type GatewayClientOptions,
+  type AuthenticatedFetchOptions,
+  type CommonOptions,
+  type RetryPolicy,
+} from './options.js'

@@ -1,1 +1,11 @@
-export {}
+export {
+  createGatewayVerifier,
+  type GatewayVerifier,
+  type GatewayVerifierOptions,
+  type StrictOptions,
+  type AuthenticateOptions,
+  type Verdict,
+  type VerdictCheck,
+  type KeySetInfo,
+} from './verifier.js'
+export { discoverJwks, openIdConfigurationUrl, DEFAULT_FETCH_TIMEOUT_MS, type DiscoveryOptions, type DiscoveredJwks } from './discovery.js'

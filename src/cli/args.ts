@@ -1,0 +1,84 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+
+/** A usage error: wrong flag, missing value. Exit code 2, one line, no stack. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError'
+}
+
+/** A failure the user can fix (missing file, bad key, bad token). Exit code 1, one line, no stack. */
+export class CliFailure extends Error {
+  override readonly name = 'CliFailure'
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message)
+  }
+}
+
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>
+
+export interface Parsed {
+  values: Record<string, string | boolean | string[] | undefined>
+  positionals: string[]
+}
+
+/** Flags every command understands. */
+export const COMMON_OPTIONS = {
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  debug: { type: 'boolean' },
+} as const satisfies OptionSpec
+
+/** parseArgs with strict checking, turned into a UsageError that names the bad flag. */
+export function parse(command: string, argv: string[], options: OptionSpec, maxPositionals = 0): Parsed {
+  let parsed: Parsed
+  try {
+    parsed = parseArgs({ args: argv, options: { ...COMMON_OPTIONS, ...options }, allowPositionals: true, strict: true }) as Parsed
+  } catch (err) {
+    const msg = err instanceof Error ? err.message.replace(/\. To specify a positional argument.*$/s, '') : String(err)
+    throw new UsageError(`${command}: ${msg}. See 'cloud-connector ${command} --help'.`)
+  }
+  if (!parsed.values.help && parsed.positionals.length > maxPositionals) {
+    throw new UsageError(
+      `${command}: unexpected argument '${truncate(parsed.positionals[maxPositionals] ?? '', 24)}'. See 'cloud-connector ${command} --help'.`,
+    )
+  }
+  return parsed
+}
+
+export function str(p: Parsed, name: string): string | undefined {
+  const v = p.values[name]
+  return typeof v === 'string' ? v : undefined
+}
+
+export function list(p: Parsed, name: string): string[] {
+  const v = p.values[name]
+  if (Array.isArray(v)) return v
+  return typeof v === 'string' ? [v] : []
+}
+
+export function flag(p: Parsed, name: string): boolean {
+  return p.values[name] === true
+}
+
+export function required(command: string, p: Parsed, name: string, envName?: string, env?: NodeJS.ProcessEnv): string {
+  const v = str(p, name) ?? (envName ? env?.[envName] : undefined)
+  if (v === undefined || v === '') {
+    throw new UsageError(`${command}: --${name} is required${envName ? ` (or set ${envName})` : ''}. See 'cloud-connector ${command} --help'.`)
+  }
+  return v
+}
+
+export function integer(command: string, p: Parsed, name: string, min: number, max: number): number | undefined {
+  const v = str(p, name)
+  if (v === undefined) return undefined
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+    throw new UsageError(`${command}: --${name} must be an integer from ${min} to ${max}, got '${truncate(v, 16)}'.`)
+  }
+  return Number(v)
+}
+
+function truncate(s: string, n: number): string {
+  return s.length > n ? `${s.slice(0, n)}…` : s
+}

@@ -1,0 +1,198 @@
+import {
+  CloudConnectorError,
+  createGatewayClient,
+  createTokenIssuer,
+  createTokenSource,
+  type Problem,
+  type TokenSource,
+  startEmulator,
+} from '../sdk.js'
+import { CliFailure, flag, integer, list, parse, required, str, UsageError } from '../args.js'
+import { printJson, styleFor, type CliIo } from '../io.js'
+import type { Command } from '../main.js'
+import { loadKeyFile } from './keys.js'
+import { parseRealm, problemLines } from './tokens.js'
+
+const LICENSES = ['online-cloud', 'offline-cloud', 'legacy', 'none'] as const
+type License = (typeof LICENSES)[number]
+
+export const checkModel: Command = {
+  summary: 'Run the self-hosted model check (POST /v1/prompts/model_configuration/check)',
+  usage: [
+    'cloud-connector check-model [--gateway URL] --model NAME --endpoint URL [--identifier ID]',
+    '                            [--provider P] [--api-key K] [--json]',
+    '',
+    '  Without --gateway, an embedded gateway emulator and instance are started on loopback.',
+    '  With --gateway (or AI_GATEWAY_URL) the instance is described by:',
+    '    --key FILE (CLOUD_CONNECTOR_KEY_FILE)  --issuer URL (GITLAB_URL)  --instance-id UUID (GITLAB_INSTANCE_ID)',
+    '    --realm self-managed|saas  --license online-cloud|offline-cloud|legacy|none (default offline-cloud)',
+    '    --add-on NAME...  --policy safe|rails (default safe)  --timeout MS (default 30000)',
+    '  --scope NAME...  claim only these unit primitives (default: all the instance is entitled to);',
+    '                   a token without complete_code is refused (403) before it is sent.',
+    '  The API key may also come from MODEL_API_KEY; it is never printed.',
+  ].join('\n'),
+  async run(argv, io) {
+    const p = parse('check-model', argv, {
+      gateway: { type: 'string' },
+      model: { type: 'string' },
+      endpoint: { type: 'string' },
+      identifier: { type: 'string' },
+      provider: { type: 'string' },
+      'api-key': { type: 'string' },
+      key: { type: 'string', short: 'k' },
+      issuer: { type: 'string' },
+      'instance-id': { type: 'string' },
+      realm: { type: 'string' },
+      license: { type: 'string' },
+      'add-on': { type: 'string', multiple: true },
+      scope: { type: 'string', multiple: true },
+      policy: { type: 'string' },
+      timeout: { type: 'string' },
+    })
+    const model = required('check-model', p, 'model')
+    const endpoint = required('check-model', p, 'endpoint')
+    if (!URL.canParse(endpoint)) throw new UsageError(`check-model: --endpoint must be a URL, got '${endpoint.slice(0, 40)}'.`)
+    const policy = str(p, 'policy') ?? 'safe'
+    if (policy !== 'safe' && policy !== 'rails') throw new UsageError(`check-model: --policy must be 'safe' or 'rails'.`)
+    const license = (str(p, 'license') ?? 'offline-cloud') as License
+    if (!LICENSES.includes(license)) throw new UsageError(`check-model: --license must be one of ${LICENSES.join(', ')}.`)
+    const realm = parseRealm('check-model', str(p, 'realm'))
+    const timeout = integer('check-model', p, 'timeout', 100, 600_000) ?? 30_000
+    const apiKey = str(p, 'api-key') ?? io.env.MODEL_API_KEY
+    const gatewayArg = str(p, 'gateway') ?? io.env.AI_GATEWAY_URL
+    if (gatewayArg !== undefined && !URL.canParse(gatewayArg)) throw new UsageError(`check-model: --gateway must be a URL.`)
+
+    let stop: (() => Promise<void>) | undefined
+    let gatewayUrl: string
+    let issuer: ReturnType<typeof createTokenIssuer>
+    let instanceId: string
+    let hostName: string | undefined
+    if (gatewayArg === undefined) {
+      const emulator = await startEmulator({})
+      stop = () => emulator.stop()
+      gatewayUrl = emulator.gatewayUrl
+      instanceId = emulator.instance.instanceId
+      hostName = new URL(emulator.instance.issuerUrl).hostname
+      issuer = emulator.instance.issuer
+    } else {
+      gatewayUrl = gatewayArg
+      const key = await loadKeyFile(required('check-model', p, 'key', 'CLOUD_CONNECTOR_KEY_FILE', io.env))
+      const issuerUrl = required('check-model', p, 'issuer', 'GITLAB_URL', io.env)
+      instanceId = required('check-model', p, 'instance-id', 'GITLAB_INSTANCE_ID', io.env)
+      hostName = URL.canParse(issuerUrl) ? new URL(issuerUrl).hostname : undefined
+      issuer = createTokenIssuer({ issuer: issuerUrl, instanceId, realm, key, addOns: list(p, 'add-on') })
+    }
+    const style = styleFor(io.stdout, io.env)
+    try {
+      const scopes = list(p, 'scope')
+      const source = scopes.length === 0 ? createTokenSource({ policy, license, selfIssued: issuer }) : fixedScopes(issuer, scopes)
+      const client = createGatewayClient({
+        baseUrl: gatewayUrl,
+        tokenSource: source,
+        timeout,
+        headers: { instance: { id: instanceId, realm, ...(hostName ? { hostName } : {}) } },
+      })
+      const answer = await client.checkModelConfiguration({
+        name: model,
+        endpoint,
+        provider: str(p, 'provider') ?? 'openai',
+        ...(str(p, 'identifier') ? { identifier: str(p, 'identifier') as string } : {}),
+        ...(apiKey ? { apiKey } : {}),
+      })
+      if (flag(p, 'json')) {
+        printJson(io, { ok: true, gateway: gatewayUrl, embedded: stop !== undefined, model, status: answer.status, requestId: answer.requestId, response: answer.data })
+      } else {
+        io.stdout.write(
+          [
+            `${style.bold('checked')}  model '${model}' at ${endpoint} through ${stop ? 'the embedded gateway emulator' : gatewayUrl}`,
+            `${style.bold('verdict')}  ${style.green(`${answer.status} the gateway reached the model`)}`,
+            `${style.bold('answer')}   ${typeof answer.data === 'string' ? answer.data : JSON.stringify(answer.data)}`,
+            `${style.dim(`request id ${answer.requestId}`)}`,
+            '',
+          ].join('\n'),
+        )
+      }
+      return 0
+    } catch (err) {
+      if (!(err instanceof CloudConnectorError)) throw err
+      const findings = (err as { findings?: Problem[] }).findings ?? (err as { diagnosis?: Problem[] }).diagnosis ?? []
+      const status = (err as { status?: number }).status
+      if (flag(p, 'json')) {
+        printJson(io, { ok: false, gateway: gatewayUrl, embedded: stop !== undefined, model, code: err.code, status, message: err.message, findings })
+      } else {
+        io.stdout.write(
+          [
+            `${style.bold('checked')}  model '${model}' at ${endpoint} through ${stop ? 'the embedded gateway emulator' : gatewayUrl}`,
+            `${style.bold('verdict')}  ${style.red(`${status ?? 'not sent'} ${err.message}`)} [${err.code}]`,
+            ...problemLines(findings, style),
+            '',
+          ].join('\n'),
+        )
+      }
+      return 1
+    } finally {
+      await stop?.()
+    }
+  },
+}
+
+export const serve: Command = {
+  summary: 'Run the emulator: instance OIDC discovery + a gateway double on loopback',
+  usage: [
+    'cloud-connector serve [--port N] [--key FILE] [--fail-model NAME]... [--bypass-auth] [--json]',
+    '',
+    '  Prints the instance and gateway URLs (JSON with --json) and runs until interrupted.',
+  ].join('\n'),
+  async run(argv, io) {
+    const p = parse('serve', argv, {
+      port: { type: 'string', short: 'p' },
+      key: { type: 'string', short: 'k' },
+      'fail-model': { type: 'string', multiple: true },
+      'bypass-auth': { type: 'boolean' },
+    })
+    const port = integer('serve', p, 'port', 0, 65_535) ?? 0
+    const keyFile = str(p, 'key')
+    const key = keyFile ? await loadKeyFile(keyFile) : undefined
+    const emulator = await startEmulator({
+      port,
+      ...(key ? { key } : {}),
+      failingModels: Object.fromEntries(list(p, 'fail-model').map((name) => [name, { status: 503, reason: 'Service Unavailable' }])),
+      bypassAuth: flag(p, 'bypass-auth'),
+    }).catch((err: unknown) => {
+      throw new CliFailure(`cannot start the emulator on port ${port}: ${(err as NodeJS.ErrnoException).code ?? String(err)}.`)
+    })
+    const info = {
+      url: emulator.url,
+      instanceUrl: emulator.instance.issuerUrl,
+      gatewayUrl: emulator.gatewayUrl,
+      instanceId: emulator.instance.instanceId,
+      kid: emulator.instance.key.kid,
+    }
+    if (flag(p, 'json')) printJson(io, info)
+    else {
+      io.stdout.write(
+        [
+          `instance  ${info.instanceUrl}  (/.well-known/openid-configuration, /oauth/discovery/keys)`,
+          `gateway   ${info.gatewayUrl}`,
+          `instance id ${info.instanceId}, kid ${info.kid}`,
+          'Ctrl-C to stop.',
+          '',
+        ].join('\n'),
+      )
+    }
+    const signal = io.untilSignal ? await io.untilSignal() : await new Promise<string>(() => undefined)
+    await emulator.stop()
+    io.stderr.write(`stopped (${signal})\n`)
+    return 0
+  },
+}
+
+/** A source that self-issues tokens claiming exactly `scopes` (to check what the gateway does without one). */
+function fixedScopes(issuer: ReturnType<typeof createTokenIssuer>, scopes: string[]): TokenSource {
+  return {
+    async getToken() {
+      const { token, expiresAt } = await issuer.issue({ scopes })
+      return { token, expiresAt, source: 'self-issued', branch: 'cli-scopes', reason: `self-issued with --scope ${scopes.join(', ')}` }
+    },
+  }
+}

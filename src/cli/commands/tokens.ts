@@ -1,0 +1,237 @@
+import {
+  buildGatewayHeaders,
+  createGatewayVerifier,
+  createTokenIssuer,
+  inspectToken,
+  redact,
+  type Jwks,
+  type Problem,
+  type Realm,
+} from '../sdk.js'
+import { CliFailure, flag, integer, list, parse, required, str, UsageError } from '../args.js'
+import { printJson, readTokenArg, readUserFile, styleFor, type CliIo, type Style } from '../io.js'
+import type { Command } from '../main.js'
+import { loadKeyFile } from './keys.js'
+
+export const mint: Command = {
+  summary: 'Mint the self-issued cloud-connector JWT an instance would send to the AI Gateway',
+  usage: [
+    'cloud-connector mint --key FILE --issuer URL --instance-id UUID [--realm self-managed|saas]',
+    '                     [--scope NAME]... [--add-on NAME]... [--ttl S] [--user-id ID] [--json]',
+    '',
+    '  --scope      unit primitive to claim (repeatable); default: all the instance is entitled to',
+    '  --add-on     active add-on (duo_pro, duo_enterprise, duo_core, ...), repeatable',
+    '  --ttl        lifetime in seconds (default 3600)',
+    '  --user-id    add the user headers (x-gitlab-user-id) to the printed header set',
+    '  Environment: CLOUD_CONNECTOR_KEY_FILE, GITLAB_URL, GITLAB_INSTANCE_ID, GITLAB_GLOBAL_USER_ID_SALT',
+    '  Without --json the token alone goes to stdout and a summary to stderr.',
+  ].join('\n'),
+  async run(argv, io) {
+    const p = parse('mint', argv, {
+      key: { type: 'string', short: 'k' },
+      issuer: { type: 'string' },
+      'instance-id': { type: 'string' },
+      realm: { type: 'string' },
+      scope: { type: 'string', multiple: true },
+      'add-on': { type: 'string', multiple: true },
+      ttl: { type: 'string' },
+      'user-id': { type: 'string' },
+      'host-name': { type: 'string' },
+      'gitlab-version': { type: 'string' },
+    })
+    const keyFile = required('mint', p, 'key', 'CLOUD_CONNECTOR_KEY_FILE', io.env)
+    const issuerUrl = required('mint', p, 'issuer', 'GITLAB_URL', io.env)
+    const instanceId = required('mint', p, 'instance-id', 'GITLAB_INSTANCE_ID', io.env)
+    const realm = parseRealm('mint', str(p, 'realm'))
+    const ttlSeconds = integer('mint', p, 'ttl', 1, 86_400)
+    const userId = str(p, 'user-id')
+    const scopes = list(p, 'scope')
+    const key = await loadKeyFile(keyFile)
+
+    const issuer = createTokenIssuer({
+      issuer: issuerUrl,
+      instanceId,
+      realm,
+      key,
+      addOns: list(p, 'add-on'),
+      ...(ttlSeconds === undefined ? {} : { ttlSeconds }),
+      cache: false,
+    })
+    const { token, header, claims, expiresAt } = await issuer.issue({ scopes: scopes.length > 0 ? scopes : 'all' })
+    const salt = io.env.GITLAB_GLOBAL_USER_ID_SALT
+    const headers = {
+      authorization: `Bearer ${token}`,
+      ...buildGatewayHeaders({
+        instance: {
+          id: instanceId,
+          realm,
+          hostName: str(p, 'host-name') ?? safeHost(issuerUrl),
+          ...(str(p, 'gitlab-version') ? { version: str(p, 'gitlab-version') as string } : {}),
+        },
+        ...(userId !== undefined ? { user: { id: userId, ...(salt ? { salt } : {}) } } : {}),
+      }),
+    }
+    if (flag(p, 'json')) {
+      printJson(io, { token, header, claims, headers })
+      return 0
+    }
+    io.stdout.write(`${token}\n`)
+    const style = styleFor(io.stderr, io.env)
+    io.stderr.write(
+      [
+        `${style.green('minted')} ${redact(token)}`,
+        `  kid     ${header.kid}`,
+        `  sub     ${claims.sub}   realm ${claims.gitlab_realm}`,
+        `  aud     ${claims.aud.join(', ')}`,
+        `  scopes  ${claims.scopes.join(', ')}`,
+        `  expires ${expiresAt.toISOString()}`,
+        '',
+      ].join('\n'),
+    )
+    return 0
+  },
+}
+
+export const inspect: Command = {
+  summary: 'Say what a bearer value is and why the gateway would refuse it',
+  usage: 'cloud-connector inspect [TOKEN|-] [--json]\n\n  Reads the token from standard input when TOKEN is - or absent.',
+  async run(argv, io) {
+    const p = parse('inspect', argv, {}, 1)
+    const value = await readTokenArg(io, p.positionals[0])
+    const report = inspectToken(value)
+    const errors = report.problems.filter((x: Problem) => x.severity === 'error')
+    if (flag(p, 'json')) {
+      printJson(io, { ...report, accepted: errors.length === 0 })
+      return errors.length === 0 ? 0 : 1
+    }
+    const style = styleFor(io.stdout, io.env)
+    const out: string[] = [`${style.bold('checked')}  the structure and claims of a ${report.length}-character bearer value (kind: ${report.kind})`]
+    if (report.header) out.push(`${style.bold('header')}   ${JSON.stringify(report.header)}`)
+    if (report.claims) out.push(`${style.bold('claims')}   ${JSON.stringify(report.claims)}`)
+    out.push(...problemLines(report.problems, style))
+    out.push(
+      errors.length === 0
+        ? `${style.bold('verdict')}  ${style.green('well-formed')} — no structural problem (signature and headers are checked by 'verify')`
+        : `${style.bold('verdict')}  ${style.red('the gateway would refuse this value')}`,
+    )
+    io.stdout.write(`${out.join('\n')}\n`)
+    return errors.length === 0 ? 0 : 1
+  },
+}
+
+export const verify: Command = {
+  summary: "Give the gateway's verdict on a token: status, message, reason",
+  usage: [
+    'cloud-connector verify [TOKEN|-] (--jwks FILE | --issuer-url URL)... [--header "Name: value"]...',
+    '                       [--audience A] [--scope NEEDED] [--no-default-headers] [--json]',
+    '',
+    '  Unless given with --header, the headers the SDK would send with this token are assumed:',
+    '  X-Gitlab-Authentication-Type: oidc and X-Gitlab-Realm / X-Gitlab-Instance-Id from its claims.',
+    '  --no-default-headers judges exactly the headers given (plus Authorization).',
+  ].join('\n'),
+  async run(argv, io) {
+    const p = parse(
+      'verify',
+      argv,
+      {
+        jwks: { type: 'string', multiple: true },
+        'issuer-url': { type: 'string', multiple: true },
+        header: { type: 'string', short: 'H', multiple: true },
+        audience: { type: 'string' },
+        scope: { type: 'string' },
+        'no-default-headers': { type: 'boolean' },
+      },
+      1,
+    )
+    const jwksFiles = list(p, 'jwks')
+    const issuerUrls = list(p, 'issuer-url')
+    if (jwksFiles.length === 0 && issuerUrls.length === 0) {
+      throw new UsageError("verify: give the trusted keys with --jwks FILE or --issuer-url URL (repeatable). See 'cloud-connector verify --help'.")
+    }
+    for (const u of issuerUrls) {
+      if (!URL.canParse(u)) throw new UsageError(`verify: --issuer-url '${u.slice(0, 40)}' is not a URL.`)
+    }
+    const jwks = await Promise.all(jwksFiles.map((f) => readJwksFile(f)))
+    const token = await readTokenArg(io, p.positionals[0])
+    const headers = new Headers()
+    if (!flag(p, 'no-default-headers')) {
+      headers.set('X-Gitlab-Authentication-Type', 'oidc')
+      const claims = inspectToken(token).claims
+      if (typeof claims?.gitlab_realm === 'string') headers.set('X-Gitlab-Realm', claims.gitlab_realm)
+      if (typeof claims?.sub === 'string') headers.set('X-Gitlab-Instance-Id', claims.sub)
+    }
+    for (const h of list(p, 'header')) {
+      const i = h.indexOf(':')
+      if (i <= 0) throw new UsageError(`verify: --header must look like "Name: value", got '${h.slice(0, 30)}'.`)
+      try {
+        headers.set(h.slice(0, i).trim(), h.slice(i + 1).trim())
+      } catch {
+        throw new UsageError(`verify: --header '${h.slice(0, i).slice(0, 30)}' is not a valid header.`)
+      }
+    }
+    headers.set('Authorization', `Bearer ${token}`)
+    const verifier = createGatewayVerifier({
+      ...(str(p, 'audience') ? { audience: str(p, 'audience') as string } : {}),
+      ...(jwks.length > 0 ? { jwks } : {}),
+      ...(issuerUrls.length > 0 ? { issuerUrls } : {}),
+    })
+    const scope = str(p, 'scope')
+    const verdict = await verifier.authenticate(headers, scope ? { unitPrimitive: scope } : {})
+    const accepted = verdict.status === 200
+    if (flag(p, 'json')) {
+      printJson(io, { accepted, status: verdict.status, error: verdict.error, reason: verdict.reason, claims: verdict.claims })
+      return accepted ? 0 : 1
+    }
+    const style = styleFor(io.stdout, io.env)
+    const lines = [
+      `${style.bold('checked')}  the gateway's authentication${scope ? ` and the unit primitive '${scope}'` : ''} against ${jwks.length} JWKS file(s) and ${issuerUrls.length} issuer(s)`,
+      `${style.bold('verdict')}  ${accepted ? style.green('200 accepted') : style.red(`${verdict.status} ${verdict.error ?? ''}`)}`,
+    ]
+    if (verdict.reason) lines.push(`${style.bold('reason')}   ${verdict.reason}`)
+    if (!accepted) {
+      const problems = inspectToken(token).problems.filter((x: Problem) => x.severity === 'error')
+      for (const pr of problems.slice(0, 3)) lines.push(`${style.bold('fix')}      ${pr.fix}`)
+    }
+    io.stdout.write(`${lines.join('\n')}\n`)
+    return accepted ? 0 : 1
+  },
+}
+
+export function parseRealm(command: string, value: string | undefined): Realm {
+  if (value === undefined) return 'self-managed'
+  if (value === 'self-managed' || value === 'saas') return value
+  throw new UsageError(`${command}: --realm must be 'self-managed' or 'saas', got '${value.slice(0, 20)}'.`)
+}
+
+export function problemLines(problems: readonly Problem[], style: Style): string[] {
+  const out: string[] = []
+  for (const pr of problems) {
+    const tag = pr.severity === 'error' ? style.red(`${pr.status ?? 'error'}`) : style.yellow('warning')
+    out.push(`${tag}  ${pr.message}`)
+    if (pr.gatewayError) out.push(`     gateway: ${JSON.stringify({ error: pr.gatewayError })}`)
+    if (pr.reason) out.push(`     reason:  ${pr.reason}`)
+    out.push(`     fix:     ${pr.fix}`)
+  }
+  return out
+}
+
+async function readJwksFile(file: string): Promise<Jwks> {
+  const text = await readUserFile(file, 'JWKS file')
+  try {
+    const parsed = JSON.parse(text) as unknown
+    if (parsed && typeof parsed === 'object' && Array.isArray((parsed as { keys?: unknown }).keys)) return parsed as Jwks
+  } catch {
+    /* fall through */
+  }
+  throw new CliFailure(`JWKS file '${file}' is not a JSON key set ({"keys": [...]}); produce one with 'cloud-connector jwks --key FILE'.`)
+}
+
+function safeHost(url: string): string | undefined {
+  try {
+    return new URL(url).hostname
+  } catch {
+    return undefined
+  }
+}
+
+export type { CliIo }

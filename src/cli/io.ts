@@ -1,0 +1,60 @@
+import { readFile } from 'node:fs/promises'
+import { CliFailure } from './args.js'
+
+/** What a command may touch: injected so the CLI runs in-process in tests. */
+export interface CliIo {
+  stdout: { write(chunk: string): unknown; isTTY?: boolean }
+  stderr: { write(chunk: string): unknown; isTTY?: boolean }
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean }
+  env: NodeJS.ProcessEnv
+  /** Resolves when the user asks the process to stop (SIGINT/SIGTERM); `serve` waits on it. */
+  untilSignal?: () => Promise<string>
+}
+
+export interface Style {
+  bold(s: string): string
+  red(s: string): string
+  green(s: string): string
+  yellow(s: string): string
+  dim(s: string): string
+}
+
+/** Colour only on a TTY, and never when NO_COLOR is set. */
+export function styleFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv): Style {
+  const on = stream.isTTY === true && !env.NO_COLOR && env.TERM !== 'dumb'
+  const wrap = (open: number, close: number) => (s: string) => (on ? `\u001b[${open}m${s}\u001b[${close}m` : s)
+  return { bold: wrap(1, 22), red: wrap(31, 39), green: wrap(32, 39), yellow: wrap(33, 39), dim: wrap(2, 22) }
+}
+
+export function printJson(io: CliIo, value: unknown): void {
+  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`)
+}
+
+/** Read a file the user named, turning fs errors into one-line messages. */
+export async function readUserFile(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    const why =
+      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (code ?? 'unreadable')
+    throw new CliFailure(`cannot read ${what} '${path}': ${why}.`)
+  }
+}
+
+/** The token argument: a value, '-' for stdin, or stdin when absent and piped. */
+export async function readTokenArg(io: CliIo, arg: string | undefined): Promise<string> {
+  if (arg !== undefined && arg !== '-') return arg
+  if (arg === undefined && io.stdin.isTTY) return ''
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of io.stdin) {
+    const b = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer)
+    size += b.length
+    // Read a little past the 64 KiB limit so oversize values are still reported as oversize.
+    if (size > 1024 * 1024) throw new CliFailure('the token on standard input is larger than 1 MiB; a gateway token is a few KiB.')
+    chunks.push(b)
+  }
+  // A trailing newline from `echo` or a file is not part of the token.
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '')
+}

@@ -1,0 +1,272 @@
+/**
+ * What the client and the fetch adapter share: obtain a token for a unit primitive, run preflight on the
+ * exact token + headers that would be sent (throwing instead of sending when the gateway would refuse),
+ * and explain a 401/403 afterwards from the SDK's own reading of that token.
+ *
+ * Hot path: with a cached token a request costs one `getToken` (a cache hit in the issuer), one memoised
+ * token report lookup, one preflight and one header object. Tokens are decoded once per token string.
+ */
+import { inspectToken, preflight, PreflightError, type PreflightResult, type TokenReport } from '../inspect/index.js'
+import { fingerprint, redact } from '../redact.js'
+import type { Clock, Logger, Problem, TokenResult, TokenSource } from '../types.js'
+import type { ClockSkewInfo, TokenDiagnosis } from './errors.js'
+
+export interface AuthorizerOptions {
+  tokenSource: TokenSource
+  audience: string
+  now: Clock
+  leewaySeconds: number | undefined
+  logger: Logger | undefined
+}
+
+/** One authorised attempt: the headers to send (Authorization included) and what is known about the token. */
+export interface Authorization {
+  headers: Record<string, string>
+  token: string
+  tokenResult: TokenResult
+  entry: TokenEntry
+  preflight: PreflightResult
+}
+
+/** Per token string: its report and the log fields derived from it, computed once. */
+export interface TokenEntry {
+  report: TokenReport
+  /** Log-safe fields: jti, kid, exp, tokenSha. */
+  fields: { jti?: string; kid?: string; exp?: number; tokenSha: string }
+  scopes: string[] | undefined
+  /** Preflight results of this token per header identity and unit primitive, valid for one clock second. */
+  preflights: Map<string, { second: number; result: PreflightResult }>
+}
+
+export class Authorizer {
+  readonly #source: TokenSource
+  readonly #audience: string
+  readonly #now: Clock
+  readonly #leeway: number | undefined
+  readonly #logger: Logger | undefined
+  readonly #entries = new Map<string, TokenEntry>()
+  readonly #warned = new Set<string>()
+  /** Forced refreshes in flight, per unit primitive and rejected token, so N concurrent 401s cause one refresh. */
+  readonly #refreshing = new Map<string, Promise<TokenResult>>()
+
+  constructor(options: AuthorizerOptions) {
+    this.#source = options.tokenSource
+    this.#audience = options.audience
+    this.#now = options.now
+    this.#leeway = options.leewaySeconds
+    this.#logger = options.logger
+  }
+
+  /**
+   * Token + preflight + headers. `base` holds the gateway headers (x-request-id included) and is not modified.
+   * Throws the preflight's `PreflightError` (nothing is sent) or whatever the token source throws.
+   */
+  async authorize(input: {
+    unitPrimitive: string
+    base: Record<string, string>
+    signal: AbortSignal | undefined
+    requestTimeoutMs: number | undefined
+    /** The token the gateway just refused: get a fresh one instead (once per refused token). */
+    refreshAfter?: string
+    endpoint: string
+    /** The endpoint's 403 detail, for preflight's message. */
+    forbiddenDetail?: string | undefined
+  }): Promise<Authorization> {
+    const tokenResult =
+      input.refreshAfter === undefined
+        ? await this.#source.getToken({ unitPrimitive: input.unitPrimitive, signal: input.signal })
+        : await this.#forceRefresh(input.unitPrimitive, input.refreshAfter, input.signal)
+    const token = tokenResult.token
+    const headers = { ...input.base, authorization: `Bearer ${token ?? ''}` }
+    const result = this.#preflight(token, headers, input.unitPrimitive, input.requestTimeoutMs, tokenResult, input.forbiddenDetail)
+    if (!result.ok || token === undefined || token.length === 0) {
+      this.#logger?.error?.('gateway.preflight_rejected', {
+        endpoint: input.endpoint,
+        requestId: input.base['x-request-id'],
+        unitPrimitive: input.unitPrimitive,
+        tokenSource: tokenResult.source,
+        status: result.status,
+        gatewayError: result.gatewayError,
+        findings: result.errors.map((p) => p.code),
+      })
+      throw toPreflightError(result, input.unitPrimitive)
+    }
+    const entry = this.entryFor(token, result.report)
+    if (result.warnings.length > 0) this.#warn(result.warnings, entry, input)
+    return { headers, token, tokenResult, entry, preflight: result }
+  }
+
+  /** The memoised report of a token (decoded once per distinct token string). */
+  entryFor(token: string, report?: TokenReport): TokenEntry {
+    let entry = this.#entries.get(token)
+    if (entry === undefined) {
+      const r = report ?? inspectToken(token)
+      const claims = r.claims ?? {}
+      const header = r.header ?? {}
+      const scopes = Array.isArray(claims['scopes']) ? (claims['scopes'] as unknown[]).filter((s): s is string => typeof s === 'string') : undefined
+      entry = {
+        report: r,
+        fields: {
+          ...(typeof claims['jti'] === 'string' ? { jti: claims['jti'] } : {}),
+          ...(typeof header['kid'] === 'string' ? { kid: header['kid'] } : {}),
+          ...(typeof claims['exp'] === 'number' ? { exp: claims['exp'] } : {}),
+          tokenSha: fingerprint(token),
+        },
+        scopes,
+        preflights: new Map(),
+      }
+      // A handful of live tokens at most (one per audience/scope set, plus the one being replaced).
+      if (this.#entries.size >= 64) this.#entries.delete(this.#entries.keys().next().value as string)
+      this.#entries.set(token, entry)
+    }
+    return entry
+  }
+
+  /** The SDK's reading of a token it sent: decoded claims and its preflight findings. Never the token. */
+  diagnose(auth: Authorization): TokenDiagnosis {
+    const { report } = auth.entry
+    const claims = report.claims ?? {}
+    const header = report.header ?? {}
+    const num = (v: unknown) => (typeof v === 'number' ? v : undefined)
+    const str = (v: unknown) => (typeof v === 'string' ? v : undefined)
+    const out: TokenDiagnosis = {
+      source: auth.tokenResult.source,
+      sourceReason: auth.tokenResult.reason,
+      kind: report.kind,
+      token: redact(auth.token),
+      findings: [...auth.preflight.errors, ...auth.preflight.warnings],
+    }
+    const set = <K extends keyof TokenDiagnosis>(k: K, v: TokenDiagnosis[K] | undefined) => {
+      if (v !== undefined) out[k] = v
+    }
+    set('kid', str(header['kid']))
+    set('alg', str(header['alg']))
+    set('jti', str(claims['jti']))
+    set('iss', str(claims['iss']))
+    set('sub', str(claims['sub']))
+    set('aud', claims['aud'])
+    set('gitlab_realm', claims['gitlab_realm'])
+    set('scopes', claims['scopes'])
+    set('iat', num(claims['iat']))
+    set('nbf', num(claims['nbf']))
+    set('exp', num(claims['exp']))
+    return out
+  }
+
+  /**
+   * Compare the gateway's `Date` header with the injected clock. Returns the skew when it exceeds the
+   * tolerance, with what it does to the token's `nbf`/`exp` on the gateway's side (which uses no leeway).
+   */
+  clockSkew(response: Response, entry: TokenEntry | undefined, toleranceSeconds: number): ClockSkewInfo | undefined {
+    const date = response.headers.get('date')
+    if (date === null) return undefined
+    const gatewayMs = Date.parse(date)
+    if (Number.isNaN(gatewayMs)) return undefined
+    const local = this.#now()
+    const skewSeconds = Math.round((gatewayMs - local.getTime()) / 1000)
+    if (Math.abs(skewSeconds) <= toleranceSeconds) return undefined
+    const claims = entry?.report.claims ?? {}
+    const gatewaySeconds = Math.floor(gatewayMs / 1000)
+    const nbf = typeof claims['nbf'] === 'number' ? claims['nbf'] : undefined
+    const exp = typeof claims['exp'] === 'number' ? claims['exp'] : undefined
+    const effect: ClockSkewInfo['effect'] =
+      nbf !== undefined && gatewaySeconds < nbf ? 'not-yet-valid' : exp !== undefined && gatewaySeconds >= exp ? 'expired' : 'none'
+    return { skewSeconds, gatewayDate: new Date(gatewayMs).toISOString(), localDate: local.toISOString(), effect }
+  }
+
+  /**
+   * Preflight, memoised per token, unit primitive, timeout and the headers preflight reads, for the current
+   * clock second. Its verdicts depend on the clock only through whole seconds (the gateway compares integer
+   * `exp`/`nbf`), so a cached token is decoded and judged once per second instead of once per request; only the
+   * "expires during the request" warning may show up to a second late.
+   */
+  #preflight(
+    token: string | undefined,
+    headers: Record<string, string>,
+    unitPrimitive: string,
+    requestTimeoutMs: number | undefined,
+    tokenResult: TokenResult,
+    forbiddenDetail: string | undefined,
+  ): PreflightResult {
+    const at = this.#now()
+    const input = {
+      token,
+      headers,
+      unitPrimitive,
+      audience: this.#audience,
+      now: () => at,
+      ...(this.#leeway === undefined ? {} : { leewaySeconds: this.#leeway }),
+      ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),
+      tokenResult,
+      ...(forbiddenDetail === undefined ? {} : { forbiddenDetail }),
+    }
+    if (token === undefined || token.length === 0 || tokenResult.source === 'none') return preflight(input)
+    const second = Math.floor(at.getTime() / 1000)
+    const key =
+      `${unitPrimitive}|${forbiddenDetail ?? ''}|${requestTimeoutMs ?? ''}|${headers['x-gitlab-authentication-type'] ?? ''}|${headers['x-gitlab-realm'] ?? ''}|` +
+      `${headers['x-gitlab-instance-id'] ?? ''}|${headers['x-gitlab-global-user-id'] ?? ''}`
+    const existing = this.#entries.get(token)
+    const hit = existing?.preflights.get(key)
+    if (hit !== undefined && hit.second === second) return hit.result
+    const result = preflight(input)
+    const entry = existing ?? this.entryFor(token, result.report)
+    if (entry.preflights.size >= 32) entry.preflights.clear()
+    entry.preflights.set(key, { second, result })
+    return result
+  }
+
+  async #forceRefresh(unitPrimitive: string, rejected: string, signal: AbortSignal | undefined): Promise<TokenResult> {
+    const key = `${unitPrimitive}\u0000${rejected}`
+    let pending = this.#refreshing.get(key)
+    if (pending === undefined) {
+      pending = this.#source.getToken({ unitPrimitive, forceRefresh: true, signal })
+      this.#refreshing.set(key, pending)
+      // keep the settled promise briefly so that 401s arriving just after still share it
+      void pending.then(
+        () => setTimeout(() => this.#refreshing.delete(key), 1_000).unref(),
+        () => this.#refreshing.delete(key),
+      )
+    }
+    return pending
+  }
+
+  #warn(warnings: Problem[], entry: TokenEntry, input: { endpoint: string; base: Record<string, string>; unitPrimitive: string }): void {
+    if (this.#logger?.warn === undefined) return
+    for (const w of warnings) {
+      const key = `${entry.fields.tokenSha}:${input.unitPrimitive}:${w.code}`
+      if (this.#warned.has(key)) continue
+      if (this.#warned.size >= 1024) this.#warned.clear()
+      this.#warned.add(key)
+      this.#logger.warn('gateway.preflight_warning', {
+        endpoint: input.endpoint,
+        requestId: input.base['x-request-id'],
+        unitPrimitive: input.unitPrimitive,
+        code: w.code,
+        message: w.message,
+        fix: w.fix,
+        ...entry.fields,
+      })
+    }
+  }
+}
+
+/** The never-send error for a failed preflight. */
+export function toPreflightError(result: PreflightResult, unitPrimitive: string): PreflightError {
+  return new PreflightError(result, { unitPrimitive })
+}
+
+/**
+ * Remove secrets from text that came back from the gateway (a validation error may echo the request body,
+ * api key included) before it goes into an error or a log: every known secret, anything shaped like a JWT,
+ * and `Bearer` values. Truncated to `max` characters.
+ */
+export function scrub(text: string, secrets: readonly (string | undefined | null)[], max = 500): string {
+  let out = text
+  for (const s of secrets) {
+    if (typeof s === 'string' && s.length >= 4 && out.includes(s)) out = out.split(s).join(redact(s))
+  }
+  out = out
+    .replace(/eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+/g, (m) => redact(m))
+    .replace(/(bearer\s+)([^\s"',;]{8,})/gi, (_m, p: string, v: string) => `${p}${redact(v)}`)
+  return out.length > max ? `${out.slice(0, max)}…` : out
+}

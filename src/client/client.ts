@@ -1,0 +1,661 @@
+/**
+ * The gateway client: one ky instance that, per request, obtains a token for the endpoint's unit primitive,
+ * preflights it against the exact headers (never sending what the gateway would refuse), sends, refreshes
+ * the token and retries once on 401, and turns every refusal into a typed error that says why.
+ */
+import { randomUUID } from 'node:crypto'
+import ky, { HTTPError, TimeoutError, type KyInstance, type Options as KyOptions, type RetryOptions } from 'ky'
+import { z } from 'zod'
+import { CloudConnectorError, HeaderError } from '../errors.js'
+import { buildGatewayHeaders, type GatewayFeatureContext, type GatewayHeadersContext, type GatewayUserContext } from '../headers.js'
+import type { Logger } from '../types.js'
+import { Authorizer, scrub, type Authorization } from './auth.js'
+import {
+  ENDPOINTS,
+  type EndpointDefinition,
+  type EndpointName,
+  type SuggestionsResponseSchema,
+  type UserAccessTokenResponseSchema,
+  type CodeCompletionsBodySchema,
+  type CodeGenerationsBodySchema,
+  type ChatAgentBodySchema,
+} from './endpoints.js'
+import {
+  AbortedError,
+  GatewayError,
+  GatewayResponseError,
+  GatewayTimeoutError,
+  GatewayValidationError,
+  NetworkError,
+  type GatewayErrorContext,
+  type ValidationIssue,
+} from './errors.js'
+import { authError, errorForResponse, readBody } from './responses.js'
+import { resolveClientOptions, type GatewayClientOptions, type ResolvedClientOptions } from './options.js'
+
+/** Per-call options of every endpoint method. */
+export interface CallOptions {
+  signal?: AbortSignal
+  /** `X-Request-ID` to send (printable ASCII). Default: a fresh UUID per call. */
+  requestId?: string
+  /** Per-attempt timeout for this call (ms) or `false`. Default: the client's `timeout`. */
+  timeout?: number | false
+  /** Retries for 5xx/429/network failures: `true` = the client policy's limit even for endpoints not marked safe, `false` = none, or a number. */
+  retry?: boolean | number
+  /** Per-call header context, merged over the client's (`user` and `feature` replace the client's; `extra` is merged). */
+  context?: { user?: GatewayUserContext; feature?: GatewayFeatureContext; extra?: Record<string, string> }
+}
+
+/** A parsed JSON answer. */
+export interface GatewayResult<T> {
+  data: T
+  status: number
+  /** The `X-Request-ID` sent (the gateway logs it as `correlation_id`). */
+  requestId: string
+  headers: Headers
+  /** Requests sent for this call: 1, plus a 401 refresh-and-retry, plus 5xx/429 retries. */
+  attempts: number
+}
+
+/** A streamed answer: iterate for text chunks as they arrive (once). */
+export interface GatewayStream extends AsyncIterable<string> {
+  readonly status: number
+  readonly requestId: string
+  readonly headers: Headers
+  readonly attempts: number
+  /** Read the whole stream as one string. */
+  text(): Promise<string>
+  /** Stop reading and release the connection. */
+  cancel(): Promise<void>
+}
+
+export interface ModelConfigurationCheckInput {
+  /** The model name as the model server knows it (`self_hosted_model.model`), e.g. `mistral`. */
+  name: string
+  /** The model server's base URL as the gateway reaches it, e.g. `http://model:8000/v1`. */
+  endpoint: string
+  /** API key for the model server. Sent to the gateway only; never logged or shown in errors. */
+  apiKey?: string
+  /** LiteLLM identifier, e.g. `custom_openai/mistral`. */
+  identifier?: string
+  /** Default `openai`, as Rails sends. */
+  provider?: string
+}
+
+export type CodeSuggestionsBody = z.input<typeof CodeCompletionsBodySchema>
+export type CodeGenerationsBody = z.input<typeof CodeGenerationsBodySchema>
+export type ChatAgentBody = z.input<typeof ChatAgentBodySchema>
+export type SuggestionsResponse = z.output<typeof SuggestionsResponseSchema>
+export type UserAccessTokenResponse = z.output<typeof UserAccessTokenResponseSchema>
+
+export interface GatewayClient {
+  /** The self-hosted model "test connection": `POST /v1/prompts/model_configuration%2Fcheck` (needs `complete_code`). Resolves with the model's reply. */
+  checkModelConfiguration(input: ModelConfigurationCheckInput, options?: CallOptions): Promise<GatewayResult<string>>
+  /** `POST /v2/code/completions` (`complete_code`), non-streamed. */
+  codeCompletions(body: CodeSuggestionsBody, options?: CallOptions): Promise<GatewayResult<SuggestionsResponse>>
+  /** `POST /v2/code/completions` with `stream: true`. */
+  streamCodeCompletions(body: CodeSuggestionsBody, options?: CallOptions): Promise<GatewayStream>
+  /** `POST /v2/code/generations` (`generate_code`), non-streamed. */
+  codeGenerations(body: CodeGenerationsBody, options?: CallOptions): Promise<GatewayResult<SuggestionsResponse>>
+  /** `POST /v2/code/generations` with `stream: true`. */
+  streamCodeGenerations(body: CodeGenerationsBody, options?: CallOptions): Promise<GatewayStream>
+  /** `POST /v2/chat/agent` (`duo_chat`, or `duo_classic_chat` via `options.unitPrimitive`): a stream of NDJSON events. */
+  chat(body: ChatAgentBody, options?: CallOptions & { unitPrimitive?: 'duo_chat' | 'duo_classic_chat' }): Promise<GatewayStream>
+  /** `POST /v1/code/user_access_token` (`complete_code`; needs a user context). The returned token is a secret. */
+  userAccessToken(options?: CallOptions): Promise<GatewayResult<UserAccessTokenResponse>>
+  /** `GET /monitoring/healthz` (no authentication). */
+  health(options?: CallOptions): Promise<GatewayResult<unknown>>
+  /** The normalised gateway base URL. */
+  readonly baseUrl: string
+}
+
+export function createGatewayClient(options: GatewayClientOptions): GatewayClient {
+  return new Client(resolveClientOptions(options))
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const MODEL_CHECK_KEYS: ReadonlySet<string> = new Set(['name', 'endpoint', 'apiKey', 'identifier', 'provider'])
+
+/** Bodies up to this size are remembered once validated (see `#bodyText`). */
+const VALIDATED_BODY_MAX_CHARS = 16 * 1024
+const VALIDATED_BODIES_MAX = 256
+
+/** State shared between a call and ky's hooks (ky copies `context` shallowly, so this object is shared). */
+interface CallState {
+  attempts: number
+  requestId: string
+  endpoint: string
+}
+
+interface Exchange {
+  response: Response
+  requestId: string
+  attempts: number
+}
+
+const REQUEST_ID_RE = /^[\x21-\x7e]{1,255}$/
+
+class Client implements GatewayClient {
+  readonly baseUrl: string
+  readonly #o: ResolvedClientOptions
+  readonly #ky: KyInstance
+  readonly #auth: Authorizer
+  readonly #log: Logger | undefined
+  /** ky retry options per endpoint, computed once. */
+  readonly #retry = new Map<EndpointName, RetryOptions>()
+  readonly #noRetry: RetryOptions = { limit: 0 }
+  readonly #staticHeaders: Record<string, string>
+  /** Request bodies already validated: JSON text in → JSON text sent (bounded, insertion-ordered). */
+  readonly #validatedBodies = new Map<string, string>()
+
+  constructor(o: ResolvedClientOptions) {
+    this.#o = o
+    this.baseUrl = o.baseUrl.href
+    this.#log = o.logger
+    this.#auth = new Authorizer({ tokenSource: o.tokenSource, audience: o.audience, now: o.now, leewaySeconds: o.leewaySeconds, logger: o.logger })
+    const { 'x-request-id': _ignored, ...rest } = o.staticHeaders
+    this.#staticHeaders = rest
+    const log = o.logger
+    this.#ky = ky.create({
+      prefixUrl: o.prefix,
+      timeout: o.timeout,
+      ...(o.fetch === undefined ? {} : { fetch: o.fetch }),
+      retry: 0,
+      throwHttpErrors: false,
+      hooks: {
+        ...o.hooks,
+        beforeRetry: [
+          ({ options, retryCount, error }) => {
+            const state = (options.context as { call?: CallState }).call
+            if (state === undefined) return
+            state.attempts++
+            log?.warn?.('gateway.retry', {
+              requestId: state.requestId,
+              endpoint: state.endpoint,
+              retry: retryCount,
+              ...(error instanceof HTTPError ? { status: error.response.status } : { error: error.name }),
+            })
+          },
+          ...(o.hooks?.beforeRetry ?? []),
+        ],
+      },
+    })
+    for (const name of Object.keys(ENDPOINTS) as EndpointName[]) {
+      this.#retry.set(name, this.#retryOptions(ENDPOINTS[name], this.#o.retry.limit))
+    }
+  }
+
+  async checkModelConfiguration(input: ModelConfigurationCheckInput, options: CallOptions = {}): Promise<GatewayResult<string>> {
+    const i = modelCheckInput(input)
+    const body = {
+      inputs: {},
+      stream: false as const,
+      model_metadata: {
+        name: i.name,
+        provider: i.provider ?? 'openai',
+        endpoint: i.endpoint,
+        // Rails sends nil for a model without api token / identifier (ModelConfigCheck#model_metadata_params)
+        api_key: i.apiKey ?? null,
+        identifier: i.identifier ?? null,
+      },
+    }
+    return this.#json('checkModelConfiguration', body, options, [i.apiKey])
+  }
+
+  async codeCompletions(body: CodeSuggestionsBody, options: CallOptions = {}): Promise<GatewayResult<SuggestionsResponse>> {
+    return this.#json('codeCompletions', noStream('codeCompletions', body), options, [body?.model_api_key])
+  }
+
+  async streamCodeCompletions(body: CodeSuggestionsBody, options: CallOptions = {}): Promise<GatewayStream> {
+    return this.#stream('codeCompletions', { ...body, stream: true }, options, [body?.model_api_key])
+  }
+
+  async codeGenerations(body: CodeGenerationsBody, options: CallOptions = {}): Promise<GatewayResult<SuggestionsResponse>> {
+    return this.#json('codeGenerations', noStream('codeGenerations', body), options, [body?.model_api_key])
+  }
+
+  async streamCodeGenerations(body: CodeGenerationsBody, options: CallOptions = {}): Promise<GatewayStream> {
+    return this.#stream('codeGenerations', { ...body, stream: true }, options, [body?.model_api_key])
+  }
+
+  async chat(body: ChatAgentBody, options: CallOptions & { unitPrimitive?: 'duo_chat' | 'duo_classic_chat' } = {}): Promise<GatewayStream> {
+    const up = options.unitPrimitive
+    if (up !== undefined && up !== 'duo_chat' && up !== 'duo_classic_chat') {
+      throw new GatewayValidationError(`chat: unitPrimitive must be "duo_chat" or "duo_classic_chat"; nothing was sent.`, {
+        endpoint: 'chat',
+        sent: false,
+        issues: [{ path: 'unitPrimitive', message: 'expected "duo_chat" or "duo_classic_chat"' }],
+      })
+    }
+    const apiKey = (body as { model_metadata?: { api_key?: unknown } | null } | undefined)?.model_metadata?.api_key
+    return this.#stream('chat', body, options, [typeof apiKey === 'string' ? apiKey : undefined], up)
+  }
+
+  async userAccessToken(options: CallOptions = {}): Promise<GatewayResult<UserAccessTokenResponse>> {
+    return this.#json('userAccessToken', undefined, options, [], undefined, (headers) => {
+      if (headers['x-gitlab-global-user-id'] === undefined) {
+        throw new HeaderError(
+          'x-gitlab-global-user-id',
+          'userAccessToken: the gateway mints user tokens only for a user and answers 400 "Missing X-Gitlab-Global-User-Id header" ' +
+            'without one. Pass headers.user to createGatewayClient or options.context.user to this call; nothing was sent.',
+        )
+      }
+    })
+  }
+
+  async health(options: CallOptions = {}): Promise<GatewayResult<unknown>> {
+    return this.#json('health', undefined, options, [])
+  }
+
+  // --- the pipeline ----------------------------------------------------------------------------
+
+  async #json<T>(
+    name: EndpointName,
+    body: unknown,
+    options: CallOptions,
+    secrets: (string | undefined | null)[],
+    unitPrimitive?: string,
+    check?: (headers: Record<string, string>) => void,
+  ): Promise<GatewayResult<T>> {
+    const def: EndpointDefinition = ENDPOINTS[name]
+    const ex = await this.#exchange(name, def, body, options, secrets, unitPrimitive, check)
+    const ctx: GatewayErrorContext = { endpoint: name, method: def.method, path: def.path, requestId: ex.requestId, status: ex.response.status, attempts: ex.attempts }
+    let text: string
+    try {
+      text = await ex.response.text()
+    } catch (e) {
+      throw transportError(e, options.signal, ctx, this.#o.timeout)
+    }
+    let json: unknown
+    try {
+      json = text === '' ? undefined : JSON.parse(text)
+    } catch {
+      if (name === 'health') return { data: text as T, status: ex.response.status, requestId: ex.requestId, headers: ex.response.headers, attempts: ex.attempts }
+      throw new GatewayResponseError(
+        `${name}: the gateway answered ${ex.response.status} with a body that is not JSON (request id ${ex.requestId}); is ${this.baseUrl} an AI Gateway?`,
+        ctx,
+      )
+    }
+    const schema = def.response
+    let data: unknown = json
+    if (schema !== undefined) {
+      const result = schema.safeParse(json)
+      if (!result.success) {
+        throw new GatewayResponseError(
+          `${name}: the gateway's ${ex.response.status} answer does not have the expected shape (${formatIssues(toIssues(result.error))}; request id ${ex.requestId}). ` +
+            `The gateway may be a different version than this SDK expects.`,
+          { ...ctx, issues: toIssues(result.error) },
+        )
+      }
+      data = result.data
+    }
+    return { data: data as T, status: ex.response.status, requestId: ex.requestId, headers: ex.response.headers, attempts: ex.attempts }
+  }
+
+  async #stream(
+    name: EndpointName,
+    body: unknown,
+    options: CallOptions,
+    secrets: (string | undefined | null)[],
+    unitPrimitive?: string,
+  ): Promise<GatewayStream> {
+    const def: EndpointDefinition = ENDPOINTS[name]
+    const ex = await this.#exchange(name, def, body, options, secrets, unitPrimitive)
+    const ctx: GatewayErrorContext = { endpoint: name, method: def.method, path: def.path, requestId: ex.requestId, status: ex.response.status, attempts: ex.attempts }
+    return new ResponseStream(ex, (e) => transportError(e, options.signal, ctx, false))
+  }
+
+  /** Validate, authorise, send (refreshing once on 401) and map any non-2xx answer to its error. */
+  async #exchange(
+    name: EndpointName,
+    def: EndpointDefinition,
+    rawBody: unknown,
+    options: CallOptions,
+    secrets: (string | undefined | null)[],
+    unitPrimitiveOverride: string | undefined,
+    check?: (headers: Record<string, string>) => void,
+  ): Promise<Exchange> {
+    const signal = options.signal
+    if (signal?.aborted) throw new AbortedError(`${name}: aborted before sending.`, { endpoint: name, method: def.method, path: def.path })
+    const requestId = options.requestId ?? randomUUID()
+    if (options.requestId !== undefined && !REQUEST_ID_RE.test(options.requestId)) {
+      throw new HeaderError('x-request-id', `x-request-id: must be 1-255 printable ASCII characters without spaces; nothing was sent.`)
+    }
+    const bodyText = def.body === undefined ? undefined : this.#bodyText(name, def.body, def.path, rawBody, requestId)
+    const base = this.#headersFor(options, requestId, def)
+    check?.(base)
+
+    const unitPrimitive = unitPrimitiveOverride ?? def.unitPrimitive
+    const timeout = options.timeout ?? this.#o.timeout
+    const state: CallState = { attempts: 0, requestId, endpoint: name }
+    const kyOptions: KyOptions = {
+      method: def.method,
+      timeout,
+      retry: this.#retryFor(name, def, options.retry),
+      context: { call: state },
+      ...(bodyText === undefined ? {} : { body: bodyText }),
+      ...(signal === undefined ? {} : { signal }),
+    }
+    kyOptions.throwHttpErrors = (kyOptions.retry as RetryOptions).limit === 0 ? false : this.#throwFor
+    const input = def.path.slice(1)
+    const errCtx = (status?: number): GatewayErrorContext => ({
+      endpoint: name,
+      method: def.method,
+      path: def.path,
+      requestId,
+      attempts: state.attempts,
+      ...(status === undefined ? {} : { status }),
+    })
+    const send = async (headers: Record<string, string>): Promise<Response> => {
+      state.attempts++
+      kyOptions.headers = headers
+      try {
+        return await this.#ky(input, kyOptions)
+      } catch (e) {
+        // retries exhausted on a retryable status: map it like any other answer
+        if (e instanceof HTTPError) return e.response
+        throw transportError(e, signal, errCtx(), timeout)
+      }
+    }
+    const started = this.#log === undefined ? 0 : performance.now()
+
+    if (unitPrimitive === undefined) {
+      const response = await send(base)
+      this.#logResponse(name, requestId, response.status, state.attempts, started, undefined)
+      if (!response.ok) throw await errorForResponse(response, { ...errCtx(response.status), secrets, unitPrimitive: undefined, auth: undefined })
+      return { response, requestId, attempts: state.attempts }
+    }
+
+    const forbiddenDetail = def.forbiddenDetail
+    let auth = await this.#auth.authorize({
+      unitPrimitive,
+      base,
+      signal,
+      requestTimeoutMs: timeout === false ? undefined : timeout,
+      endpoint: name,
+      forbiddenDetail,
+    })
+    this.#logRequest(name, requestId, auth)
+    let response = await send(auth.headers)
+
+    if (response.status === 401) {
+      const first = await readBody(response, [...secrets, auth.token])
+      this.#log?.warn?.('gateway.unauthorized', {
+        endpoint: name,
+        requestId,
+        status: 401,
+        gatewayError: first.message,
+        action: 'refresh-token-and-retry',
+        ...auth.entry.fields,
+      })
+      auth = await this.#auth.authorize({
+        unitPrimitive,
+        base,
+        signal,
+        requestTimeoutMs: timeout === false ? undefined : timeout,
+        endpoint: name,
+        refreshAfter: auth.token,
+        forbiddenDetail,
+      })
+      this.#logRequest(name, requestId, auth)
+      response = await send(auth.headers)
+      if (response.status === 401) {
+        this.#logResponse(name, requestId, 401, state.attempts, started, auth)
+        throw await authError(response, {
+          ...errCtx(401),
+          secrets: [...secrets, auth.token],
+          auth,
+          authorizer: this.#auth,
+          toleranceSeconds: this.#o.clockSkewToleranceSeconds,
+        })
+      }
+    }
+    this.#logResponse(name, requestId, response.status, state.attempts, started, auth)
+    if (!response.ok) {
+      throw await errorForResponse(response, { ...errCtx(response.status), secrets: [...secrets, auth.token], unitPrimitive, auth })
+    }
+    return { response, requestId, attempts: state.attempts }
+  }
+
+  /**
+   * The body as sent: validated with the endpoint's zod schema, serialised. A body whose JSON text was
+   * validated before is not validated again: the outcome is a function of that text, and on a busy hot
+   * path zod costs more than the rest of the client (a model check or a repeated prompt is the common case).
+   */
+  #bodyText(name: EndpointName, schema: z.ZodType, path: string, raw: unknown, requestId: string): string {
+    let rawText: string | undefined
+    try {
+      rawText = JSON.stringify(raw)
+    } catch {
+      // not JSON-serialisable (a cycle, a BigInt): let the schema say what is wrong
+    }
+    if (rawText === undefined || rawText.length > VALIDATED_BODY_MAX_CHARS) {
+      return JSON.stringify(validate(name, schema, raw, { path, requestId }))
+    }
+    const key = `${name}\u0000${rawText}`
+    const known = this.#validatedBodies.get(key)
+    if (known !== undefined) return known
+    const text = JSON.stringify(validate(name, schema, raw, { path, requestId }))
+    if (this.#validatedBodies.size >= VALIDATED_BODIES_MAX) this.#validatedBodies.delete(this.#validatedBodies.keys().next().value as string)
+    this.#validatedBodies.set(key, text)
+    return text
+  }
+
+  #headersFor(options: CallOptions, requestId: string, def: EndpointDefinition): Record<string, string> {
+    if (def.unitPrimitive === undefined) {
+      // unauthenticated endpoints (health): Rails sends no gateway headers there; keep only the correlation id
+      return { 'x-request-id': requestId }
+    }
+    if (options.context === undefined) return { ...this.#staticHeaders, 'x-request-id': requestId }
+    const ctx: GatewayHeadersContext = {
+      ...this.#o.headersContext,
+      ...(options.context.user === undefined ? {} : { user: options.context.user }),
+      ...(options.context.feature === undefined ? {} : { feature: options.context.feature }),
+      extra: { ...this.#o.headersContext.extra, ...options.context.extra },
+      requestId,
+    }
+    return buildGatewayHeaders(ctx)
+  }
+
+  #retryFor(name: EndpointName, def: EndpointDefinition, override: boolean | number | undefined): RetryOptions {
+    if (override === undefined) return this.#retry.get(name) ?? this.#noRetry
+    if (override === false) return this.#noRetry
+    const limit = override === true ? this.#o.retry.limit : Math.max(0, Math.min(10, Math.floor(override)))
+    return this.#retryOptions(def, limit, true)
+  }
+
+  #retryOptions(def: EndpointDefinition, limit: number, forced = false): RetryOptions {
+    const policy = this.#o.retry
+    const allowed = forced || policy.endpoints === 'all' || (policy.endpoints === 'safe' && def.retrySafe)
+    if (!allowed || limit === 0) return this.#noRetry
+    return {
+      limit,
+      methods: [def.method.toLowerCase() as 'get' | 'post'],
+      statusCodes: policy.statusCodes,
+      afterStatusCodes: policy.statusCodes,
+      maxRetryAfter: policy.maxRetryAfterMs,
+      backoffLimit: policy.backoffLimitMs,
+      jitter: policy.jitter,
+      retryOnTimeout: false,
+      // an abort is the caller's decision, never retried
+      shouldRetry: ({ error }) => (error.name === 'AbortError' ? false : undefined),
+    }
+  }
+
+  readonly #throwFor = (status: number): boolean => this.#o.retry.statusCodes.includes(status)
+
+  #logRequest(endpoint: string, requestId: string, auth: Authorization): void {
+    this.#log?.debug?.('gateway.request', {
+      endpoint,
+      requestId,
+      tokenSource: auth.tokenResult.source,
+      ...auth.entry.fields,
+    })
+  }
+
+  #logResponse(endpoint: string, requestId: string, status: number, attempts: number, started: number, auth: Authorization | undefined): void {
+    if (this.#log === undefined) return
+    const fields = {
+      endpoint,
+      requestId,
+      status,
+      attempts,
+      durationMs: Math.round(performance.now() - started),
+      ...(auth === undefined ? {} : auth.entry.fields),
+    }
+    if (status >= 400) this.#log.warn?.('gateway.response', fields)
+    else this.#log.info?.('gateway.response', fields)
+  }
+}
+
+/** The chunks of a streamed answer, decoded as UTF-8 text. */
+class ResponseStream implements GatewayStream {
+  readonly status: number
+  readonly requestId: string
+  readonly headers: Headers
+  readonly attempts: number
+  readonly #response: Response
+  readonly #mapError: (e: unknown) => unknown
+  #used = false
+
+  constructor(ex: Exchange, mapError: (e: unknown) => unknown) {
+    this.#response = ex.response
+    this.status = ex.response.status
+    this.requestId = ex.requestId
+    this.headers = ex.response.headers
+    this.attempts = ex.attempts
+    this.#mapError = mapError
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<string> {
+    if (this.#used) throw new GatewayError('ERR_GATEWAY_RESPONSE_INVALID', 'This gateway stream was already read; a stream can be read once.', { requestId: this.requestId })
+    this.#used = true
+    const body = this.#response.body
+    if (body === null) return
+    const reader = body.getReader()
+    const decoder = new TextDecoder()
+    let done = false
+    try {
+      for (;;) {
+        let chunk: Awaited<ReturnType<typeof reader.read>>
+        try {
+          chunk = await reader.read()
+        } catch (e) {
+          throw this.#mapError(e)
+        }
+        if (chunk.done) {
+          done = true
+          const tail = decoder.decode()
+          if (tail !== '') yield tail
+          return
+        }
+        const text = decoder.decode(chunk.value, { stream: true })
+        if (text !== '') yield text
+      }
+    } finally {
+      // the consumer stopped early (break/throw): release the connection
+      if (!done) await reader.cancel().catch(() => undefined)
+      reader.releaseLock()
+    }
+  }
+
+  async text(): Promise<string> {
+    let out = ''
+    for await (const chunk of this) out += chunk
+    return out
+  }
+
+  async cancel(): Promise<void> {
+    this.#used = true
+    await this.#response.body?.cancel().catch(() => undefined)
+  }
+}
+
+/** Shape check of the model-check input (the body built from it is then validated by the endpoint schema). */
+function modelCheckInput(input: unknown): ModelConfigurationCheckInput {
+  const issues: ValidationIssue[] = []
+  if (input === null || typeof input !== 'object') {
+    issues.push({ path: '', message: 'expected { name, endpoint, apiKey?, identifier?, provider? }' })
+  } else {
+    const o = input as Record<string, unknown>
+    for (const k of Object.keys(o)) if (!MODEL_CHECK_KEYS.has(k)) issues.push({ path: k, message: 'unknown field (expected name, endpoint, apiKey, identifier, provider)' })
+    for (const k of ['name', 'endpoint']) if (typeof o[k] !== 'string') issues.push({ path: k, message: 'expected a string' })
+    for (const k of ['apiKey', 'identifier', 'provider']) {
+      if (o[k] !== undefined && (typeof o[k] !== 'string' || o[k] === '')) issues.push({ path: k, message: 'expected a non-empty string' })
+    }
+  }
+  if (issues.length > 0) {
+    throw new GatewayValidationError(`checkModelConfiguration: the request is invalid (${formatIssues(issues)}); nothing was sent.`, {
+      endpoint: 'checkModelConfiguration',
+      path: ENDPOINTS.checkModelConfiguration.path,
+      sent: false,
+      issues,
+    })
+  }
+  return input as ModelConfigurationCheckInput
+}
+
+function noStream<T extends { stream?: boolean | undefined }>(name: string, body: T): T {
+  if (body !== null && typeof body === 'object' && body.stream === true) {
+    throw new GatewayValidationError(
+      `${name}: stream: true returns a text stream; call ${name === 'codeCompletions' ? 'streamCodeCompletions' : 'streamCodeGenerations'} instead. Nothing was sent.`,
+      { endpoint: name, sent: false, issues: [{ path: 'stream', message: 'use the stream method' }] },
+    )
+  }
+  return body
+}
+
+function validate<S extends z.ZodType>(name: string, schema: S, value: unknown, ctx: { path: string; requestId?: string }): z.output<S> {
+  const result = schema.safeParse(value)
+  if (result.success) return result.data
+  const issues = toIssues(result.error)
+  throw new GatewayValidationError(`${name}: the request is invalid (${formatIssues(issues)}); nothing was sent.`, {
+    endpoint: name,
+    path: ctx.path,
+    ...(ctx.requestId === undefined ? {} : { requestId: ctx.requestId }),
+    sent: false,
+    issues,
+  })
+}
+
+function toIssues(error: z.ZodError): ValidationIssue[] {
+  // zod messages carry no input values, so nothing secret is copied here
+  return error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }))
+}
+
+function formatIssues(issues: readonly ValidationIssue[]): string {
+  const shown = issues.slice(0, 5).map((i) => (i.path === '' ? i.message : `${i.path}: ${i.message}`))
+  return issues.length > 5 ? `${shown.join('; ')}; and ${issues.length - 5} more` : shown.join('; ')
+}
+
+/**
+ * Map a transport failure to its typed error. ky's errors hold the Request (Authorization header included),
+ * so they are never attached as `cause`; only the system error behind a network failure is.
+ */
+export function transportError(e: unknown, signal: AbortSignal | undefined, ctx: GatewayErrorContext, timeout: number | false): unknown {
+  if (e instanceof CloudConnectorError) return e
+  const where = `${ctx.method ?? ''} ${ctx.path ?? ''}`.trim()
+  const rid = ctx.requestId === undefined ? '' : ` (request id ${ctx.requestId})`
+  if (e instanceof TimeoutError) {
+    const ms = typeof timeout === 'number' ? timeout : 0
+    return new GatewayTimeoutError(
+      `${ctx.endpoint ?? 'request'}: no answer from the AI Gateway within ${ms} ms to ${where}${rid}. Raise the timeout or check the gateway's load and its reachability.`,
+      { ...ctx, timeoutMs: ms },
+    )
+  }
+  if (signal?.aborted || (e instanceof Error && e.name === 'AbortError')) {
+    return new AbortedError(`${ctx.endpoint ?? 'request'}: aborted by the caller's AbortSignal${rid}.`, ctx)
+  }
+  if (e instanceof TypeError) {
+    const cause = (e as { cause?: unknown }).cause
+    const errno = typeof (cause as { code?: unknown } | undefined)?.code === 'string' ? (cause as { code: string }).code : undefined
+    const detail = cause instanceof Error ? scrub(cause.message, [], 200) : scrub(e.message, [], 200)
+    return new NetworkError(
+      `${ctx.endpoint ?? 'request'}: could not reach the AI Gateway for ${where}${rid}: ${detail}. Check the base URL, that the gateway is running and that this host can reach it.`,
+      { ...ctx, ...(errno === undefined ? {} : { errno }) },
+      cause instanceof Error ? { cause } : undefined,
+    )
+  }
+  return e
+}

@@ -1,0 +1,70 @@
+/**
+ * Header lookup as the gateway does it: names case-insensitive, values stripped of surrounding
+ * spaces and tabs (the HTTP server strips optional whitespace), and when a name repeats the last
+ * value wins (the gateway builds `{k.lower(): v for k, v in headers.items()}`).
+ */
+import type { HeadersInput } from '../types.js'
+
+/** The headers as the gateway's authentication sees them: lower-case name → value. Never throws. */
+export function headersToMap(headers: HeadersInput | undefined | null): Map<string, string> {
+  const out = new Map<string, string>()
+  if (headers === undefined || headers === null) return out
+  try {
+    const proto: unknown = Array.isArray(headers) ? undefined : Object.getPrototypeOf(headers)
+    if (proto === Object.prototype || proto === null) {
+      addRecord(out, headers as Record<string, unknown>) // a plain record: the common case, checked first
+    } else if (isHeadersLike(headers)) {
+      // A fetch Headers object already joins repeated names with ", ": that is what goes on the wire.
+      headers.forEach((value, name) => add(out, name, value))
+    } else if (Array.isArray(headers)) {
+      for (const entry of headers as unknown[]) {
+        if (Array.isArray(entry) && entry.length >= 2) add(out, entry[0], entry[1])
+      }
+    } else if (typeof headers === 'object') {
+      addRecord(out, headers as Record<string, unknown>)
+    }
+  } catch {
+    // a hostile getter or iterator: keep what was read so far
+  }
+  return out
+}
+
+/** One header, case-insensitively, as the gateway would read it; undefined when absent. */
+export function getHeader(headers: HeadersInput | undefined | null, name: string): string | undefined {
+  return headersToMap(headers).get(name.toLowerCase())
+}
+
+/** Split an Authorization value as the gateway does: `scheme, _, token = value.partition(" ")`. */
+export function parseAuthorization(value: string): { scheme: string; token: string; hasSeparator: boolean } {
+  const sp = value.indexOf(' ')
+  if (sp < 0) return { scheme: value, token: '', hasSeparator: false }
+  return { scheme: value.slice(0, sp), token: value.slice(sp + 1), hasSeparator: true }
+}
+
+function isHeadersLike(h: unknown): h is Headers {
+  if (typeof Headers !== 'undefined' && h instanceof Headers) return true
+  // Headers from another realm or a polyfill
+  return typeof h === 'object' && h !== null && !Array.isArray(h) && typeof (h as Headers).forEach === 'function' && typeof (h as Headers).get === 'function'
+}
+
+const OWS = /^[ \t]+|[ \t]+$/g
+
+function addRecord(out: Map<string, string>, record: Record<string, unknown>): void {
+  for (const name of Object.keys(record)) {
+    const value = record[name]
+    // An array is sent as one header line per value (node:http); the gateway keeps the last.
+    if (Array.isArray(value)) {
+      if (value.length > 0) add(out, name, value[value.length - 1])
+    } else add(out, name, value)
+  }
+}
+
+function add(out: Map<string, string>, name: unknown, value: unknown): void {
+  if (value === undefined || value === null) return
+  const n = typeof name === 'string' ? name : String(name)
+  const v = typeof value === 'string' ? value : String(value)
+  const first = v.charCodeAt(0)
+  const last = v.charCodeAt(v.length - 1)
+  const needsTrim = first === 0x20 || first === 0x09 || last === 0x20 || last === 0x09
+  out.set(n.toLowerCase(), needsTrim ? v.replace(OWS, '') : v)
+}

@@ -1,0 +1,305 @@
+/**
+ * python-jose 3.3 `jwt.decode(token, jwks, audience=..., algorithms=["RS256"])`, step by step, with
+ * the reason it raises at each step. The gateway logs that reason and answers 401 "Forbidden by auth
+ * provider"; some inputs make python-jose raise something that is not a JWTError (a TypeError from
+ * `int(None)`, a RecursionError from json), which escapes the gateway's `except JWTError` and becomes
+ * a 500 — those come back as `fatal`.
+ *
+ * Parse order (jws._load): split at the LAST dot, then the signing input at the FIRST dot; decode the
+ * header (a base64 error there is caught by `except ValueError` and reads "Not enough segments"),
+ * parse it as JSON, require an object, decode the payload, decode the signature. Then the algorithm,
+ * the signature against every key in order, the payload JSON, and the claims in _validate_claims order.
+ */
+import { verify as cryptoVerify, type KeyObject } from 'node:crypto'
+import { JOSE_REASONS, missingRequiredClaimReason } from './messages.js'
+import { gatewayBytes, isAscii, pyBase64UrlDecode, pyInt, pyJsonLoads, pyTruthy, pyUtf8Decode } from './python.js'
+
+export type JoseStage =
+  | 'segments'
+  | 'header-base64'
+  | 'header-json'
+  | 'header-object'
+  | 'payload-base64'
+  | 'signature-base64'
+  | 'algorithm'
+  | 'signature'
+  | 'payload-json'
+  | 'payload-object'
+  | 'claims'
+
+export interface JwsParts {
+  header: Readonly<Record<string, unknown>>
+  headerSegment: string
+  payload: Buffer
+  signature: Buffer
+  /** The signing input as sent; turned into bytes only when a signature is checked. */
+  signingInputText: string
+  /** True when every segment is plain base64url (no padding, no "+" or "/", nothing skipped): the common case. */
+  clean: boolean
+  /** The signing input's bytes, filled in by the first signature check (however many keys are tried). */
+  signingInputBytes?: Buffer
+}
+
+export type JoseFailure = {
+  ok: false
+  stage: JoseStage
+  /** What python-jose raises (and the gateway logs). For a fatal failure, "<ExceptionType>: <message>". */
+  reason: string
+  /** Set when the exception is not a JWTError: the gateway answers 500 instead of 401. */
+  fatal?: boolean
+  claim?: string
+}
+
+export type JoseLoad = { ok: true; parts: JwsParts } | JoseFailure
+
+/** True when every character is ASCII (one UTF-8 byte per UTF-16 unit); far cheaper than a regex scan. */
+export function isAsciiString(value: string): boolean {
+  return Buffer.byteLength(value, 'utf8') === value.length
+}
+
+/** jws._load. Never throws. `ascii` may be passed when the caller already knows it. */
+export function joseLoad(token: string, ascii: boolean = isAsciiString(token)): JoseLoad {
+  const lastDot = token.lastIndexOf('.')
+  if (lastDot < 0) return fail('segments', JOSE_REASONS.notEnoughSegments)
+  const firstDot = token.indexOf('.')
+  if (firstDot === lastDot) return fail('segments', JOSE_REASONS.notEnoughSegments)
+  const headerSegment = token.slice(0, firstDot)
+  const header = joseDecodeHeader(headerSegment)
+  if (!header.ok) return header
+  const payload = decodeSegment(token.slice(firstDot + 1, lastDot), ascii)
+  if (payload === undefined) return fail('payload-base64', JOSE_REASONS.invalidPayloadPadding)
+  const signature = decodeSegment(token.slice(lastDot + 1), ascii)
+  if (signature === undefined) return fail('signature-base64', JOSE_REASONS.invalidCryptoPadding)
+  const clean = ascii && header.canonical && payload.canonical && signature.canonical
+  return {
+    ok: true,
+    parts: { header: header.header, headerSegment, payload: payload.bytes, signature: signature.bytes, signingInputText: token.slice(0, lastDot), clean },
+  }
+}
+
+/**
+ * python-jose's base64url_decode of one segment. For ASCII text, Node's decoder gives Python's bytes
+ * whenever it consumed every character: it accepts the same alphabets and skips anything else, so a
+ * result of exactly floor(3n/4) bytes means nothing was skipped or cut at "=". Anything else goes
+ * through the exact emulation.
+ */
+function decodeSegment(segment: string, ascii: boolean): { bytes: Buffer; canonical: boolean } | undefined {
+  const n = segment.length
+  if (ascii && n % 4 !== 1) {
+    const bytes = Buffer.from(segment, 'base64url')
+    if (bytes.length === (n * 3) >> 2) return { bytes, canonical: segment.indexOf('+') < 0 && segment.indexOf('/') < 0 }
+  }
+  const bytes = pyBase64UrlDecode(segment)
+  return bytes === undefined ? undefined : { bytes, canonical: false }
+}
+
+/** _verify_signature's first two checks. Returns the reason, or undefined when the alg is RS256. */
+export function joseCheckAlgorithm(header: Readonly<Record<string, unknown>>): string | undefined {
+  const alg = Object.hasOwn(header, 'alg') ? header.alg : undefined
+  if (!pyTruthy(alg)) return JOSE_REASONS.noAlgorithm
+  if (alg !== 'RS256') return JOSE_REASONS.algNotAllowed
+  return undefined
+}
+
+/**
+ * A key as python-jose holds it after `jwk.construct(key, "RS256")`: a usable public key, or the
+ * exception constructing it raised (which escapes python-jose: the gateway answers 500).
+ */
+export type TrustedKey = { kid?: string; key: KeyObject; error?: undefined } | { kid?: string; key?: undefined; error: string }
+
+/**
+ * _sig_matches_keys: every key in order until one verifies (kid is not consulted). A key that
+ * cannot be constructed raises as soon as the loop reaches it.
+ *
+ * `kidHint` only changes the order in which keys are tried when that cannot change the outcome: the
+ * key whose kid matches is tried first if no unusable key comes before it.
+ */
+export function joseVerifySignature(
+  parts: JwsParts,
+  keys: readonly TrustedKey[],
+  kidHint?: unknown,
+): { ok: true; key: TrustedKey } | JoseFailure {
+  let tried = -1
+  if (typeof kidHint === 'string') {
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i] as TrustedKey
+      if (k.error !== undefined) break
+      if (k.kid === kidHint) {
+        if (rs256Verify(parts, k.key)) return { ok: true, key: k }
+        tried = i
+        break
+      }
+    }
+  }
+  for (let i = 0; i < keys.length; i++) {
+    if (i === tried) continue
+    const k = keys[i] as TrustedKey
+    if (k.error !== undefined) return { ok: false, stage: 'signature', reason: k.error, fatal: true }
+    if (rs256Verify(parts, k.key)) return { ok: true, key: k }
+  }
+  return fail('signature', JOSE_REASONS.signatureFailed)
+}
+
+/** jwt.decode's payload step: UTF-8, JSON, must be an object. */
+export function joseDecodeClaims(payload: Uint8Array): { ok: true; claims: Record<string, unknown> } | JoseFailure {
+  const text = pyUtf8Decode(payload)
+  if (!text.ok) return fail('payload-json', JOSE_REASONS.invalidPayloadStringPrefix + text.message)
+  const parsed = pyJsonLoads(text.text)
+  if (!parsed.ok) {
+    if (parsed.fatal) return { ok: false, stage: 'payload-json', reason: `RecursionError: ${parsed.message}`, fatal: true }
+    return fail('payload-json', JOSE_REASONS.invalidPayloadStringPrefix + parsed.message)
+  }
+  const v = parsed.value
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return fail('payload-object', JOSE_REASONS.payloadNotObject)
+  return { ok: true, claims: v as Record<string, unknown> }
+}
+
+/** The claims python-jose can be told to require, in the order it checks them. */
+export const REQUIRABLE_CLAIMS = ['aud', 'iat', 'exp', 'nbf', 'iss', 'sub', 'jti', 'at_hash'] as const
+export type RequirableClaim = (typeof REQUIRABLE_CLAIMS)[number]
+
+export interface ClaimRules {
+  /** The gateway's service name; python-jose compares `aud` to it. */
+  audience: string
+  /** Whole seconds since the epoch (python-jose floors the current time). */
+  now: number
+  /** 0 at the gateway. */
+  leeway?: number
+  /** python-jose `require_*` options (the gateway sets none). */
+  require?: readonly RequirableClaim[]
+  /** python-jose `issuer=` (the gateway passes none, so `iss` is not checked). */
+  issuers?: readonly string[]
+}
+
+/** jwt._validate_claims. */
+export function joseValidateClaims(claims: Record<string, unknown>, rules: ClaimRules): { ok: true } | JoseFailure {
+  const leeway = rules.leeway ?? 0
+  if (rules.require && rules.require.length > 0) {
+    for (const c of REQUIRABLE_CLAIMS) {
+      if (rules.require.includes(c) && !Object.hasOwn(claims, c)) return claimFail(c, missingRequiredClaimReason(c))
+    }
+  }
+  if (Object.hasOwn(claims, 'iat')) {
+    const r = pyInt(claims.iat)
+    if (!r.ok) return intFailure('iat', r, JOSE_REASONS.iatNotInteger)
+  }
+  if (Object.hasOwn(claims, 'nbf')) {
+    const r = pyInt(claims.nbf)
+    if (!r.ok) return intFailure('nbf', r, JOSE_REASONS.nbfNotInteger)
+    if (r.value > rules.now + leeway) return claimFail('nbf', JOSE_REASONS.notYetValid)
+  }
+  if (Object.hasOwn(claims, 'exp')) {
+    const r = pyInt(claims.exp)
+    if (!r.ok) return intFailure('exp', r, JOSE_REASONS.expNotInteger)
+    if (r.value < rules.now - leeway) return claimFail('exp', JOSE_REASONS.expired)
+  }
+  if (Object.hasOwn(claims, 'aud')) {
+    const reason = audienceProblem(claims.aud, rules.audience)
+    if (reason !== undefined) return claimFail('aud', reason)
+  }
+  if (rules.issuers !== undefined) {
+    const iss = Object.hasOwn(claims, 'iss') ? claims.iss : undefined
+    if (typeof iss !== 'string' || !rules.issuers.includes(iss)) return claimFail('iss', JOSE_REASONS.invalidIssuer)
+  }
+  if (Object.hasOwn(claims, 'sub') && typeof claims.sub !== 'string') return claimFail('sub', JOSE_REASONS.subNotString)
+  if (Object.hasOwn(claims, 'jti') && typeof claims.jti !== 'string') return claimFail('jti', JOSE_REASONS.jtiNotString)
+  // The gateway passes no access_token, so any at_hash claim fails.
+  if (Object.hasOwn(claims, 'at_hash')) return claimFail('at_hash', JOSE_REASONS.atHashWithoutAccessToken)
+  return { ok: true }
+}
+
+/** _validate_aud's verdict on one `aud` value, or undefined when it passes. */
+export function audienceProblem(aud: unknown, audience: string): string | undefined {
+  const list = typeof aud === 'string' ? [aud] : aud
+  if (!Array.isArray(list)) return JOSE_REASONS.invalidClaimFormat
+  for (const c of list) if (typeof c !== 'string') return JOSE_REASONS.invalidClaimFormat
+  if (!list.includes(audience)) return JOSE_REASONS.invalidAudience
+  return undefined
+}
+
+/** Whole seconds, floored, as python-jose computes `now`. */
+export function epochSeconds(date: Date): number {
+  return Math.floor(date.getTime() / 1000)
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+export type HeaderDecode = { ok: true; header: Readonly<Record<string, unknown>>; canonical: boolean } | JoseFailure
+
+// Tokens from one issuer share their header segment; decoding it once saves a base64 + JSON parse
+// per request on the hot path. Results are frozen because they are shared.
+const HEADER_CACHE = new Map<string, HeaderDecode>()
+const HEADER_CACHE_MAX = 64
+const HEADER_CACHE_MAX_SEGMENT = 1024
+
+/** Decode a header segment as _load does (cached; the header object is frozen and shared). */
+export function joseDecodeHeader(segment: string): HeaderDecode {
+  const cached = HEADER_CACHE.get(segment)
+  if (cached !== undefined) return cached
+  const result = decodeHeaderUncached(segment)
+  if (segment.length <= HEADER_CACHE_MAX_SEGMENT) {
+    if (HEADER_CACHE.size >= HEADER_CACHE_MAX) {
+      const oldest = HEADER_CACHE.keys().next().value
+      if (oldest !== undefined) HEADER_CACHE.delete(oldest)
+    }
+    HEADER_CACHE.set(segment, result)
+  }
+  return result
+}
+
+function decodeHeaderUncached(segment: string): HeaderDecode {
+  const bytes = pyBase64UrlDecode(segment)
+  // binascii.Error is a ValueError: the `except ValueError` around the split catches it first.
+  if (bytes === undefined) return fail('header-base64', JOSE_REASONS.notEnoughSegments)
+  const text = pyUtf8Decode(bytes)
+  if (!text.ok) return fail('header-json', JOSE_REASONS.invalidHeaderStringPrefix + text.message)
+  const parsed = pyJsonLoads(text.text)
+  if (!parsed.ok) {
+    if (parsed.fatal) return Object.freeze({ ok: false, stage: 'header-json', reason: `RecursionError: ${parsed.message}`, fatal: true }) as JoseFailure
+    return fail('header-json', JOSE_REASONS.invalidHeaderStringPrefix + parsed.message)
+  }
+  const v = parsed.value
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return fail('header-object', JOSE_REASONS.headerNotObject)
+  const canonical = /^[A-Za-z0-9_-]*$/.test(segment)
+  return Object.freeze({ ok: true, header: deepFreeze(v as Record<string, unknown>), canonical }) as HeaderDecode
+}
+
+function signingInput(parts: JwsParts): Buffer {
+  if (parts.signingInputBytes === undefined) {
+    const text = parts.signingInputText
+    parts.signingInputBytes = parts.clean || isAscii(text) ? Buffer.from(text, 'latin1') : gatewayBytes(text)
+  }
+  return parts.signingInputBytes
+}
+
+function rs256Verify(parts: JwsParts, key: KeyObject): boolean {
+  try {
+    return cryptoVerify('sha256', signingInput(parts), key, parts.signature)
+  } catch {
+    // cryptography's verify() raises InvalidSignature for anything malformed: python-jose reads False
+    return false
+  }
+}
+
+/** Freeze a decoded JSON value (objects shared between reports must not be changed by one reader). */
+export function deepFreeze<T>(value: T, depth = 0): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value) && depth < 32) {
+    Object.freeze(value)
+    for (const k of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[k], depth + 1)
+  }
+  return value
+}
+
+function fail(stage: JoseStage, reason: string): JoseFailure {
+  return { ok: false, stage, reason }
+}
+
+function claimFail(claim: string, reason: string): JoseFailure {
+  return { ok: false, stage: 'claims', reason, claim }
+}
+
+function intFailure(claim: string, r: { error: string; message: string }, valueErrorReason: string): JoseFailure {
+  // python-jose only catches ValueError around int(); TypeError/OverflowError escape to a 500.
+  if (r.error === 'ValueError') return claimFail(claim, valueErrorReason)
+  return { ok: false, stage: 'claims', reason: `${r.error}: ${r.message}`, fatal: true, claim }
+}

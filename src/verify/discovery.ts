@@ -1,0 +1,121 @@
+/**
+ * OIDC key discovery exactly as the gateway does it (providers.py GitLabOidcProvider): GET
+ * `urljoin(issuer, "/.well-known/openid-configuration")` — the issuer's origin, any sub-path dropped —
+ * then GET its `jwks_uri` as given, each with a timeout. HTTP status codes are not checked (the
+ * gateway reads the body of any response as JSON); header URLs such as `jku` or `x5u` are never
+ * followed.
+ */
+import { JwksError } from '../errors.js'
+
+export interface DiscoveryOptions {
+  /** Default: the global fetch. */
+  fetch?: typeof fetch
+  /** Per request; default 10 000 ms (the gateway's REQUEST_TIMEOUT_SECONDS). */
+  timeoutMs?: number
+}
+
+export interface DiscoveredJwks {
+  issuerUrl: string
+  jwksUri: string
+  /** The raw entries of the key set's "keys" array, in order (not validated: the gateway does not either). */
+  keys: unknown[]
+}
+
+export const DEFAULT_FETCH_TIMEOUT_MS = 10_000
+
+/**
+ * The discovery document URL the gateway requests for an issuer URL. Like Python's
+ * `urljoin(base, "/.well-known/openid-configuration")`, an absolute path replaces the base's whole
+ * path: `https://host/gitlab` → `https://host/.well-known/openid-configuration`.
+ */
+export function openIdConfigurationUrl(issuerUrl: string): string {
+  let url: URL
+  try {
+    url = new URL('/.well-known/openid-configuration', issuerUrl)
+  } catch {
+    throw new JwksError('ERR_DISCOVERY_FAILED', `The issuer URL ${JSON.stringify(safeUrl(issuerUrl))} is not an absolute URL: give the instance URL with its scheme, e.g. https://gitlab.example.com.`, {
+      url: safeUrl(issuerUrl),
+    })
+  }
+  return url.toString()
+}
+
+/** Fetch an issuer's key set by OIDC discovery. Throws a JwksError saying which step failed. */
+export async function discoverJwks(issuerUrl: string, options: DiscoveryOptions = {}): Promise<DiscoveredJwks> {
+  const doFetch = options.fetch ?? globalThis.fetch
+  const timeoutMs = options.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS
+  const wellKnownUrl = openIdConfigurationUrl(issuerUrl)
+
+  const config = await getJson(doFetch, wellKnownUrl, timeoutMs, 'ERR_DISCOVERY_FAILED', `OIDC discovery for ${safeUrl(issuerUrl)}`)
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) {
+    throw new JwksError('ERR_DISCOVERY_FAILED', `OIDC discovery for ${safeUrl(issuerUrl)}: ${safeUrl(wellKnownUrl)} did not return a JSON object. Point the issuer URL at the GitLab instance (or CustomersDot) itself.`, {
+      url: safeUrl(wellKnownUrl),
+    })
+  }
+  const jwksUri = (config as Record<string, unknown>).jwks_uri
+  if (typeof jwksUri !== 'string' || jwksUri.length === 0) {
+    throw new JwksError('ERR_DISCOVERY_FAILED', `OIDC discovery for ${safeUrl(issuerUrl)}: ${safeUrl(wellKnownUrl)} has no "jwks_uri". Is this URL a GitLab instance? GitLab serves it at /.well-known/openid-configuration.`, {
+      url: safeUrl(wellKnownUrl),
+    })
+  }
+  let jwksUrl: string
+  try {
+    jwksUrl = new URL(jwksUri).toString()
+  } catch {
+    throw new JwksError('ERR_JWKS_UNAVAILABLE', `OIDC discovery for ${safeUrl(issuerUrl)}: "jwks_uri" is not an absolute URL, so the gateway cannot fetch it either. Check the instance's external URL setting.`, {
+      url: safeUrl(wellKnownUrl),
+    })
+  }
+  const jwks = await getJson(doFetch, jwksUrl, timeoutMs, 'ERR_JWKS_UNAVAILABLE', `Fetching the key set of ${safeUrl(issuerUrl)}`)
+  const keys = jwks !== null && typeof jwks === 'object' && !Array.isArray(jwks) ? (jwks as Record<string, unknown>).keys : undefined
+  if (!Array.isArray(keys)) {
+    throw new JwksError('ERR_JWKS_INVALID', `The key set at ${safeUrl(jwksUrl)} (from ${safeUrl(issuerUrl)}) is not a JWKS: it needs a "keys" array.`, { url: safeUrl(jwksUrl) })
+  }
+  return { issuerUrl, jwksUri: jwksUrl, keys }
+}
+
+/** A URL without credentials, for messages and logs. */
+export function safeUrl(url: string): string {
+  try {
+    const u = new URL(url)
+    if (u.username || u.password) {
+      u.username = ''
+      u.password = ''
+    }
+    return u.toString()
+  } catch {
+    return url.replace(/\/\/[^/@]*@/, '//').slice(0, 200)
+  }
+}
+
+async function getJson(
+  doFetch: typeof fetch,
+  url: string,
+  timeoutMs: number,
+  code: 'ERR_DISCOVERY_FAILED' | 'ERR_JWKS_UNAVAILABLE',
+  what: string,
+): Promise<unknown> {
+  let text: string
+  try {
+    const res = await doFetch(url, { method: 'GET', headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs) })
+    text = await res.text()
+  } catch (e) {
+    const timedOut = e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')
+    const detail = timedOut ? `no answer within ${timeoutMs} ms` : describeFetchError(e)
+    throw new JwksError(code, `${what} failed: GET ${safeUrl(url)}: ${detail}. The gateway skips an issuer it cannot reach: check the URL (AIGW_GITLAB_URL / AIGW_CUSTOMER_PORTAL_URL) and that the gateway host can reach it.`, {
+      url: safeUrl(url),
+    })
+  }
+  try {
+    return JSON.parse(text)
+  } catch {
+    throw new JwksError(code, `${what} failed: GET ${safeUrl(url)} did not return JSON (a login page, a proxy error or the wrong host?).`, { url: safeUrl(url) })
+  }
+}
+
+function describeFetchError(e: unknown): string {
+  if (!(e instanceof Error)) return 'request failed'
+  const cause = (e as { cause?: unknown }).cause
+  const code = cause && typeof cause === 'object' && 'code' in cause ? String((cause as { code: unknown }).code) : undefined
+  return code ? `${e.message} (${code})` : e.message
+}
