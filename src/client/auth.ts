@@ -6,7 +6,7 @@
  * Hot path: with a cached token a request costs one `getToken` (a cache hit in the issuer), one memoised
  * token report lookup, one preflight and one header object. Tokens are decoded once per token string.
  */
-import { inspectToken, preflight, PreflightError, type PreflightResult, type TokenReport } from '../inspect/index.js'
+import { inspectToken, preflight, PreflightError, type PreflightInput, type PreflightResult, type TokenReport } from '../inspect/index.js'
 import { fingerprint, redact } from '../redact.js'
 import type { Clock, Logger, Problem, TokenResult, TokenSource } from '../types.js'
 import type { ClockSkewInfo, TokenDiagnosis } from './errors.js'
@@ -58,7 +58,8 @@ export class Authorizer {
   }
 
   /**
-   * Token + preflight + headers. `base` holds the gateway headers (x-request-id included) and is not modified.
+   * Token + preflight + headers. `base` holds this request's gateway headers (x-request-id included); its
+   * `authorization` is set to the token obtained, and it is returned as `headers`.
    * Throws the preflight's `PreflightError` (nothing is sent) or whatever the token source throws.
    */
   async authorize(input: {
@@ -77,7 +78,9 @@ export class Authorizer {
         ? await this.#source.getToken({ unitPrimitive: input.unitPrimitive, signal: input.signal })
         : await this.#forceRefresh(input.unitPrimitive, input.refreshAfter, input.signal)
     const token = tokenResult.token
-    const headers = { ...input.base, authorization: `Bearer ${token ?? ''}` }
+    // `base` is the caller's per-request copy: set the header in place (a retry overwrites it)
+    const headers = input.base
+    headers['authorization'] = `Bearer ${token ?? ''}`
     const result = this.#preflight(token, headers, input.unitPrimitive, input.requestTimeoutMs, tokenResult, input.forbiddenDetail)
     if (!result.ok || token === undefined || token.length === 0) {
       this.#logger?.error?.('gateway.preflight_rejected', {
@@ -189,30 +192,32 @@ export class Authorizer {
     forbiddenDetail: string | undefined,
   ): PreflightResult {
     const at = this.#now()
-    const input = {
-      token,
-      headers,
-      unitPrimitive,
-      audience: this.#audience,
-      now: () => at,
-      ...(this.#leeway === undefined ? {} : { leewaySeconds: this.#leeway }),
-      ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),
-      tokenResult,
-      ...(forbiddenDetail === undefined ? {} : { forbiddenDetail }),
-    }
-    if (token === undefined || token.length === 0 || tokenResult.source === 'none') return preflight(input)
+    const memoisable = token !== undefined && token.length > 0 && tokenResult.source !== 'none'
     const second = Math.floor(at.getTime() / 1000)
-    const key =
-      `${unitPrimitive}|${forbiddenDetail ?? ''}|${requestTimeoutMs ?? ''}|${headers['x-gitlab-authentication-type'] ?? ''}|${headers['x-gitlab-realm'] ?? ''}|` +
-      `${headers['x-gitlab-instance-id'] ?? ''}|${headers['x-gitlab-global-user-id'] ?? ''}`
-    const existing = this.#entries.get(token)
+    const key = memoisable ? this.#memoKey(headers, unitPrimitive, requestTimeoutMs, forbiddenDetail) : ''
+    const existing = memoisable ? this.#entries.get(token) : undefined
     const hit = existing?.preflights.get(key)
     if (hit !== undefined && hit.second === second) return hit.result
+
+    const input: PreflightInput = { token, headers, unitPrimitive, audience: this.#audience, now: () => at, tokenResult }
+    if (this.#leeway !== undefined) input.leewaySeconds = this.#leeway
+    if (requestTimeoutMs !== undefined) input.requestTimeoutMs = requestTimeoutMs
+    if (forbiddenDetail !== undefined) input.forbiddenDetail = forbiddenDetail
     const result = preflight(input)
-    const entry = existing ?? this.entryFor(token, result.report)
-    if (entry.preflights.size >= 32) entry.preflights.clear()
-    entry.preflights.set(key, { second, result })
+    if (memoisable) {
+      const entry = existing ?? this.entryFor(token, result.report)
+      if (entry.preflights.size >= 32) entry.preflights.clear()
+      entry.preflights.set(key, { second, result })
+    }
     return result
+  }
+
+  #memoKey(headers: Record<string, string>, unitPrimitive: string, requestTimeoutMs: number | undefined, forbiddenDetail: string | undefined): string {
+    // everything preflight reads besides the token and the clock
+    return (
+      `${unitPrimitive}|${forbiddenDetail ?? ''}|${requestTimeoutMs ?? ''}|${headers['x-gitlab-authentication-type'] ?? ''}|` +
+      `${headers['x-gitlab-realm'] ?? ''}|${headers['x-gitlab-instance-id'] ?? ''}|${headers['x-gitlab-global-user-id'] ?? ''}`
+    )
   }
 
   async #forceRefresh(unitPrimitive: string, rejected: string, signal: AbortSignal | undefined): Promise<TokenResult> {

@@ -121,11 +121,16 @@ const MODEL_CHECK_KEYS: ReadonlySet<string> = new Set(['name', 'endpoint', 'apiK
 const VALIDATED_BODY_MAX_CHARS = 16 * 1024
 const VALIDATED_BODIES_MAX = 256
 
-/** State shared between a call and ky's hooks (ky copies `context` shallowly, so this object is shared). */
-interface CallState {
-  attempts: number
+/** One call's state, shared with ky's hooks through `context` (ky copies `context` shallowly). */
+interface Call {
+  name: EndpointName
+  def: EndpointDefinition
   requestId: string
-  endpoint: string
+  signal: AbortSignal | undefined
+  timeout: number | false
+  /** Requests sent so far (ky's retries included, counted in its beforeRetry hook). */
+  attempts: number
+  kyOptions: KyOptions
 }
 
 interface Exchange {
@@ -167,12 +172,12 @@ class Client implements GatewayClient {
         ...o.hooks,
         beforeRetry: [
           ({ options, retryCount, error }) => {
-            const state = (options.context as { call?: CallState }).call
-            if (state === undefined) return
-            state.attempts++
+            const call = (options.context as { call?: Call }).call
+            if (call === undefined) return
+            call.attempts++
             log?.warn?.('gateway.retry', {
-              requestId: state.requestId,
-              endpoint: state.endpoint,
+              requestId: call.requestId,
+              endpoint: call.name,
               retry: retryCount,
               ...(error instanceof HTTPError ? { status: error.response.status } : { error: error.name }),
             })
@@ -316,68 +321,50 @@ class Client implements GatewayClient {
     unitPrimitiveOverride: string | undefined,
     check?: (headers: Record<string, string>) => void,
   ): Promise<Exchange> {
+    // Hot path: no closures or spreads per call beyond what is sent (they show up at this request rate).
     const signal = options.signal
     if (signal?.aborted) throw new AbortedError(`${name}: aborted before sending.`, { endpoint: name, method: def.method, path: def.path })
-    const requestId = options.requestId ?? randomUUID()
-    if (options.requestId !== undefined && !REQUEST_ID_RE.test(options.requestId)) {
+    let requestId: string
+    if (options.requestId === undefined) {
+      requestId = randomUUID()
+    } else if (REQUEST_ID_RE.test(options.requestId)) {
+      requestId = options.requestId
+    } else {
       throw new HeaderError('x-request-id', `x-request-id: must be 1-255 printable ASCII characters without spaces; nothing was sent.`)
     }
     const bodyText = def.body === undefined ? undefined : this.#bodyText(name, def.body, def.path, rawBody, requestId)
     const base = this.#headersFor(options, requestId, def)
-    check?.(base)
+    if (check !== undefined) check(base)
 
     const unitPrimitive = unitPrimitiveOverride ?? def.unitPrimitive
     const timeout = options.timeout ?? this.#o.timeout
-    const state: CallState = { attempts: 0, requestId, endpoint: name }
-    const kyOptions: KyOptions = {
-      method: def.method,
-      timeout,
-      retry: this.#retryFor(name, def, options.retry),
-      context: { call: state },
-      ...(bodyText === undefined ? {} : { body: bodyText }),
-      ...(signal === undefined ? {} : { signal }),
-    }
-    kyOptions.throwHttpErrors = (kyOptions.retry as RetryOptions).limit === 0 ? false : this.#throwFor
-    const input = def.path.slice(1)
-    const errCtx = (status?: number): GatewayErrorContext => ({
-      endpoint: name,
-      method: def.method,
-      path: def.path,
+    const retry = this.#retryFor(name, def, options.retry)
+    const call: Call = {
+      name,
+      def,
       requestId,
-      attempts: state.attempts,
-      ...(status === undefined ? {} : { status }),
-    })
-    const send = async (headers: Record<string, string>): Promise<Response> => {
-      state.attempts++
-      kyOptions.headers = headers
-      try {
-        return await this.#ky(input, kyOptions)
-      } catch (e) {
-        // retries exhausted on a retryable status: map it like any other answer
-        if (e instanceof HTTPError) return e.response
-        throw transportError(e, signal, errCtx(), timeout)
-      }
+      signal,
+      timeout,
+      attempts: 0,
+      kyOptions: { method: def.method, timeout, retry, throwHttpErrors: retry.limit === 0 ? false : this.#throwFor },
     }
+    call.kyOptions.context = { call }
+    if (bodyText !== undefined) call.kyOptions.body = bodyText
+    if (signal !== undefined) call.kyOptions.signal = signal
     const started = this.#log === undefined ? 0 : performance.now()
 
     if (unitPrimitive === undefined) {
-      const response = await send(base)
-      this.#logResponse(name, requestId, response.status, state.attempts, started, undefined)
-      if (!response.ok) throw await errorForResponse(response, { ...errCtx(response.status), secrets, unitPrimitive: undefined, auth: undefined })
-      return { response, requestId, attempts: state.attempts }
+      const response = await this.#send(call, base)
+      this.#logResponse(call, response.status, started, undefined)
+      if (!response.ok) throw await errorForResponse(response, { ...errorContext(call, response.status), secrets, unitPrimitive: undefined, auth: undefined })
+      return { response, requestId, attempts: call.attempts }
     }
 
+    const requestTimeoutMs = timeout === false ? undefined : timeout
     const forbiddenDetail = def.forbiddenDetail
-    let auth = await this.#auth.authorize({
-      unitPrimitive,
-      base,
-      signal,
-      requestTimeoutMs: timeout === false ? undefined : timeout,
-      endpoint: name,
-      forbiddenDetail,
-    })
-    this.#logRequest(name, requestId, auth)
-    let response = await send(auth.headers)
+    let auth = await this.#auth.authorize({ unitPrimitive, base, signal, requestTimeoutMs, endpoint: name, forbiddenDetail })
+    this.#logRequest(call, auth)
+    let response = await this.#send(call, auth.headers)
 
     if (response.status === 401) {
       const first = await readBody(response, [...secrets, auth.token])
@@ -389,21 +376,13 @@ class Client implements GatewayClient {
         action: 'refresh-token-and-retry',
         ...auth.entry.fields,
       })
-      auth = await this.#auth.authorize({
-        unitPrimitive,
-        base,
-        signal,
-        requestTimeoutMs: timeout === false ? undefined : timeout,
-        endpoint: name,
-        refreshAfter: auth.token,
-        forbiddenDetail,
-      })
-      this.#logRequest(name, requestId, auth)
-      response = await send(auth.headers)
+      auth = await this.#auth.authorize({ unitPrimitive, base, signal, requestTimeoutMs, endpoint: name, forbiddenDetail, refreshAfter: auth.token })
+      this.#logRequest(call, auth)
+      response = await this.#send(call, auth.headers)
       if (response.status === 401) {
-        this.#logResponse(name, requestId, 401, state.attempts, started, auth)
+        this.#logResponse(call, 401, started, auth)
         throw await authError(response, {
-          ...errCtx(401),
+          ...errorContext(call, 401),
           secrets: [...secrets, auth.token],
           auth,
           authorizer: this.#auth,
@@ -411,11 +390,24 @@ class Client implements GatewayClient {
         })
       }
     }
-    this.#logResponse(name, requestId, response.status, state.attempts, started, auth)
+    this.#logResponse(call, response.status, started, auth)
     if (!response.ok) {
-      throw await errorForResponse(response, { ...errCtx(response.status), secrets: [...secrets, auth.token], unitPrimitive, auth })
+      throw await errorForResponse(response, { ...errorContext(call, response.status), secrets: [...secrets, auth.token], unitPrimitive, auth })
     }
-    return { response, requestId, attempts: state.attempts }
+    return { response, requestId, attempts: call.attempts }
+  }
+
+  /** One attempt through ky (plus the 5xx/429 retries ky makes under the policy). */
+  async #send(call: Call, headers: Record<string, string>): Promise<Response> {
+    call.attempts++
+    call.kyOptions.headers = headers
+    try {
+      return await this.#ky(call.def.path.slice(1), call.kyOptions)
+    } catch (e) {
+      // retries exhausted on a retryable status: map it like any other answer
+      if (e instanceof HTTPError) return e.response
+      throw transportError(e, call.signal, errorContext(call), call.timeout)
+    }
   }
 
   /**
@@ -485,22 +477,22 @@ class Client implements GatewayClient {
 
   readonly #throwFor = (status: number): boolean => this.#o.retry.statusCodes.includes(status)
 
-  #logRequest(endpoint: string, requestId: string, auth: Authorization): void {
+  #logRequest(call: Call, auth: Authorization): void {
     this.#log?.debug?.('gateway.request', {
-      endpoint,
-      requestId,
+      endpoint: call.name,
+      requestId: call.requestId,
       tokenSource: auth.tokenResult.source,
       ...auth.entry.fields,
     })
   }
 
-  #logResponse(endpoint: string, requestId: string, status: number, attempts: number, started: number, auth: Authorization | undefined): void {
+  #logResponse(call: Call, status: number, started: number, auth: Authorization | undefined): void {
     if (this.#log === undefined) return
     const fields = {
-      endpoint,
-      requestId,
+      endpoint: call.name,
+      requestId: call.requestId,
       status,
-      attempts,
+      attempts: call.attempts,
       durationMs: Math.round(performance.now() - started),
       ...(auth === undefined ? {} : auth.entry.fields),
     }
@@ -594,6 +586,12 @@ function modelCheckInput(input: unknown): ModelConfigurationCheckInput {
     })
   }
   return input as ModelConfigurationCheckInput
+}
+
+function errorContext(call: Call, status?: number): GatewayErrorContext {
+  const ctx: GatewayErrorContext = { endpoint: call.name, method: call.def.method, path: call.def.path, requestId: call.requestId, attempts: call.attempts }
+  if (status !== undefined) ctx.status = status
+  return ctx
 }
 
 function noStream<T extends { stream?: boolean | undefined }>(name: string, body: T): T {

@@ -97,7 +97,15 @@ async function getJson(
 ): Promise<unknown> {
   let text: string
   try {
-    const res = await doFetch(url, { method: 'GET', headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs) })
+    // fetch refuses credentials in a URL; the gateway's `requests` turns them into basic auth
+    const target = new URL(url)
+    const headers: Record<string, string> = { accept: 'application/json' }
+    if (target.username || target.password) {
+      headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`).toString('base64')}`
+      target.username = ''
+      target.password = ''
+    }
+    const res = await doFetch(target.toString(), { method: 'GET', headers, signal: AbortSignal.timeout(timeoutMs) })
     text = await res.text()
   } catch (e) {
     const timedOut = e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')
@@ -117,5 +125,7 @@ function describeFetchError(e: unknown): string {
   if (!(e instanceof Error)) return 'request failed'
   const cause = (e as { cause?: unknown }).cause
   const code = cause && typeof cause === 'object' && 'code' in cause ? String((cause as { code: unknown }).code) : undefined
-  return code ? `${e.message} (${code})` : e.message
+  // messages of fetch implementations may quote the URL, credentials included
+  const message = e.message.replace(/\/\/[^/@\s]*@/g, '//')
+  return code ? `${message} (${code})` : message
 }

@@ -1,0 +1,312 @@
+/**
+ * OIDC discovery as the gateway does it, against msw: the well-known document at the issuer's
+ * origin, then jwks_uri; failing issuers skipped; the merged key set cached (24 h by default) and
+ * shared by concurrent callers.
+ */
+import { generateKeyPairSync } from 'node:crypto'
+import { delay, http, HttpResponse } from 'msw'
+import { setupServer } from 'msw/node'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { createGatewayVerifier, discoverJwks, JwksError, toJwks, type Logger } from '../src/index.js'
+import { openIdConfigurationUrl } from '../src/verify/index.js'
+import { loadCaseFixture } from './cases/fixture.js'
+import { mintJwt } from './cases/mint.js'
+
+const fx = loadCaseFixture()
+const now = Math.floor(fx.now.getTime() / 1000)
+const claims = { iss: fx.issuer, sub: fx.instanceId, aud: ['gitlab-ai-gateway'], iat: now, nbf: now - 5, exp: now + 7 * 86_400, gitlab_realm: 'self-managed', scopes: ['complete_code'] }
+const instanceToken = mintJwt({ alg: 'RS256', typ: 'JWT', kid: fx.key.kid }, claims, fx.key.privateKey!)
+const portalToken = mintJwt({ alg: 'RS256', typ: 'JWT', kid: fx.otherKey.kid }, { ...claims, iss: 'https://customers.gitlab.example' }, fx.otherKey.privateKey!)
+const headersFor = (token: string) => ({
+  authorization: `Bearer ${token}`,
+  'x-gitlab-authentication-type': 'oidc',
+  'x-gitlab-instance-id': fx.instanceId,
+  'x-gitlab-realm': 'self-managed',
+})
+
+const INSTANCE = 'https://gitlab.example.com'
+const PORTAL = 'https://customers.gitlab.example'
+
+const server = setupServer()
+let requests: string[] = []
+beforeAll(() => {
+  server.listen({ onUnhandledRequest: 'error' })
+  server.events.on('request:start', ({ request }) => {
+    requests.push(`${request.method} ${request.url}`)
+  })
+})
+beforeEach(() => {
+  requests = []
+})
+afterEach(() => server.resetHandlers())
+afterAll(() => server.close())
+
+/** An issuer serving discovery and its key set. */
+function issuer(origin: string, keys: unknown[], jwksPath = '/oauth/discovery/keys') {
+  return [
+    http.get(`${origin}/.well-known/openid-configuration`, () => HttpResponse.json({ issuer: origin, jwks_uri: `${origin}${jwksPath}` })),
+    http.get(`${origin}${jwksPath}`, () => HttpResponse.json({ keys })),
+  ]
+}
+
+function clock(start: Date) {
+  let t = start.getTime()
+  return { now: () => new Date(t), advance: (seconds: number) => (t += seconds * 1000) }
+}
+
+function recordingLogger() {
+  const events: [string, string, Record<string, unknown>][] = []
+  const logger: Logger = {
+    debug: (e, f) => events.push(['debug', e, f]),
+    info: (e, f) => events.push(['info', e, f]),
+    warn: (e, f) => events.push(['warn', e, f]),
+    error: (e, f) => events.push(['error', e, f]),
+  }
+  return { logger, events }
+}
+
+describe('OIDC discovery', () => {
+  it('fetches the well-known document at the issuer origin, then jwks_uri, and verifies with it', async () => {
+    server.use(...issuer(INSTANCE, toJwks([fx.key]).keys))
+    const verifier = createGatewayVerifier({ issuerUrls: [INSTANCE], now: () => fx.now })
+    const v = await verifier.authenticate(headersFor(instanceToken), { unitPrimitive: 'complete_code' })
+    expect(v.status).toBe(200)
+    expect(requests).toEqual([`GET ${INSTANCE}/.well-known/openid-configuration`, `GET ${INSTANCE}/oauth/discovery/keys`])
+  })
+
+  it('drops a sub-path of the issuer URL, as urljoin with an absolute path does', async () => {
+    expect(openIdConfigurationUrl('https://host.example/gitlab/')).toBe('https://host.example/.well-known/openid-configuration')
+    expect(openIdConfigurationUrl('http://127.0.0.1:8080/a/b?x=1#f')).toBe('http://127.0.0.1:8080/.well-known/openid-configuration')
+    server.use(...issuer('https://host.example', toJwks([fx.key]).keys, '/gitlab/oauth/discovery/keys'))
+    const found = await discoverJwks('https://host.example/gitlab')
+    expect(found.jwksUri).toBe('https://host.example/gitlab/oauth/discovery/keys')
+    expect(found.keys).toEqual(toJwks([fx.key]).keys)
+  })
+
+  it('reads the body whatever the status (the gateway does not check it)', async () => {
+    server.use(
+      http.get(`${INSTANCE}/.well-known/openid-configuration`, () => HttpResponse.json({ jwks_uri: `${INSTANCE}/keys` }, { status: 404 })),
+      http.get(`${INSTANCE}/keys`, () => HttpResponse.json({ keys: toJwks([fx.key]).keys }, { status: 500 })),
+    )
+    expect((await discoverJwks(INSTANCE)).keys).toHaveLength(1)
+  })
+
+  it.each([
+    ['is down', [http.get(`${INSTANCE}/.well-known/openid-configuration`, () => HttpResponse.error())], 'ERR_DISCOVERY_FAILED', /OIDC discovery for https:\/\/gitlab\.example\.com\/ failed: GET https:\/\/gitlab\.example\.com\/\.well-known\/openid-configuration: /],
+    ['has no jwks_uri', [http.get(`${INSTANCE}/.well-known/openid-configuration`, () => HttpResponse.json({ issuer: INSTANCE }))], 'ERR_DISCOVERY_FAILED', /has no "jwks_uri"/],
+    ['answers HTML', [http.get(`${INSTANCE}/.well-known/openid-configuration`, () => HttpResponse.html('<html>login</html>'))], 'ERR_DISCOVERY_FAILED', /did not return JSON/],
+    [
+      'serves a key set without "keys"',
+      [
+        http.get(`${INSTANCE}/.well-known/openid-configuration`, () => HttpResponse.json({ jwks_uri: `${INSTANCE}/keys` })),
+        http.get(`${INSTANCE}/keys`, () => HttpResponse.json({ key: 'x' })),
+      ],
+      'ERR_JWKS_INVALID',
+      /is not a JWKS: it needs a "keys" array/,
+    ],
+    [
+      'loses its key set',
+      [
+        http.get(`${INSTANCE}/.well-known/openid-configuration`, () => HttpResponse.json({ jwks_uri: `${INSTANCE}/keys` })),
+        http.get(`${INSTANCE}/keys`, () => HttpResponse.error()),
+      ],
+      'ERR_JWKS_UNAVAILABLE',
+      /Fetching the key set of https:\/\/gitlab\.example\.com\/ failed/,
+    ],
+  ])('an issuer that %s fails with a JwksError saying which step', async (_, handlers, code, message) => {
+    server.use(...handlers)
+    const err = await discoverJwks(INSTANCE).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(err).toBeInstanceOf(JwksError)
+    expect((err as JwksError).code).toBe(code)
+    expect((err as JwksError).message).toMatch(message)
+  })
+
+  it('times out per request', async () => {
+    server.use(
+      http.get(`${INSTANCE}/.well-known/openid-configuration`, async () => {
+        await delay('infinite')
+        return HttpResponse.json({})
+      }),
+    )
+    const err = (await discoverJwks(INSTANCE, { timeoutMs: 50 }).catch((e: unknown) => e)) as JwksError
+    expect(err.code).toBe('ERR_DISCOVERY_FAILED')
+    expect(err.message).toContain('no answer within 50 ms')
+  })
+
+  it('sends URL credentials as basic auth (as requests does) and never puts them in messages', async () => {
+    const seen: (string | null)[] = []
+    server.use(
+      http.get('https://gitlab.example.com/.well-known/openid-configuration', ({ request }) => {
+        seen.push(request.headers.get('authorization'))
+        return HttpResponse.error()
+      }),
+    )
+    const err = (await discoverJwks('https://user:s3cret@gitlab.example.com').catch((e: unknown) => e)) as JwksError
+    expect(seen).toEqual([`Basic ${Buffer.from('user:s3cret').toString('base64')}`])
+    expect(`${err.message} ${JSON.stringify(err)}`).not.toContain('s3cret')
+    expect(err.url).toBe('https://gitlab.example.com/.well-known/openid-configuration')
+  })
+})
+
+describe('the verifier over discovery', () => {
+  it('an issuer that is down: no key at all is the CriticalAuthError, 500', async () => {
+    server.use(http.get(`${INSTANCE}/.well-known/openid-configuration`, () => HttpResponse.error()))
+    const { logger, events } = recordingLogger()
+    const verifier = createGatewayVerifier({ issuerUrls: [INSTANCE], now: () => fx.now, logger })
+    expect(await verifier.authenticate(headersFor(instanceToken))).toEqual({
+      status: 500,
+      error: 'No keys founds in JWKS; are OIDC providers up?',
+      reason: 'CriticalAuthError: No keys founds in JWKS; are OIDC providers up?',
+      check: 'keys',
+    })
+    expect(events.map(([level, event, f]) => [level, event, f.issuer ?? null, f.code ?? null])).toEqual([
+      ['warn', 'gateway_verifier.issuer_failed', 'https://gitlab.example.com/', 'ERR_DISCOVERY_FAILED'],
+      ['error', 'gateway_verifier.no_keys', null, null],
+    ])
+  })
+
+  it('jwks_uri missing, or an empty key set: 500 as well', async () => {
+    server.use(http.get(`${INSTANCE}/.well-known/openid-configuration`, () => HttpResponse.json({})), ...issuer(PORTAL, []))
+    const verifier = createGatewayVerifier({ issuerUrls: [INSTANCE, PORTAL], now: () => fx.now })
+    expect((await verifier.authenticate(headersFor(instanceToken))).status).toBe(500)
+    expect(await verifier.keySet()).toMatchObject({ kids: [], unusable: 0 })
+  })
+
+  it('one of two issuers down: the other\'s keys still verify', async () => {
+    server.use(http.get(`${INSTANCE}/.well-known/openid-configuration`, () => HttpResponse.error()), ...issuer(PORTAL, toJwks([fx.otherKey]).keys))
+    const verifier = createGatewayVerifier({ issuerUrls: [INSTANCE, PORTAL], now: () => fx.now })
+    expect((await verifier.authenticate(headersFor(portalToken))).status).toBe(200)
+    expect(await verifier.authenticate(headersFor(instanceToken))).toMatchObject({ status: 401, reason: 'Signature verification failed.' })
+  })
+
+  it('keys from both issuers are merged, in order, after the static ones', async () => {
+    const extra = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'jwk' })
+    server.use(...issuer(INSTANCE, toJwks([fx.key]).keys), ...issuer(PORTAL, toJwks([fx.otherKey]).keys))
+    const verifier = createGatewayVerifier({ issuerUrls: [INSTANCE, PORTAL], jwks: { keys: [{ ...extra, kid: 'static' } as never] }, now: () => fx.now })
+    expect((await verifier.keySet()).kids).toEqual(['static', fx.key.kid, fx.otherKey.kid])
+    expect((await verifier.authenticate(headersFor(instanceToken))).status).toBe(200)
+    expect((await verifier.authenticate(headersFor(portalToken))).status).toBe(200)
+  })
+
+  it('reuses the key set within its TTL and fetches again after, by the injected clock', async () => {
+    server.use(...issuer(INSTANCE, toJwks([fx.key]).keys))
+    const c = clock(fx.now)
+    const verifier = createGatewayVerifier({ issuerUrls: [INSTANCE], now: c.now })
+    for (let i = 0; i < 3; i++) expect((await verifier.authenticate(headersFor(instanceToken))).status).toBe(200)
+    expect(requests).toHaveLength(2)
+    c.advance(86_399)
+    await verifier.authenticate(headersFor(instanceToken))
+    expect(requests).toHaveLength(2)
+    c.advance(1)
+    await verifier.authenticate(headersFor(instanceToken))
+    expect(requests).toHaveLength(4)
+    expect((await verifier.keySet()).expiresAt).toEqual(new Date(fx.now.getTime() + 2 * 86_400_000))
+  })
+
+  it('cacheTtlSeconds is configurable', async () => {
+    server.use(...issuer(INSTANCE, toJwks([fx.key]).keys))
+    const c = clock(fx.now)
+    const verifier = createGatewayVerifier({ issuerUrls: [INSTANCE], now: c.now, cacheTtlSeconds: 60 })
+    await verifier.authenticate(headersFor(instanceToken))
+    c.advance(61)
+    await verifier.authenticate(headersFor(instanceToken))
+    expect(requests).toHaveLength(4)
+  })
+
+  it('keeps an empty key set for the whole TTL, as the gateway does, unless told otherwise', async () => {
+    let up = false
+    server.use(
+      http.get(`${INSTANCE}/.well-known/openid-configuration`, () => (up ? HttpResponse.json({ jwks_uri: `${INSTANCE}/keys` }) : HttpResponse.error())),
+      http.get(`${INSTANCE}/keys`, () => HttpResponse.json(toJwks([fx.key]))),
+    )
+    const c = clock(fx.now)
+    const gatewayLike = createGatewayVerifier({ issuerUrls: [INSTANCE], now: c.now })
+    expect((await gatewayLike.authenticate(headersFor(instanceToken))).status).toBe(500)
+    up = true
+    c.advance(3600)
+    expect((await gatewayLike.authenticate(headersFor(instanceToken))).status).toBe(500)
+
+    up = false
+    const retrying = createGatewayVerifier({ issuerUrls: [INSTANCE], now: c.now, emptyKeySetTtlSeconds: 30 })
+    expect((await retrying.authenticate(headersFor(instanceToken))).status).toBe(500)
+    up = true
+    c.advance(31)
+    expect((await retrying.authenticate(headersFor(instanceToken))).status).toBe(200)
+  })
+
+  it('50 concurrent callers share one fetch', async () => {
+    let wellKnown = 0
+    let keys = 0
+    server.use(
+      http.get(`${INSTANCE}/.well-known/openid-configuration`, async () => {
+        wellKnown++
+        await delay(20)
+        return HttpResponse.json({ jwks_uri: `${INSTANCE}/keys` })
+      }),
+      http.get(`${INSTANCE}/keys`, () => {
+        keys++
+        return HttpResponse.json(toJwks([fx.key]))
+      }),
+    )
+    const verifier = createGatewayVerifier({ issuerUrls: [INSTANCE], now: () => fx.now })
+    const verdicts = await Promise.all(Array.from({ length: 50 }, () => verifier.authenticate(headersFor(instanceToken))))
+    expect(verdicts.every((v) => v.status === 200)).toBe(true)
+    expect([wellKnown, keys]).toEqual([1, 1])
+    expect(requests).toHaveLength(2)
+
+    // refreshKeys reloads at once, also shared
+    await Promise.all([verifier.refreshKeys(), verifier.refreshKeys(), verifier.authenticate(headersFor(instanceToken))])
+    expect([wellKnown, keys]).toEqual([2, 2])
+  })
+
+  it('uses the injected fetch, with the per-request timeout', async () => {
+    const urls: string[] = []
+    const fetch: typeof globalThis.fetch = async (input, init) => {
+      urls.push(String(input))
+      expect(init?.signal).toBeInstanceOf(AbortSignal)
+      if (String(input).endsWith('openid-configuration')) return Response.json({ jwks_uri: `${INSTANCE}/keys` })
+      return Response.json(toJwks([fx.key]))
+    }
+    const verifier = createGatewayVerifier({ issuerUrls: [INSTANCE], fetch, now: () => fx.now })
+    expect((await verifier.authenticate(headersFor(instanceToken))).status).toBe(200)
+    expect(urls).toEqual([`${INSTANCE}/.well-known/openid-configuration`, `${INSTANCE}/keys`])
+    expect(requests).toEqual([])
+  })
+
+  it('a slow issuer is skipped after the timeout', async () => {
+    server.use(
+      http.get(`${INSTANCE}/.well-known/openid-configuration`, async () => {
+        await delay('infinite')
+        return HttpResponse.json({})
+      }),
+      ...issuer(PORTAL, toJwks([fx.key]).keys),
+    )
+    const verifier = createGatewayVerifier({ issuerUrls: [INSTANCE, PORTAL], now: () => fx.now, fetchTimeoutMs: 50 })
+    expect((await verifier.authenticate(headersFor(instanceToken))).status).toBe(200)
+  })
+
+  it('never fetches a URL named by the token (jku, x5u)', async () => {
+    server.use(...issuer(INSTANCE, toJwks([fx.key]).keys))
+    const token = mintJwt({ alg: 'RS256', kid: 'evil', jku: 'https://attacker.example/jwks', x5u: 'https://attacker.example/cert' }, claims, fx.otherKey.privateKey!)
+    const verifier = createGatewayVerifier({ issuerUrls: [INSTANCE], now: () => fx.now })
+    expect(await verifier.authenticate(headersFor(token))).toMatchObject({ status: 401, reason: 'Signature verification failed.' })
+    expect(requests.every((r) => r.includes('gitlab.example.com'))).toBe(true)
+  })
+
+  it('a key python-jose cannot construct fails the request once reached (500), not before', async () => {
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' })
+    server.use(...issuer(INSTANCE, [...toJwks([fx.key]).keys, { ...ec, kid: 'ec' }]))
+    const verifier = createGatewayVerifier({ issuerUrls: [INSTANCE], now: () => fx.now })
+    expect((await verifier.authenticate(headersFor(instanceToken))).status).toBe(200)
+    expect(await verifier.authenticate(headersFor(portalToken))).toEqual({
+      status: 500,
+      error: 'Internal Server Error',
+      reason: "JWKError: Incorrect key type. Expected: 'RSA', Received: EC",
+      check: 'token',
+    })
+    expect(await verifier.keySet()).toMatchObject({ kids: [fx.key.kid, 'ec'], unusable: 1 })
+  })
+})

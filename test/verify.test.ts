@@ -1,0 +1,179 @@
+import { generateKeyPairSync } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import { createGatewayVerifier, InvalidOptionsError, toJwks, type GatewayVerifierOptions, type Logger } from '../src/index.js'
+import { loadCaseFixture } from './cases/fixture.js'
+import { b64url, mintJwt, signSegments } from './cases/mint.js'
+
+const fx = loadCaseFixture()
+const now = Math.floor(fx.now.getTime() / 1000)
+const key = fx.key.privateKey!
+const header = { alg: 'RS256', typ: 'JWT', kid: fx.key.kid }
+const claims = { iss: fx.issuer, sub: fx.instanceId, aud: ['gitlab-ai-gateway'], iat: now, nbf: now - 5, exp: now + 3600, gitlab_realm: 'self-managed', scopes: ['complete_code'] }
+const good = mintJwt(header, claims, key)
+const token = (patch: Record<string, unknown> = {}, drop: string[] = [], h: Record<string, unknown> = header) => {
+  const c: Record<string, unknown> = { ...claims, ...patch }
+  for (const d of drop) delete c[d]
+  return mintJwt(h, c, key)
+}
+const headersFor = (t: string) => ({ Authorization: `Bearer ${t}`, 'X-Gitlab-Authentication-Type': 'oidc', 'X-Gitlab-Instance-Id': fx.instanceId, 'X-Gitlab-Realm': 'self-managed' })
+const verifier = (o: Partial<GatewayVerifierOptions> = {}) => createGatewayVerifier({ jwks: toJwks([fx.key]), now: () => fx.now, ...o })
+
+describe('createGatewayVerifier: options', () => {
+  it('needs keys to trust', () => {
+    expect(() => createGatewayVerifier({})).toThrow(InvalidOptionsError)
+    expect(() => createGatewayVerifier({})).toThrow(/give the keys to trust: jwks \(a key set\), keys \(loaded keys\) and\/or issuerUrls/)
+  })
+
+  it.each([
+    [{ jwks: toJwks([fx.key]), issuerUrls: ['gitlab.example.com'] }, /options\.issuerUrls\.0 must be an absolute http\(s\) URL/],
+    [{ jwks: toJwks([fx.key]), audience: '' }, /options\.audience must be a non-empty string/],
+    [{ jwks: toJwks([fx.key]), cacheTtlSeconds: -1 }, /options\.cacheTtlSeconds/],
+    [{ jwks: toJwks([fx.key]), fetch: 'nope' }, /options\.fetch must be a function/],
+    [{ jwks: toJwks([fx.key]), strict: { leeway: 5 } }, /options\.strict/],
+    [{ jwks: toJwks([fx.key]), issuerUrl: 'https://x' }, /options\.issuerUrl is not an option/],
+    [{ keys: ['-----BEGIN PUBLIC KEY-----'] }, /options\.keys\.0 must hold loaded keys/],
+  ])('rejects %j', (o, message) => {
+    expect(() => createGatewayVerifier(o as GatewayVerifierOptions)).toThrow(message)
+  })
+
+  it('refuses an unusable key in a static key set up front (the gateway would answer 500 on reaching it)', () => {
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' })
+    expect(() => createGatewayVerifier({ jwks: { keys: [{ ...ec, kid: 'ec' } as never] } })).toThrow(
+      "createGatewayVerifier: options.jwks.keys[0] is not a usable RSA public key (JWKError: Incorrect key type. Expected: 'RSA', Received: EC); the gateway would answer 500 once it reached it",
+    )
+  })
+
+  it('accepts loaded keys and KeyObjects; an empty static set is the CriticalAuthError', async () => {
+    expect((await createGatewayVerifier({ keys: [fx.key], now: () => fx.now }).authenticate(headersFor(good))).status).toBe(200)
+    expect((await createGatewayVerifier({ keys: [fx.key.publicKey], now: () => fx.now }).authenticate(headersFor(good))).status).toBe(200)
+    expect((await createGatewayVerifier({ keys: [fx.key.privateKey!], now: () => fx.now }).authenticate(headersFor(good))).status).toBe(200)
+    const empty = createGatewayVerifier({ jwks: { keys: [] } })
+    expect(await empty.authenticate(headersFor(good))).toMatchObject({ status: 500, error: 'No keys founds in JWKS; are OIDC providers up?' })
+    expect(await empty.keySet()).toMatchObject({ kids: [], unusable: 0, expiresAt: undefined })
+  })
+})
+
+describe('authenticate: the gateway quirks kept by default', () => {
+  it('kid is ignored: every key is tried, in order', async () => {
+    const v = verifier({ jwks: toJwks([fx.otherKey, fx.key]) })
+    expect((await v.authenticate(headersFor(token({}, [], { alg: 'RS256' })))).status).toBe(200)
+    expect((await v.authenticate(headersFor(token({}, [], { ...header, kid: fx.otherKey.kid })))).status).toBe(200)
+  })
+
+  it('iss is not checked; a token without aud passes; no leeway', async () => {
+    const v = verifier()
+    expect((await v.authenticate(headersFor(token({ iss: 'https://anyone.example' })))).status).toBe(200)
+    expect((await v.authenticate(headersFor(token({}, ['aud'])))).status).toBe(200)
+    expect((await v.authenticate(headersFor(token({ exp: now - 1 })))).reason).toBe('Signature has expired.')
+  })
+
+  it('no unit primitive: no scope check; with one, 403 and the claims', async () => {
+    const v = verifier()
+    const t = token({}, ['scopes'])
+    expect((await v.authenticate(headersFor(t))).status).toBe(200)
+    expect(await v.authenticate(headersFor(t), { unitPrimitive: 'complete_code' })).toMatchObject({ status: 403, error: "Unauthorized to access 'complete_code'", check: 'scope' })
+    expect(await v.authenticate(headersFor(t), { unitPrimitive: 'complete_code', forbiddenDetail: 'Unauthorized to access code completions' })).toMatchObject({
+      status: 403,
+      error: 'Unauthorized to access code completions',
+      claims: { sub: fx.instanceId },
+    })
+    expect((await v.authenticate(headersFor(good), { unitPrimitive: '' })).status).toBe(403)
+  })
+
+  it('reads a Headers object and entries, names in any case, the last repeated value winning', async () => {
+    const v = verifier()
+    expect((await v.authenticate(new Headers(headersFor(good)))).status).toBe(200)
+    expect((await v.authenticate(Object.entries(headersFor(good)) as [string, string][])).status).toBe(200)
+    const repeated: [string, string][] = [...(Object.entries(headersFor(good)) as [string, string][]), ['x-gitlab-realm', 'saas']]
+    expect(await v.authenticate(repeated)).toMatchObject({ status: 401, error: "Header mismatch 'X-Gitlab-Realm'", header: 'X-Gitlab-Realm', check: 'headers' })
+  })
+
+  it('the audience is configurable (the Duo Workflow Service), and so is the service name for sub', async () => {
+    const v = verifier({ audience: 'gitlab-duo-workflow-service' })
+    expect((await v.authenticate(headersFor(good))).reason).toBe('Invalid audience')
+    expect((await v.authenticate(headersFor(token({ aud: 'gitlab-duo-workflow-service' })))).status).toBe(200)
+  })
+
+  it('verdicts carry which check decided', async () => {
+    const v = verifier()
+    expect(await v.authenticate({})).toEqual({ status: 401, error: 'No authorization header presented', check: 'authorization' })
+    expect(await v.authenticate({ authorization: 'Basic abc' })).toEqual({ status: 401, error: 'Invalid authorization header', check: 'scheme' })
+    expect(await v.authenticate({ authorization: 'Bearer x' })).toEqual({ status: 401, error: 'Invalid authentication token type - only OIDC is supported', check: 'authentication-type' })
+    expect(await v.authenticate(headersFor('x.y'))).toEqual({ status: 401, error: 'Forbidden by auth provider', reason: 'Not enough segments', check: 'token' })
+    expect(await v.authenticate(headersFor(good))).toEqual({ status: 200, claims })
+  })
+
+  it('a payload nested deeper than Python can parse is a 500 (RecursionError escapes python-jose)', async () => {
+    const v = verifier()
+    const deep = signSegments(b64url(JSON.stringify(header)), b64url('['.repeat(2000) + ']'.repeat(2000)), key)
+    expect(await v.authenticate(headersFor(deep))).toMatchObject({ status: 500, error: 'Internal Server Error', reason: 'RecursionError: maximum recursion depth exceeded while decoding a JSON array from a unicode string' })
+  })
+
+  it('remembers verified signatures, never failures, and can be told not to', async () => {
+    const v = verifier({ verifiedTokenCacheSize: 1 })
+    const other = mintJwt(header, claims, fx.otherKey.privateKey!)
+    for (let i = 0; i < 3; i++) {
+      expect((await v.authenticate(headersFor(good))).status).toBe(200)
+      expect((await v.authenticate(headersFor(other))).reason).toBe('Signature verification failed.')
+    }
+    // claims are still checked on every call
+    let t = fx.now.getTime()
+    const moving = verifier({ now: () => new Date(t) })
+    expect((await moving.authenticate(headersFor(good))).status).toBe(200)
+    t += 3601_000
+    expect((await moving.authenticate(headersFor(good))).reason).toBe('Signature has expired.')
+    expect((await verifier({ verifiedTokenCacheSize: 0 }).authenticate(headersFor(good))).status).toBe(200)
+  })
+})
+
+describe('authenticate: strict mode adds what the gateway lacks', () => {
+  it('kid must name a trusted key, and only that key is tried', async () => {
+    const v = verifier({ jwks: toJwks([fx.otherKey, fx.key]), strict: true })
+    expect((await v.authenticate(headersFor(good))).status).toBe(200)
+    expect((await v.authenticate(headersFor(token({}, [], { ...header, kid: 'nope' })))).reason).toBe('No trusted key has the kid of the token')
+    expect((await v.authenticate(headersFor(token({}, [], { alg: 'RS256' })))).reason).toBe('The token has no kid')
+    expect((await v.authenticate(headersFor(token({}, [], { ...header, kid: fx.otherKey.kid })))).reason).toBe('Signature verification failed.')
+  })
+
+  it('aud and exp are required, in python-jose\'s words', async () => {
+    const v = verifier({ strict: true })
+    expect((await v.authenticate(headersFor(token({}, ['aud'])))).reason).toBe('missing required key "aud" among claims')
+    expect((await v.authenticate(headersFor(token({}, ['exp'])))).reason).toBe('missing required key "exp" among claims')
+    expect((await verifier({ strict: { requireExp: false } }).authenticate(headersFor(token({}, ['exp'])))).status).toBe(200)
+  })
+
+  it('issuer allow-list (a trailing slash does not matter) and leeway', async () => {
+    const v = verifier({ strict: { issuers: ['https://gitlab.example.com/'], leewaySeconds: 30 } })
+    expect((await v.authenticate(headersFor(good))).status).toBe(200)
+    expect((await v.authenticate(headersFor(token({ iss: 'https://evil.example' })))).reason).toBe('Invalid issuer')
+    expect((await v.authenticate(headersFor(token({ exp: now - 20 })))).status).toBe(200)
+    expect((await v.authenticate(headersFor(token({ nbf: now + 20 })))).status).toBe(200)
+    expect((await v.authenticate(headersFor(token({ exp: now - 31 })))).reason).toBe('Signature has expired.')
+  })
+
+  it('refuses oversized tokens', async () => {
+    const v = verifier({ strict: true })
+    expect((await v.authenticate(headersFor(token({ padding: 'x'.repeat(70_000) })))).reason).toBe('Token too large (over 65536 bytes)')
+    expect((await verifier().authenticate(headersFor(token({ padding: 'x'.repeat(70_000) })))).status).toBe(200)
+  })
+})
+
+describe('authenticate: logging', () => {
+  it('logs refusals at debug level with a fingerprint, never the token; a throwing logger changes nothing', async () => {
+    const events: [string, Record<string, unknown>][] = []
+    const logger: Logger = { debug: (e, f) => events.push([e, f]) }
+    const v = verifier({ logger })
+    const bad = token({ exp: now - 1 })
+    await v.authenticate(headersFor(bad))
+    expect(events).toHaveLength(1)
+    expect(events[0]?.[0]).toBe('gateway_verifier.refused')
+    expect(events[0]?.[1]).toMatchObject({ stage: 'claims', reason: 'Signature has expired.', fatal: false, tokenLength: bad.length })
+    expect(JSON.stringify(events)).not.toContain(bad.split('.')[2]!.slice(0, 20))
+    const throwing: Logger = {
+      debug: () => {
+        throw new Error('boom')
+      },
+    }
+    expect((await verifier({ logger: throwing }).authenticate(headersFor(bad))).status).toBe(401)
+  })
+})
