@@ -184,6 +184,10 @@ describe('preflight: each gateway check', () => {
     expect(noScopes.errors[0]?.message).toBe('The token has no "scopes" claim, so it grants no unit primitive; this endpoint needs "complete_code".')
     expect(run({ token: token({ scopes: null }) }).errors[0]).toMatchObject({ code: 'GATEWAY_CRASH', reason: "TypeError: argument of type 'NoneType' is not iterable" })
     expect(codes(run({ token: token({}, ['scopes']), unitPrimitive: undefined }))).toEqual(['warning:SCOPES_MISSING'])
+    // the gateway's `in` is a substring test on a string: accepted, but worth a warning
+    const stringScopes = run({ token: token({ scopes: 'complete_code,duo_chat' }) })
+    expect(stringScopes.ok).toBe(true)
+    expect(codes(stringScopes)).toEqual(['warning:SCOPES_NOT_A_LIST'])
   })
 })
 

@@ -77,6 +77,7 @@ export const PROBLEM_CODES = [
   'INSTANCE_ID_MISMATCH',
   'GLOBAL_USER_ID_MISMATCH',
   'SCOPES_MISSING',
+  'SCOPES_NOT_A_LIST',
   'SCOPE_MISSING',
 ] as const
 export type ProblemCode = (typeof PROBLEM_CODES)[number]

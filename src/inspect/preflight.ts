@@ -223,7 +223,7 @@ function run(input: PreflightInput): PreflightResult {
     const leeway = Math.max(0, input.leewaySeconds ?? 0)
 
     // Signature, when the trusted keys are known and the structure is sound.
-    if (input.verificationKeys !== undefined && token !== undefined && !found.some((p) => p.severity === 'error' && (rankOf(p) ?? 99) < 49)) {
+    if (input.verificationKeys !== undefined && token !== undefined && !found.some((p) => p.severity === 'error' && rankOf(p) < 49)) {
       const sig = signatureProblem(token, input.verificationKeys)
       if (sig) found.push(sig)
     }
@@ -256,6 +256,16 @@ function run(input: PreflightInput): PreflightResult {
     for (const m of headerMismatches(claims, headers, audience)) found.push(mismatchProblem(m))
 
     // 6. The endpoint's unit primitive.
+    const scopes = Object.hasOwn(claims, 'scopes') ? claims.scopes : undefined
+    if (typeof scopes === 'string' || (scopes !== null && typeof scopes === 'object' && !Array.isArray(scopes))) {
+      found.push(
+        warning('SCOPES_NOT_A_LIST', {
+          message: `"scopes" is ${typeof scopes === 'string' ? 'a string' : 'an object'}, not a list: the gateway's \`unit_primitive in scopes\` then matches ${typeof scopes === 'string' ? 'any substring' : 'object keys'}, so it grants more (or less) than intended.`,
+          fix: 'Set "scopes" to a list of unit-primitive names, as GitLab does.',
+          claim: 'scopes',
+        }),
+      )
+    }
     if (input.unitPrimitive !== undefined) {
       const scope = checkScope(claims, input.unitPrimitive)
       if (!scope.ok && scope.missing) {

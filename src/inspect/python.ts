@@ -8,7 +8,7 @@
  * Every function here is pure and never throws. Fast paths use Node's native decoders and fall back to
  * the exact emulation only when the input is unusual (bad characters, errors, huge numbers).
  */
-import { isUtf8 } from 'node:buffer'
+import { isAscii as isAsciiBytes, isUtf8 } from 'node:buffer'
 
 // ---------------------------------------------------------------------------------------------------
 // Bytes as the gateway sees them
@@ -132,7 +132,10 @@ export type PyDecoded = { ok: true; text: string } | { ok: false; message: strin
 
 /** `bytes.decode('utf-8')`; a BOM is kept, as Python keeps it. */
 export function pyUtf8Decode(bytes: Uint8Array): PyDecoded {
-  if (isUtf8(bytes)) return { ok: true, text: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8') }
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  // ASCII (every JWT header and nearly every payload) decodes as latin-1, the cheapest conversion
+  if (isAsciiBytes(bytes)) return { ok: true, text: buf.toString('latin1') }
+  if (isUtf8(bytes)) return { ok: true, text: buf.toString('utf8') }
   return { ok: false, message: utf8ErrorMessage(bytes) }
 }
 
