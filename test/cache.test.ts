@@ -303,3 +303,37 @@ describe('issuer cache: external store { get, set }', () => {
     ])
   })
 })
+
+describe('getToken() across a cut-off date (memoised entitlements)', () => {
+  const CUT = Date.parse('2026-03-01T00:00:00.000Z')
+  const FREE_UNTIL_CUT = createCatalog({
+    unitPrimitives: [
+      { name: 'complete_code', description: 'x', group: 'g', feature_category: 'c', backend_services: ['ai_gateway'], add_ons: ['duo_pro'], cut_off_date: '2026-03-01T00:00:00Z' },
+      { name: 'documentation_search', description: 'x', group: 'g', feature_category: 'c', backend_services: ['ai_gateway'] },
+    ],
+    backendServices: [{ name: 'ai_gateway', jwt_aud: 'gitlab-ai-gateway' }],
+    addOns: [{ name: 'duo_pro' }],
+  })
+
+  it('keeps serving the cached token inside a window and re-resolves scopes the instant the cut-off passes', async () => {
+    const clock = manualClock(CUT - 60_000)
+    const issuer = await issuerWith(clock, { catalog: FREE_UNTIL_CUT, addOns: [], cache: { refreshBeforeSeconds: 300 } })
+    const before = await issuer.getToken({ unitPrimitive: 'complete_code' })
+    clock.set(CUT - 1)
+    expect((await issuer.getToken({ unitPrimitive: 'complete_code' })).token).toBe(before.token)
+    expect(issuer.stats.mints).toBe(1)
+
+    clock.set(CUT)
+    // free access ended at the cut-off: no longer entitled, and no new token was minted for it
+    await expect(issuer.getToken({ unitPrimitive: 'complete_code' })).rejects.toMatchObject({ code: 'ERR_SCOPE_NOT_ENTITLED' })
+    const after = await issuer.getToken({ unitPrimitive: 'documentation_search' })
+    expect(after.token).not.toBe(before.token)
+    expect(issuer.stats.mints).toBe(2)
+    const scopes = (JSON.parse(Buffer.from(after.token!.split('.')[1]!, 'base64url').toString()) as { scopes: string[] }).scopes
+    expect(scopes).toEqual(['documentation_search'])
+
+    // an injected clock that goes back is honoured too
+    clock.set(CUT - 1)
+    expect((await issuer.getToken({ unitPrimitive: 'complete_code' })).token).toBe(before.token)
+  })
+})

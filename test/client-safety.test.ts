@@ -3,6 +3,8 @@ import { delay, http, HttpResponse } from 'msw'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createAuthenticatedFetch, createGatewayClient, type GatewayClientOptions } from '../src/client/index.js'
 import { PreflightError } from '../src/inspect/index.js'
+import { loadSigningKeySync } from '../src/keys/index.js'
+import { createTokenIssuer, createTokenSource } from '../src/token/index.js'
 import type { TokenResult } from '../src/types.js'
 import {
   captureLogger,
@@ -10,6 +12,9 @@ import {
   fixedSource,
   GATEWAY,
   INSTANCE,
+  INSTANCE_ID,
+  ISSUER,
+  KEY_PEM,
   now,
   NOW_S,
   recordingServer,
@@ -148,6 +153,33 @@ describe('never send a doomed request', () => {
   })
 })
 
+describe('the reported failure (domain.md §8): offline license, model check not self-hosted', () => {
+  const key = loadSigningKeySync(KEY_PEM)
+  const selfIssued = () =>
+    createTokenIssuer({ issuer: ISSUER, instanceId: INSTANCE_ID, realm: 'self-managed', key, addOns: ['duo_enterprise'], now })
+
+  it("policy 'rails' ends with no token for complete_code: the SDK refuses to send it, saying why", async () => {
+    const source = createTokenSource({ policy: 'rails', license: 'offline-cloud', selfHostedFeatures: ['duo_chat'], selfIssued: selfIssued(), now })
+    server.use(http.post(CHECK_URL, () => HttpResponse.json({ error: 'Forbidden by auth provider' }, { status: 401 })))
+    const err = (await rejection(client(source).checkModelConfiguration(MODEL))) as PreflightError
+    expect(err).toBeInstanceOf(PreflightError)
+    expect(err.status).toBe(401)
+    expect(err.gatewayError).toBe('Forbidden by auth provider')
+    expect(err.findings[0]!.code).toBe('TOKEN_SOURCE_NONE')
+    expect(err.findings[0]!.reason).toBe('Not enough segments')
+    expect(received).toHaveLength(0)
+  })
+
+  it("policy 'safe' self-issues for complete_code, so the same check goes through", async () => {
+    const source = createTokenSource({ policy: 'safe', license: 'offline-cloud', selfHostedFeatures: ['duo_chat'], selfIssued: selfIssued(), now })
+    server.use(http.post(CHECK_URL, () => HttpResponse.json('pong')))
+    const res = await client(source).checkModelConfiguration(MODEL)
+    expect(res.data).toBe('pong')
+    expect(received).toHaveLength(1)
+    expect(received[0]!.headers['authorization']).toMatch(/^Bearer eyJ[\w-]+\.[\w-]+\.[\w-]+$/)
+  })
+})
+
 describe('secrets stay secret', () => {
   it('neither the api key nor the token appears in any error, inspect output, JSON or log line', async () => {
     const token = signJwt(claims())
@@ -183,7 +215,9 @@ describe('secrets stay secret', () => {
     server.resetHandlers(http.post(CHECK_URL, () => HttpResponse.json({ error: `Forbidden by auth provider ${token}` }, { status: 401 })))
     collect(await rejection(f(CHECK_URL, { method: 'POST', body: JSON.stringify({ model_metadata: { api_key: API_KEY } }) })))
 
-    expect(shown.length).toBe(40)
+    // the client itself keeps what it validated and cached in private fields only
+    shown.push(inspect(c, { depth: 10, showHidden: true }), JSON.stringify(c))
+    expect(shown.length).toBe(42)
     expect(logger.lines.length).toBeGreaterThan(10)
     const everything = `${shown.join('\n')}\n${logger.text()}`
     expect(everything).not.toContain(API_KEY)

@@ -464,6 +464,19 @@ describe('createGatewayClient: transport', () => {
     expect(received).toHaveLength(1)
   })
 
+  it('maps an abort while the token source is still working to AbortedError, sending nothing', async () => {
+    const slow = scriptedSource(
+      (_n, request) =>
+        new Promise((_resolve, reject) => request.signal?.addEventListener('abort', () => reject(request.signal!.reason), { once: true })),
+    )
+    const ac = new AbortController()
+    setTimeout(() => ac.abort(), 20)
+    const e = await rejection(client({ tokenSource: slow }).checkModelConfiguration(MODEL, { signal: ac.signal, requestId: 'rid-a' }))
+    expect(e).toBeInstanceOf(AbortedError)
+    expect(e.message).toBe("checkModelConfiguration: aborted by the caller's AbortSignal while obtaining a token (request id rid-a).")
+    expect(received).toHaveLength(0)
+  })
+
   it('maps a network failure to NetworkError', async () => {
     server.use(http.post(CHECK_URL, () => HttpResponse.error()))
     const e = (await rejection(client().checkModelConfiguration(MODEL, { retry: false }))) as NetworkError
@@ -520,6 +533,62 @@ describe('createGatewayClient: transport', () => {
     expect(e.status).toBe(500)
     expect(e.attempts).toBe(2)
     expect(received).toHaveLength(2)
+  })
+
+  it('retries a network failure on a retry-safe endpoint, honours a per-call retry override, and HTTP-date Retry-After', async () => {
+    let n = 0
+    server.use(http.post(CHECK_URL, () => (n++ === 0 ? HttpResponse.error() : HttpResponse.json('ok'))))
+    const res = await client().checkModelConfiguration(MODEL)
+    expect(res.attempts).toBe(2)
+    expect(received).toHaveLength(2)
+
+    received.length = 0
+    let g = 0
+    const date = new Date('2026-03-01T12:00:00Z')
+    server.use(
+      http.post(`${GATEWAY}/v2/code/generations`, () =>
+        g++ === 0
+          ? new HttpResponse(null, {
+              status: 429,
+              // one second after the answer's own Date, whatever the local clock says
+              headers: { date: date.toUTCString(), 'retry-after': new Date(date.getTime() + 1_000).toUTCString() },
+            })
+          : HttpResponse.json({ id: 'x', model: { engine: 'e', name: 'n', lang: 'l' }, created: 1, choices: [] }),
+      ),
+    )
+    const started = Date.now()
+    const gen = await client().codeGenerations({ current_file: { file_name: 'a.py', content_above_cursor: '' } }, { retry: 1 })
+    expect(gen.attempts).toBe(2)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950)
+  })
+
+  it('stops waiting for a retry when the caller aborts', async () => {
+    server.use(http.post(CHECK_URL, () => new HttpResponse(null, { status: 503, headers: { 'retry-after': '20' } })))
+    const ac = new AbortController()
+    setTimeout(() => ac.abort(), 50)
+    const started = Date.now()
+    const e = await rejection(client().checkModelConfiguration(MODEL, { signal: ac.signal }))
+    expect(e).toBeInstanceOf(AbortedError)
+    expect(Date.now() - started).toBeLessThan(2_000)
+    expect(received).toHaveLength(1)
+  })
+
+  it('logs preflight warnings once per token, and still sends', async () => {
+    // expires in 30 s, within the 60 s request timeout
+    const source = fixedSource(signJwt(claims({ exp: NOW_S + 30 })))
+    server.use(okReply())
+    const logger = captureLogger()
+    const c = client({ tokenSource: source, logger })
+    await c.checkModelConfiguration(MODEL)
+    await c.checkModelConfiguration(MODEL)
+    expect(received).toHaveLength(2)
+    const warnings = logger.lines.filter((l) => l.event === 'gateway.preflight_warning')
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]!.fields).toMatchObject({ endpoint: 'checkModelConfiguration', code: 'EXPIRES_DURING_REQUEST', exp: NOW_S + 30 })
+    const responses = logger.lines.filter((l) => l.event === 'gateway.response')
+    expect(responses).toHaveLength(2)
+    expect(Object.keys(responses[0]!.fields).sort()).toEqual(['attempts', 'durationMs', 'endpoint', 'exp', 'jti', 'kid', 'requestId', 'status', 'tokenSha'])
+    expect(responses[0]!.fields).toMatchObject({ endpoint: 'checkModelConfiguration', status: 200, attempts: 1, jti: 'b7f3c1a2-0d4e-4f5a-9b8c-7d6e5f4a3b2c', kid: 'test-kid' })
   })
 
   it('streams chat as text chunks', async () => {

@@ -3,8 +3,9 @@
  * exact token + headers that would be sent (throwing instead of sending when the gateway would refuse),
  * and explain a 401/403 afterwards from the SDK's own reading of that token.
  *
- * Hot path: with a cached token a request costs one `getToken` (a cache hit in the issuer), one memoised
- * token report lookup, one preflight and one header object. Tokens are decoded once per token string.
+ * Hot path: with a cached token a request costs one `getToken` (a cache hit in the source) and two map
+ * lookups: a token is decoded once per token string, and preflight runs once per clock second for the same
+ * token, headers and endpoint (see `#preflight`).
  */
 import { inspectToken, preflight, PreflightError, type PreflightInput, type PreflightResult, type TokenReport } from '../inspect/index.js'
 import { fingerprint, redact } from '../redact.js'
@@ -72,6 +73,11 @@ export class Authorizer {
     endpoint: string
     /** The endpoint's 403 detail, for preflight's message. */
     forbiddenDetail?: string | undefined
+    /**
+     * A precomputed key standing for (headers preflight reads, unit primitive, timeout, 403 detail), when the
+     * caller knows them to be fixed (the client's static headers); computed from them otherwise.
+     */
+    memoKey?: string | undefined
   }): Promise<Authorization> {
     const tokenResult =
       input.refreshAfter === undefined
@@ -81,7 +87,7 @@ export class Authorizer {
     // `base` is the caller's per-request copy: set the header in place (a retry overwrites it)
     const headers = input.base
     headers['authorization'] = `Bearer ${token ?? ''}`
-    const result = this.#preflight(token, headers, input.unitPrimitive, input.requestTimeoutMs, tokenResult, input.forbiddenDetail)
+    const result = this.#preflight(token, headers, input.unitPrimitive, input.requestTimeoutMs, tokenResult, input.forbiddenDetail, input.memoKey)
     if (!result.ok || token === undefined || token.length === 0) {
       this.#logger?.error?.('gateway.preflight_rejected', {
         endpoint: input.endpoint,
@@ -190,11 +196,12 @@ export class Authorizer {
     requestTimeoutMs: number | undefined,
     tokenResult: TokenResult,
     forbiddenDetail: string | undefined,
+    memoKey: string | undefined,
   ): PreflightResult {
     const at = this.#now()
     const memoisable = token !== undefined && token.length > 0 && tokenResult.source !== 'none'
     const second = Math.floor(at.getTime() / 1000)
-    const key = memoisable ? this.#memoKey(headers, unitPrimitive, requestTimeoutMs, forbiddenDetail) : ''
+    const key = !memoisable ? '' : (memoKey ?? `~${preflightKey(headers, unitPrimitive, requestTimeoutMs, forbiddenDetail)}`)
     const existing = memoisable ? this.#entries.get(token) : undefined
     const hit = existing?.preflights.get(key)
     if (hit !== undefined && hit.second === second) return hit.result
@@ -212,19 +219,12 @@ export class Authorizer {
     return result
   }
 
-  #memoKey(headers: Record<string, string>, unitPrimitive: string, requestTimeoutMs: number | undefined, forbiddenDetail: string | undefined): string {
-    // everything preflight reads besides the token and the clock
-    return (
-      `${unitPrimitive}|${forbiddenDetail ?? ''}|${requestTimeoutMs ?? ''}|${headers['x-gitlab-authentication-type'] ?? ''}|` +
-      `${headers['x-gitlab-realm'] ?? ''}|${headers['x-gitlab-instance-id'] ?? ''}|${headers['x-gitlab-global-user-id'] ?? ''}`
-    )
-  }
-
   async #forceRefresh(unitPrimitive: string, rejected: string, signal: AbortSignal | undefined): Promise<TokenResult> {
     const key = `${unitPrimitive}\u0000${rejected}`
     let pending = this.#refreshing.get(key)
     if (pending === undefined) {
-      pending = this.#source.getToken({ unitPrimitive, forceRefresh: true, signal })
+      // shared by every caller refused with this token: one caller's abort must not fail the others' refresh
+      pending = this.#source.getToken({ unitPrimitive, forceRefresh: true })
       this.#refreshing.set(key, pending)
       // keep the settled promise briefly so that 401s arriving just after still share it
       void pending.then(
@@ -232,7 +232,23 @@ export class Authorizer {
         () => this.#refreshing.delete(key),
       )
     }
-    return pending
+    if (signal === undefined) return pending
+    signal.throwIfAborted()
+    const shared = pending
+    return new Promise<TokenResult>((resolve, reject) => {
+      const onAbort = () => reject(signal.reason)
+      signal.addEventListener('abort', onAbort, { once: true })
+      shared.then(
+        (value) => {
+          signal.removeEventListener('abort', onAbort)
+          resolve(value)
+        },
+        (error: unknown) => {
+          signal.removeEventListener('abort', onAbort)
+          reject(error)
+        },
+      )
+    })
   }
 
   #warn(warnings: Problem[], entry: TokenEntry, input: { endpoint: string; base: Record<string, string>; unitPrimitive: string }): void {
@@ -253,6 +269,19 @@ export class Authorizer {
       })
     }
   }
+}
+
+/** Everything preflight reads besides the token and the clock, as a memo key. */
+export function preflightKey(
+  headers: Record<string, string>,
+  unitPrimitive: string,
+  requestTimeoutMs: number | undefined,
+  forbiddenDetail: string | undefined,
+): string {
+  return (
+    `${unitPrimitive}|${forbiddenDetail ?? ''}|${requestTimeoutMs ?? ''}|${headers['x-gitlab-authentication-type'] ?? ''}|` +
+    `${headers['x-gitlab-realm'] ?? ''}|${headers['x-gitlab-instance-id'] ?? ''}|${headers['x-gitlab-global-user-id'] ?? ''}`
+  )
 }
 
 /** The never-send error for a failed preflight. */

@@ -4,12 +4,13 @@
  * the token and retries once on 401, and turns every refusal into a typed error that says why.
  */
 import { randomUUID } from 'node:crypto'
-import ky, { HTTPError, TimeoutError, type KyInstance, type Options as KyOptions, type RetryOptions } from 'ky'
+import { setTimeout as sleep } from 'node:timers/promises'
+import ky, { TimeoutError, type KyInstance, type Options as KyOptions } from 'ky'
 import { z } from 'zod'
 import { CloudConnectorError, HeaderError } from '../errors.js'
 import { buildGatewayHeaders, type GatewayFeatureContext, type GatewayHeadersContext, type GatewayUserContext } from '../headers.js'
 import type { Logger } from '../types.js'
-import { Authorizer, scrub, type Authorization } from './auth.js'
+import { Authorizer, preflightKey, scrub, type Authorization } from './auth.js'
 import {
   ENDPOINTS,
   type EndpointDefinition,
@@ -19,6 +20,7 @@ import {
   type CodeCompletionsBodySchema,
   type CodeGenerationsBodySchema,
   type ChatAgentBodySchema,
+  ModelReplySchema,
 } from './endpoints.js'
 import {
   AbortedError,
@@ -115,21 +117,25 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
 
 // ---------------------------------------------------------------------------------------------
 
-const MODEL_CHECK_KEYS: ReadonlySet<string> = new Set(['name', 'endpoint', 'apiKey', 'identifier', 'provider'])
+const MODEL_CHECK_REQUIRED = ['name', 'endpoint'] as const
+const MODEL_CHECK_OPTIONAL = ['apiKey', 'identifier', 'provider'] as const
+const MODEL_CHECK_KEYS: ReadonlySet<string> = new Set([...MODEL_CHECK_REQUIRED, ...MODEL_CHECK_OPTIONAL])
 
 /** Bodies up to this size are remembered once validated (see `#bodyText`). */
 const VALIDATED_BODY_MAX_CHARS = 16 * 1024
 const VALIDATED_BODIES_MAX = 256
 
-/** One call's state, shared with ky's hooks through `context` (ky copies `context` shallowly). */
+/** One call's state. */
 interface Call {
   name: EndpointName
   def: EndpointDefinition
   requestId: string
   signal: AbortSignal | undefined
   timeout: number | false
-  /** Requests sent so far (ky's retries included, counted in its beforeRetry hook). */
+  /** Requests sent so far (the 401 retry and 5xx/429/network retries included). */
   attempts: number
+  /** 5xx/429/network retries this call may still make. */
+  retriesLeft: number
   kyOptions: KyOptions
 }
 
@@ -141,18 +147,28 @@ interface Exchange {
 
 const REQUEST_ID_RE = /^[\x21-\x7e]{1,255}$/
 
+/** Endpoint paths without the leading slash, as ky's `prefixUrl` wants them. */
+const RELATIVE_PATHS = Object.fromEntries(
+  (Object.entries(ENDPOINTS) as [EndpointName, EndpointDefinition][]).map(([name, def]) => [name, def.path.slice(1)]),
+) as Record<EndpointName, string>
+
 class Client implements GatewayClient {
   readonly baseUrl: string
   readonly #o: ResolvedClientOptions
+  /**
+   * ky carries each attempt (prefix URL, timeout, hooks, custom fetch); retries are ours (`#send`), so that the
+   * instance keeps ky's defaults and a call passes only what varies.
+   */
   readonly #ky: KyInstance
   readonly #auth: Authorizer
   readonly #log: Logger | undefined
-  /** ky retry options per endpoint, computed once. */
-  readonly #retry = new Map<EndpointName, RetryOptions>()
-  readonly #noRetry: RetryOptions = { limit: 0 }
+  /** Per endpoint: how many retries the policy allows. */
+  readonly #retries = new Map<EndpointName, number>()
   readonly #staticHeaders: Record<string, string>
-  /** Request bodies already validated: JSON text in → JSON text sent (bounded, insertion-ordered). */
-  readonly #validatedBodies = new Map<string, string>()
+  /** Request bodies already validated, per endpoint: JSON text in → JSON text sent (bounded, insertion-ordered). */
+  readonly #validatedBodies = new Map<EndpointName, Map<string, string>>()
+  /** Preflight memo keys of the endpoints with the static headers and the default timeout. */
+  readonly #memoKeys = new Map<EndpointName, string>()
 
   constructor(o: ResolvedClientOptions) {
     this.#o = o
@@ -161,38 +177,33 @@ class Client implements GatewayClient {
     this.#auth = new Authorizer({ tokenSource: o.tokenSource, audience: o.audience, now: o.now, leewaySeconds: o.leewaySeconds, logger: o.logger })
     const { 'x-request-id': _ignored, ...rest } = o.staticHeaders
     this.#staticHeaders = rest
-    const log = o.logger
+    const policy = o.retry
     this.#ky = ky.create({
       prefixUrl: o.prefix,
       timeout: o.timeout,
       ...(o.fetch === undefined ? {} : { fetch: o.fetch }),
       retry: 0,
       throwHttpErrors: false,
-      hooks: {
-        ...o.hooks,
-        beforeRetry: [
-          ({ options, retryCount, error }) => {
-            const call = (options.context as { call?: Call }).call
-            if (call === undefined) return
-            call.attempts++
-            log?.warn?.('gateway.retry', {
-              requestId: call.requestId,
-              endpoint: call.name,
-              retry: retryCount,
-              ...(error instanceof HTTPError ? { status: error.response.status } : { error: error.name }),
-            })
-          },
-          ...(o.hooks?.beforeRetry ?? []),
-        ],
-      },
+      ...(o.hooks === undefined ? {} : { hooks: o.hooks }),
     })
     for (const name of Object.keys(ENDPOINTS) as EndpointName[]) {
-      this.#retry.set(name, this.#retryOptions(ENDPOINTS[name], this.#o.retry.limit))
+      const def: EndpointDefinition = ENDPOINTS[name]
+      this.#retries.set(name, policy.endpoints === 'all' || (policy.endpoints === 'safe' && def.retrySafe) ? policy.limit : 0)
+      this.#validatedBodies.set(name, new Map())
+      if (def.unitPrimitive !== undefined) {
+        const timeout = o.timeout === false ? undefined : o.timeout
+        this.#memoKeys.set(name, preflightKey(this.#staticHeaders, def.unitPrimitive, timeout, def.forbiddenDetail))
+      }
     }
   }
 
-  async checkModelConfiguration(input: ModelConfigurationCheckInput, options: CallOptions = {}): Promise<GatewayResult<string>> {
-    const i = modelCheckInput(input)
+  checkModelConfiguration(input: ModelConfigurationCheckInput, options: CallOptions = {}): Promise<GatewayResult<string>> {
+    let i: ModelConfigurationCheckInput
+    try {
+      i = modelCheckInput(input)
+    } catch (e) {
+      return Promise.reject(e)
+    }
     const body = {
       inputs: {},
       stream: false as const,
@@ -284,7 +295,8 @@ class Client implements GatewayClient {
     }
     const schema = def.response
     let data: unknown = json
-    if (schema !== undefined) {
+    // the model check's reply is a plain JSON string: no need to go through zod for that
+    if (schema !== undefined && !(schema === ModelReplySchema && typeof json === 'string')) {
       const result = schema.safeParse(json)
       if (!result.success) {
         throw new GatewayResponseError(
@@ -338,17 +350,8 @@ class Client implements GatewayClient {
 
     const unitPrimitive = unitPrimitiveOverride ?? def.unitPrimitive
     const timeout = options.timeout ?? this.#o.timeout
-    const retry = this.#retryFor(name, def, options.retry)
-    const call: Call = {
-      name,
-      def,
-      requestId,
-      signal,
-      timeout,
-      attempts: 0,
-      kyOptions: { method: def.method, timeout, retry, throwHttpErrors: retry.limit === 0 ? false : this.#throwFor },
-    }
-    call.kyOptions.context = { call }
+    const call: Call = { name, def, requestId, signal, timeout, attempts: 0, retriesLeft: this.#retryLimit(name, options.retry), kyOptions: { method: def.method } }
+    if (options.timeout !== undefined) call.kyOptions.timeout = options.timeout
     if (bodyText !== undefined) call.kyOptions.body = bodyText
     if (signal !== undefined) call.kyOptions.signal = signal
     const started = this.#log === undefined ? 0 : performance.now()
@@ -362,7 +365,15 @@ class Client implements GatewayClient {
 
     const requestTimeoutMs = timeout === false ? undefined : timeout
     const forbiddenDetail = def.forbiddenDetail
-    let auth = await this.#auth.authorize({ unitPrimitive, base, signal, requestTimeoutMs, endpoint: name, forbiddenDetail })
+    // with the static headers, the default timeout and the endpoint's own primitive, preflight's inputs are fixed
+    const memoKey =
+      options.context === undefined && options.timeout === undefined && unitPrimitiveOverride === undefined ? this.#memoKeys.get(name) : undefined
+    let auth: Authorization
+    try {
+      auth = await this.#auth.authorize({ unitPrimitive, base, signal, requestTimeoutMs, endpoint: name, forbiddenDetail, memoKey })
+    } catch (e) {
+      throw abortedOr(e, call)
+    }
     this.#logRequest(call, auth)
     let response = await this.#send(call, auth.headers)
 
@@ -376,7 +387,11 @@ class Client implements GatewayClient {
         action: 'refresh-token-and-retry',
         ...auth.entry.fields,
       })
-      auth = await this.#auth.authorize({ unitPrimitive, base, signal, requestTimeoutMs, endpoint: name, forbiddenDetail, refreshAfter: auth.token })
+      try {
+        auth = await this.#auth.authorize({ unitPrimitive, base, signal, requestTimeoutMs, endpoint: name, forbiddenDetail, memoKey, refreshAfter: auth.token })
+      } catch (e) {
+        throw abortedOr(e, call)
+      }
       this.#logRequest(call, auth)
       response = await this.#send(call, auth.headers)
       if (response.status === 401) {
@@ -397,17 +412,70 @@ class Client implements GatewayClient {
     return { response, requestId, attempts: call.attempts }
   }
 
-  /** One attempt through ky (plus the 5xx/429 retries ky makes under the policy). */
+  /**
+   * Send through ky; retry 5xx/429 answers and network failures as the policy allows, with exponential
+   * backoff or the answer's `Retry-After` (capped). The body is a string, so every attempt replays it.
+   */
   async #send(call: Call, headers: Record<string, string>): Promise<Response> {
-    call.attempts++
     call.kyOptions.headers = headers
-    try {
-      return await this.#ky(call.def.path.slice(1), call.kyOptions)
-    } catch (e) {
-      // retries exhausted on a retryable status: map it like any other answer
-      if (e instanceof HTTPError) return e.response
-      throw transportError(e, call.signal, errorContext(call), call.timeout)
+    const input = RELATIVE_PATHS[call.name]
+    for (let retry = 1; ; retry++) {
+      call.attempts++
+      let response: Response | undefined
+      let failure: unknown
+      try {
+        response = await this.#ky(input, call.kyOptions)
+      } catch (e) {
+        failure = e
+      }
+      const retryable =
+        response !== undefined
+          ? this.#o.retry.statusCodes.includes(response.status)
+          : failure instanceof TypeError && !(call.signal?.aborted ?? false) // a network failure, not a timeout or an abort
+      if (call.retriesLeft > 0 && retryable) {
+        call.retriesLeft--
+        const delay = this.#retryDelay(retry, response)
+        this.#log?.warn?.('gateway.retry', {
+          endpoint: call.name,
+          requestId: call.requestId,
+          retry,
+          delayMs: delay,
+          ...(response === undefined ? { error: (failure as Error).name } : { status: response.status }),
+        })
+        // release the connection; not awaited, since a body someone tee'd never settles its cancel
+        if (response !== undefined) void response.body?.cancel().catch(() => undefined)
+        try {
+          await sleep(delay, undefined, call.signal === undefined ? undefined : { signal: call.signal })
+        } catch (e) {
+          throw transportError(e, call.signal, errorContext(call), call.timeout)
+        }
+        continue
+      }
+      if (response !== undefined) return response
+      throw transportError(failure, call.signal, errorContext(call), call.timeout)
     }
+  }
+
+  /**
+   * `Retry-After` (delta-seconds, or an HTTP date taken relative to the answer's own `Date`), capped at
+   * `maxRetryAfterMs`, when given; else capped exponential backoff (300 ms, 600 ms, 1.2 s...).
+   */
+  #retryDelay(retry: number, response: Response | undefined): number {
+    const policy = this.#o.retry
+    const after = response?.headers.get('retry-after')
+    if (after !== undefined && after !== null && after.trim() !== '') {
+      const seconds = Number(after)
+      let ms = Number.NaN
+      if (Number.isFinite(seconds)) {
+        ms = seconds * 1000
+      } else {
+        const sentAt = Date.parse(response?.headers.get('date') ?? '')
+        ms = Date.parse(after) - (Number.isNaN(sentAt) ? this.#o.now().getTime() : sentAt)
+      }
+      if (Number.isFinite(ms)) return Math.min(Math.max(0, ms), policy.maxRetryAfterMs)
+    }
+    const backoff = Math.min(policy.backoffLimitMs, 300 * 2 ** (retry - 1))
+    return policy.jitter ? Math.random() * backoff : backoff
   }
 
   /**
@@ -425,12 +493,12 @@ class Client implements GatewayClient {
     if (rawText === undefined || rawText.length > VALIDATED_BODY_MAX_CHARS) {
       return JSON.stringify(validate(name, schema, raw, { path, requestId }))
     }
-    const key = `${name}\u0000${rawText}`
-    const known = this.#validatedBodies.get(key)
+    const seen = this.#validatedBodies.get(name)!
+    const known = seen.get(rawText)
     if (known !== undefined) return known
     const text = JSON.stringify(validate(name, schema, raw, { path, requestId }))
-    if (this.#validatedBodies.size >= VALIDATED_BODIES_MAX) this.#validatedBodies.delete(this.#validatedBodies.keys().next().value as string)
-    this.#validatedBodies.set(key, text)
+    if (seen.size >= VALIDATED_BODIES_MAX) seen.delete(seen.keys().next().value as string)
+    seen.set(rawText, text)
     return text
   }
 
@@ -450,32 +518,13 @@ class Client implements GatewayClient {
     return buildGatewayHeaders(ctx)
   }
 
-  #retryFor(name: EndpointName, def: EndpointDefinition, override: boolean | number | undefined): RetryOptions {
-    if (override === undefined) return this.#retry.get(name) ?? this.#noRetry
-    if (override === false) return this.#noRetry
-    const limit = override === true ? this.#o.retry.limit : Math.max(0, Math.min(10, Math.floor(override)))
-    return this.#retryOptions(def, limit, true)
+  /** Retries allowed for this call: the policy's for the endpoint, or the per-call override. */
+  #retryLimit(name: EndpointName, override: boolean | number | undefined): number {
+    if (override === undefined) return this.#retries.get(name) ?? 0
+    if (override === false) return 0
+    if (override === true) return this.#o.retry.limit
+    return Number.isFinite(override) ? Math.max(0, Math.min(10, Math.floor(override))) : 0
   }
-
-  #retryOptions(def: EndpointDefinition, limit: number, forced = false): RetryOptions {
-    const policy = this.#o.retry
-    const allowed = forced || policy.endpoints === 'all' || (policy.endpoints === 'safe' && def.retrySafe)
-    if (!allowed || limit === 0) return this.#noRetry
-    return {
-      limit,
-      methods: [def.method.toLowerCase() as 'get' | 'post'],
-      statusCodes: policy.statusCodes,
-      afterStatusCodes: policy.statusCodes,
-      maxRetryAfter: policy.maxRetryAfterMs,
-      backoffLimit: policy.backoffLimitMs,
-      jitter: policy.jitter,
-      retryOnTimeout: false,
-      // an abort is the caller's decision, never retried
-      shouldRetry: ({ error }) => (error.name === 'AbortError' ? false : undefined),
-    }
-  }
-
-  readonly #throwFor = (status: number): boolean => this.#o.retry.statusCodes.includes(status)
 
   #logRequest(call: Call, auth: Authorization): void {
     this.#log?.debug?.('gateway.request', {
@@ -572,8 +621,8 @@ function modelCheckInput(input: unknown): ModelConfigurationCheckInput {
   } else {
     const o = input as Record<string, unknown>
     for (const k of Object.keys(o)) if (!MODEL_CHECK_KEYS.has(k)) issues.push({ path: k, message: 'unknown field (expected name, endpoint, apiKey, identifier, provider)' })
-    for (const k of ['name', 'endpoint']) if (typeof o[k] !== 'string') issues.push({ path: k, message: 'expected a string' })
-    for (const k of ['apiKey', 'identifier', 'provider']) {
+    for (const k of MODEL_CHECK_REQUIRED) if (typeof o[k] !== 'string') issues.push({ path: k, message: 'expected a string' })
+    for (const k of MODEL_CHECK_OPTIONAL) {
       if (o[k] !== undefined && (typeof o[k] !== 'string' || o[k] === '')) issues.push({ path: k, message: 'expected a non-empty string' })
     }
   }
@@ -586,6 +635,12 @@ function modelCheckInput(input: unknown): ModelConfigurationCheckInput {
     })
   }
   return input as ModelConfigurationCheckInput
+}
+
+/** A failure while obtaining a token: the caller's abort when it was one, else the failure itself. */
+function abortedOr(e: unknown, call: Call): unknown {
+  if (e instanceof CloudConnectorError || call.signal?.aborted !== true) return e
+  return new AbortedError(`${call.name}: aborted by the caller's AbortSignal while obtaining a token (request id ${call.requestId}).`, errorContext(call))
 }
 
 function errorContext(call: Call, status?: number): GatewayErrorContext {
@@ -631,7 +686,7 @@ function formatIssues(issues: readonly ValidationIssue[]): string {
  * Map a transport failure to its typed error. ky's errors hold the Request (Authorization header included),
  * so they are never attached as `cause`; only the system error behind a network failure is.
  */
-export function transportError(e: unknown, signal: AbortSignal | undefined, ctx: GatewayErrorContext, timeout: number | false): unknown {
+function transportError(e: unknown, signal: AbortSignal | undefined, ctx: GatewayErrorContext, timeout: number | false): unknown {
   if (e instanceof CloudConnectorError) return e
   const where = `${ctx.method ?? ''} ${ctx.path ?? ''}`.trim()
   const rid = ctx.requestId === undefined ? '' : ` (request id ${ctx.requestId})`

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
-import { audiencesFor, builtInCatalog, hasFreeAccess, resolveEntitlements, type Catalog } from '../catalog/index.js'
+import { audiencesFor, builtInCatalog, hasFreeAccess, parseCutOffDate, resolveEntitlements, type Catalog } from '../catalog/index.js'
 import { InvalidOptionsError, TokenError } from '../errors.js'
 import type { Clock, CloudConnectorClaims, JwtHeader, Logger, Realm, SigningKey, TokenRequest, TokenResult, TokenSource } from '../types.js'
 import { createTokenCache, type ExternalTokenStore, type TokenCache } from './cache.js'
@@ -176,6 +176,21 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
     return { token, header, claims, expiresAt: new Date(claims.exp * 1000), warnings: ringWarning ? [...warnings, ringWarning] : [...warnings] }
   }
 
+  // getToken() is the hot path: its resolution (all entitled scopes, audience, cache key) only changes
+  // when the clock crosses a catalog cut-off date or the signing key changes, so it is memoised
+  // between those instants instead of recomputed (and re-hashed) on every request.
+  const cutOffs = cutOffInstants(catalog)
+  let memo: { resolved: Resolved; scopeSet: ReadonlySet<string>; kid: string; from: number; until: number } | undefined
+  function resolveAll(): { resolved: Resolved; scopeSet: ReadonlySet<string> } {
+    const t = currentTime().getTime()
+    const kid = peekKey().kid
+    if (memo && memo.kid === kid && t >= memo.from && t < memo.until) return memo
+    const resolved = resolve({ scopes: 'all' }, 'getToken()')
+    const { from, until } = windowAround(cutOffs, t)
+    memo = { resolved, scopeSet: new Set(resolved.scopes), kid, from, until }
+    return memo
+  }
+
   const issuer: TokenIssuer = {
     async issue(request = {}) {
       return mint(resolve(parseOptions('issue()', issueRequestSchema, request, ISSUE_REQUEST_NAMES), 'issue()'))
@@ -183,8 +198,8 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
 
     async getToken(request) {
       const unitPrimitive = checkUnitPrimitive(request)
-      const resolved = resolve({ scopes: 'all' }, 'getToken()')
-      if (!resolved.scopes.includes(unitPrimitive)) throw notEntitled(unitPrimitive, catalog, addOns, currentTime())
+      const { resolved, scopeSet } = resolveAll()
+      if (!scopeSet.has(unitPrimitive)) throw notEntitled(unitPrimitive, catalog, addOns, currentTime())
       const minted = cache ? await cache.get(resolved.cacheKey, () => mint(resolved), { forceRefresh: request.forceRefresh === true }) : await mint(resolved)
       return {
         token: minted.token,
@@ -290,6 +305,27 @@ export interface TokenIssuer extends TokenSource {
   readonly issuer: string
   readonly instanceId: string
   readonly realm: Realm
+}
+
+/** Every cut-off instant of the catalog, ascending: the only moments entitlements can change. */
+function cutOffInstants(catalog: Catalog): number[] {
+  const out = new Set<number>()
+  for (const up of catalog.unitPrimitives.values()) {
+    if (up.cut_off_date === undefined) continue
+    const at = parseCutOffDate(up.cut_off_date)
+    if (at !== undefined) out.add(at.getTime())
+  }
+  return [...out].sort((a, b) => a - b)
+}
+
+/** The interval [from, until) around `t` that contains no cut-off instant other than `from` itself. */
+function windowAround(cutOffs: readonly number[], t: number): { from: number; until: number } {
+  let from = Number.NEGATIVE_INFINITY
+  for (const c of cutOffs) {
+    if (c > t) return { from, until: c }
+    from = c
+  }
+  return { from, until: Number.POSITIVE_INFINITY }
 }
 
 interface Resolved {
