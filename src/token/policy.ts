@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { InvalidOptionsError, TokenError } from '../errors.js'
 import { redact } from '../redact.js'
-import type { Clock, Logger, TokenRequest, TokenResult, TokenSource, TokenSourceKind } from '../types.js'
+import type { Clock, Logger, TokenRequest, TokenSource, TokenSourceKind } from '../types.js'
 import { FEATURE_SETTINGS, UNIT_PRIMITIVE_FEATURE_SETTINGS, featureSettingFor, featureSettingTitle } from './feature-settings.js'
 import type { TokenIssuer } from './issuer.js'
 import { fn, parseOptions } from './options.js'

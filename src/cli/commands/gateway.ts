@@ -1,17 +1,18 @@
 import {
   CloudConnectorError,
   createGatewayClient,
-  createTokenIssuer,
   createTokenSource,
   type Problem,
+  type TokenIssuer,
   type TokenSource,
   startEmulator,
 } from '../sdk.js'
 import { CliFailure, flag, integer, list, parse, required, str, UsageError } from '../args.js'
-import { printJson, styleFor, type CliIo } from '../io.js'
+import { printJson, styleFor } from '../io.js'
 import type { Command } from '../main.js'
 import { loadKeyFile } from './keys.js'
-import { parseRealm, problemLines } from './tokens.js'
+import { hostOf, instanceFrom, INSTANCE_OPTIONS, type InstanceArgs } from './instance.js'
+import { problemLines } from './tokens.js'
 
 const LICENSES = ['online-cloud', 'offline-cloud', 'legacy', 'none'] as const
 type License = (typeof LICENSES)[number]
@@ -39,13 +40,8 @@ export const checkModel: Command = {
       identifier: { type: 'string' },
       provider: { type: 'string' },
       'api-key': { type: 'string' },
-      key: { type: 'string', short: 'k' },
-      issuer: { type: 'string' },
-      'instance-id': { type: 'string' },
-      realm: { type: 'string' },
+      ...INSTANCE_OPTIONS,
       license: { type: 'string' },
-      'add-on': { type: 'string', multiple: true },
-      scope: { type: 'string', multiple: true },
       policy: { type: 'string' },
       timeout: { type: 'string' },
     })
@@ -56,7 +52,6 @@ export const checkModel: Command = {
     if (policy !== 'safe' && policy !== 'rails') throw new UsageError(`check-model: --policy must be 'safe' or 'rails'.`)
     const license = (str(p, 'license') ?? 'offline-cloud') as License
     if (!LICENSES.includes(license)) throw new UsageError(`check-model: --license must be one of ${LICENSES.join(', ')}.`)
-    const realm = parseRealm('check-model', str(p, 'realm'))
     const timeout = integer('check-model', p, 'timeout', 100, 600_000) ?? 30_000
     const apiKey = str(p, 'api-key') ?? io.env.MODEL_API_KEY
     const gatewayArg = str(p, 'gateway') ?? io.env.AI_GATEWAY_URL
@@ -64,27 +59,21 @@ export const checkModel: Command = {
 
     let stop: (() => Promise<void>) | undefined
     let gatewayUrl: string
-    let issuer: ReturnType<typeof createTokenIssuer>
-    let instanceId: string
-    let hostName: string | undefined
+    let instance: Pick<InstanceArgs, 'issuer' | 'instanceId' | 'realm' | 'scopes'> & { hostName: string | undefined }
     if (gatewayArg === undefined) {
       const emulator = await startEmulator({})
       stop = () => emulator.stop()
       gatewayUrl = emulator.gatewayUrl
-      instanceId = emulator.instance.instanceId
-      hostName = new URL(emulator.instance.issuerUrl).hostname
-      issuer = emulator.instance.issuer
+      const { issuer, instanceId, realm, hostName } = emulator.instance
+      instance = { issuer, instanceId, realm, hostName, scopes: list(p, 'scope') }
     } else {
       gatewayUrl = gatewayArg
-      const key = await loadKeyFile(required('check-model', p, 'key', 'CLOUD_CONNECTOR_KEY_FILE', io.env))
-      const issuerUrl = required('check-model', p, 'issuer', 'GITLAB_URL', io.env)
-      instanceId = required('check-model', p, 'instance-id', 'GITLAB_INSTANCE_ID', io.env)
-      hostName = URL.canParse(issuerUrl) ? new URL(issuerUrl).hostname : undefined
-      issuer = createTokenIssuer({ issuer: issuerUrl, instanceId, realm, key, addOns: list(p, 'add-on') })
+      const args = await instanceFrom('check-model', p, io)
+      instance = { ...args, hostName: hostOf(args.issuerUrl) }
     }
+    const { issuer, instanceId, realm, hostName, scopes } = instance
     const style = styleFor(io.stdout, io.env)
     try {
-      const scopes = list(p, 'scope')
       const source = scopes.length === 0 ? createTokenSource({ policy, license, selfIssued: issuer }) : fixedScopes(issuer, scopes)
       const client = createGatewayClient({
         baseUrl: gatewayUrl,
@@ -188,7 +177,7 @@ export const serve: Command = {
 }
 
 /** A source that self-issues tokens claiming exactly `scopes` (to check what the gateway does without one). */
-function fixedScopes(issuer: ReturnType<typeof createTokenIssuer>, scopes: string[]): TokenSource {
+function fixedScopes(issuer: TokenIssuer, scopes: string[]): TokenSource {
   return {
     async getToken() {
       const { token, expiresAt } = await issuer.issue({ scopes })

@@ -1,7 +1,7 @@
 import { chmod, writeFile } from 'node:fs/promises'
 import { generateSigningKeyPem, loadSigningKeySync, toJwks, type SigningKey } from '../sdk.js'
 import { CliFailure, flag, list, parse, str, UsageError } from '../args.js'
-import { printJson, readUserFile, styleFor, type CliIo } from '../io.js'
+import { printJson, readUserFile, styleFor } from '../io.js'
 import type { Command } from '../main.js'
 
 export const keygen: Command = {

@@ -1,17 +1,15 @@
 import {
   buildGatewayHeaders,
   createGatewayVerifier,
-  createTokenIssuer,
   inspectToken,
   redact,
   type Jwks,
   type Problem,
-  type Realm,
 } from '../sdk.js'
-import { CliFailure, flag, integer, list, parse, required, str, UsageError } from '../args.js'
-import { printJson, readTokenArg, readUserFile, styleFor, type CliIo, type Style } from '../io.js'
+import { CliFailure, flag, integer, list, parse, str, UsageError } from '../args.js'
+import { printJson, readTokenArg, readUserFile, styleFor, type Style } from '../io.js'
 import type { Command } from '../main.js'
-import { loadKeyFile } from './keys.js'
+import { hostOf, instanceFrom, INSTANCE_OPTIONS } from './instance.js'
 
 export const mint: Command = {
   summary: 'Mint the self-issued cloud-connector JWT an instance would send to the AI Gateway',
@@ -28,34 +26,17 @@ export const mint: Command = {
   ].join('\n'),
   async run(argv, io) {
     const p = parse('mint', argv, {
-      key: { type: 'string', short: 'k' },
-      issuer: { type: 'string' },
-      'instance-id': { type: 'string' },
-      realm: { type: 'string' },
-      scope: { type: 'string', multiple: true },
-      'add-on': { type: 'string', multiple: true },
+      ...INSTANCE_OPTIONS,
       ttl: { type: 'string' },
       'user-id': { type: 'string' },
       'host-name': { type: 'string' },
       'gitlab-version': { type: 'string' },
     })
-    const keyFile = required('mint', p, 'key', 'CLOUD_CONNECTOR_KEY_FILE', io.env)
-    const issuerUrl = required('mint', p, 'issuer', 'GITLAB_URL', io.env)
-    const instanceId = required('mint', p, 'instance-id', 'GITLAB_INSTANCE_ID', io.env)
-    const realm = parseRealm('mint', str(p, 'realm'))
     const ttlSeconds = integer('mint', p, 'ttl', 1, 86_400)
     const userId = str(p, 'user-id')
-    const scopes = list(p, 'scope')
-    const key = await loadKeyFile(keyFile)
-
-    const issuer = createTokenIssuer({
-      issuer: issuerUrl,
-      instanceId,
-      realm,
-      key,
-      addOns: list(p, 'add-on'),
-      ...(ttlSeconds === undefined ? {} : { ttlSeconds }),
+    const { issuer, issuerUrl, instanceId, realm, scopes } = await instanceFrom('mint', p, io, {
       cache: false,
+      ...(ttlSeconds === undefined ? {} : { ttlSeconds }),
     })
     const { token, header, claims, expiresAt } = await issuer.issue({ scopes: scopes.length > 0 ? scopes : 'all' })
     const salt = io.env.GITLAB_GLOBAL_USER_ID_SALT
@@ -65,7 +46,7 @@ export const mint: Command = {
         instance: {
           id: instanceId,
           realm,
-          hostName: str(p, 'host-name') ?? safeHost(issuerUrl),
+          hostName: str(p, 'host-name') ?? hostOf(issuerUrl),
           ...(str(p, 'gitlab-version') ? { version: str(p, 'gitlab-version') as string } : {}),
         },
         ...(userId !== undefined ? { user: { id: userId, ...(salt ? { salt } : {}) } } : {}),
@@ -197,12 +178,6 @@ export const verify: Command = {
   },
 }
 
-export function parseRealm(command: string, value: string | undefined): Realm {
-  if (value === undefined) return 'self-managed'
-  if (value === 'self-managed' || value === 'saas') return value
-  throw new UsageError(`${command}: --realm must be 'self-managed' or 'saas', got '${value.slice(0, 20)}'.`)
-}
-
 export function problemLines(problems: readonly Problem[], style: Style): string[] {
   const out: string[] = []
   for (const pr of problems) {
@@ -226,12 +201,3 @@ async function readJwksFile(file: string): Promise<Jwks> {
   throw new CliFailure(`JWKS file '${file}' is not a JSON key set ({"keys": [...]}); produce one with 'cloud-connector jwks --key FILE'.`)
 }
 
-function safeHost(url: string): string | undefined {
-  try {
-    return new URL(url).hostname
-  } catch {
-    return undefined
-  }
-}
-
-export type { CliIo }

@@ -1,0 +1,45 @@
+import { createTokenIssuer, type Realm, type TokenIssuer } from '../sdk.js'
+import { list, required, str, UsageError, type OptionSpec, type Parsed } from '../args.js'
+import type { CliIo } from '../io.js'
+import { loadKeyFile } from './keys.js'
+
+/** The flags that describe an instance, shared by `mint` and `check-model --gateway`. */
+export const INSTANCE_OPTIONS = {
+  key: { type: 'string', short: 'k' },
+  issuer: { type: 'string' },
+  'instance-id': { type: 'string' },
+  realm: { type: 'string' },
+  'add-on': { type: 'string', multiple: true },
+  scope: { type: 'string', multiple: true },
+} as const satisfies OptionSpec
+
+export interface InstanceArgs {
+  issuer: TokenIssuer
+  issuerUrl: string
+  instanceId: string
+  realm: Realm
+  /** `--scope` values; empty means "all the instance is entitled to". */
+  scopes: string[]
+}
+
+/** Read the instance flags (or their environment variables) and build its token issuer. */
+export async function instanceFrom(command: string, p: Parsed, io: CliIo, extra: { ttlSeconds?: number; cache?: false } = {}): Promise<InstanceArgs> {
+  const keyFile = required(command, p, 'key', 'CLOUD_CONNECTOR_KEY_FILE', io.env)
+  const issuerUrl = required(command, p, 'issuer', 'GITLAB_URL', io.env)
+  const instanceId = required(command, p, 'instance-id', 'GITLAB_INSTANCE_ID', io.env)
+  const realm = parseRealm(command, str(p, 'realm'))
+  const key = await loadKeyFile(keyFile)
+  const issuer = createTokenIssuer({ issuer: issuerUrl, instanceId, realm, key, addOns: list(p, 'add-on'), ...extra })
+  return { issuer, issuerUrl, instanceId, realm, scopes: list(p, 'scope') }
+}
+
+export function parseRealm(command: string, value: string | undefined): Realm {
+  if (value === undefined) return 'self-managed'
+  if (value === 'self-managed' || value === 'saas') return value
+  throw new UsageError(`${command}: --realm must be 'self-managed' or 'saas', got '${value.slice(0, 20)}'.`)
+}
+
+/** The host name of a URL, or undefined for a value that is not one. */
+export function hostOf(url: string): string | undefined {
+  return URL.canParse(url) ? new URL(url).hostname : undefined
+}
