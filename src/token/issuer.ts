@@ -117,8 +117,11 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
   }
 
   /** Everything that determines the token, resolved now (entitlements depend on the clock). */
-  function resolve(req: { scopes?: readonly string[] | 'all'; audience?: readonly string[]; extraClaims?: unknown }, where: string): Resolved {
-    const at = currentTime()
+  function resolve(
+    req: { scopes?: readonly string[] | 'all'; audience?: readonly string[]; extraClaims?: unknown },
+    where: string,
+    at: Date = currentTime(),
+  ): Resolved {
     const entitled = resolveEntitlements(catalog, { addOns, now: at })
     let scopes: string[]
     if (req.scopes === undefined || req.scopes === 'all') {
@@ -182,10 +185,11 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
   const cutOffs = cutOffInstants(catalog)
   let memo: { resolved: Resolved; scopeSet: ReadonlySet<string>; kid: string; from: number; until: number } | undefined
   function resolveAll(): { resolved: Resolved; scopeSet: ReadonlySet<string> } {
-    const t = currentTime().getTime()
+    const at = currentTime()
+    const t = at.getTime()
     const kid = peekKey().kid
     if (memo && memo.kid === kid && t >= memo.from && t < memo.until) return memo
-    const resolved = resolve({ scopes: 'all' }, 'getToken()')
+    const resolved = resolve({ scopes: 'all' }, 'getToken()', at)
     const { from, until } = windowAround(cutOffs, t)
     memo = { resolved, scopeSet: new Set(resolved.scopes), kid, from, until }
     return memo
@@ -193,7 +197,10 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
 
   const issuer: TokenIssuer = {
     async issue(request = {}) {
-      return mint(resolve(parseOptions('issue()', issueRequestSchema, request, ISSUE_REQUEST_NAMES), 'issue()'))
+      const req = parseOptions('issue()', issueRequestSchema, request, ISSUE_REQUEST_NAMES)
+      // The default request resolves exactly as getToken() does: reuse its memo instead of walking the catalog.
+      const isDefault = (req.scopes === undefined || req.scopes === 'all') && req.audience === undefined && req.extraClaims === undefined
+      return mint(isDefault ? resolveAll().resolved : resolve(req, 'issue()'))
     },
 
     async getToken(request) {

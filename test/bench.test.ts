@@ -1,0 +1,236 @@
+/**
+ * Smoke test of `npm run bench`: runs the bench code once with tiny counts so that it cannot rot. It
+ * never asserts a speed or memory figure (a benchmark does not gate CI); it asserts that every figure
+ * is produced with its fields, and that the correctness proofs the figures rest on hold.
+ */
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BASE_COUNTS, countsFor, parseConfig } from '../bench/config.js'
+import type { FigureResult } from '../bench/context.js'
+import { formatReport, type BenchResults } from '../bench/report.js'
+import { runBench } from '../bench/run.js'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const SCALE = 0.001
+const ROUNDS = 2
+
+let results: BenchResults
+const lines: string[] = []
+
+beforeAll(async () => {
+  results = await runBench({ scale: SCALE, rounds: ROUNDS, out: undefined, only: undefined }, (l) => lines.push(l))
+}, 180_000)
+
+function figure(id: string): FigureResult {
+  const f = results.figures.find((x) => x.id === id)
+  if (f === undefined) throw new Error(`figure ${id} missing`)
+  return f
+}
+
+function proofNamed(f: FigureResult, start: string) {
+  const p = f.proofs.find((x) => x.name.startsWith(start))
+  if (p === undefined) throw new Error(`figure ${f.id}: no proof starting "${start}" (have: ${f.proofs.map((x) => x.name).join(' | ')})`)
+  return p
+}
+
+describe('bench smoke run (tiny counts)', () => {
+  it('produces every figure, in order, including the informational variants', () => {
+    expect(results.figures.map((f) => f.id)).toEqual(['1', '2', '3', '3b', '4', '4b', '5', '6', '6b', '7'])
+    expect(lines.filter((l) => l.startsWith('figure '))).toEqual([
+      'figure 1 (mint)…',
+      'figure 2 (warm cache)…',
+      'figure 3 (inspect + preflight)…',
+      'figure 4 (authenticate)…',
+      'figure 5 (client request)…',
+      'figure 6 (memory)…',
+      'figure 7 (concurrency)…',
+    ])
+  })
+
+  it('gives each figure its unit, runs, median and spread, for candidate, baseline and comparison', () => {
+    const units: Record<string, [string, string]> = {
+      '1': ['ops/s', '×'],
+      '2': ['ops/s', '×'],
+      '3': ['ops/s', '×'],
+      '3b': ['ops/s', '×'],
+      '4': ['ops/s', '×'],
+      '4b': ['ops/s', '×'],
+      '5': ['µs/request (median)', '%'],
+      '6': ['MB', 'MB'],
+      '6b': ['MB', 'MB'],
+      '7': ['ms per burst', '×'],
+    }
+    for (const f of results.figures) {
+      expect([f.candidate.unit, f.comparison.unit], f.id).toEqual(units[f.id])
+      expect(f.runs, f.id).toBe(f.id.startsWith('6') ? 10 : ROUNDS)
+      expect(f.title.length, f.id).toBeGreaterThan(0)
+      expect(f.work.length, f.id).toBeGreaterThan(0)
+      expect(f.candidate.label.length, f.id).toBeGreaterThan(0)
+      expect(f.baseline.label.length, f.id).toBeGreaterThan(0)
+      expect(f.candidate.samples, f.id).toHaveLength(f.runs)
+      expect(f.comparison.samples, f.id).toHaveLength(f.runs)
+      for (const s of [f.candidate, f.baseline, f.comparison]) {
+        expect(Number.isFinite(s.median) && Number.isFinite(s.min) && Number.isFinite(s.max), f.id).toBe(true)
+        expect(s.min <= s.median && s.median <= s.max, f.id).toBe(true)
+      }
+      expect(f.comparison.kind, f.id).toBe(f.id === '5' ? 'overhead' : f.id.startsWith('6') ? 'growth' : 'ratio')
+    }
+  })
+
+  it('states a target (met or not) for the seven figures and none for the informational rows', () => {
+    const targets = Object.fromEntries(results.figures.map((f) => [f.id, f.target?.text ?? null]))
+    expect(targets).toEqual({
+      '1': '≥ 0.85×',
+      '2': '0 signatures',
+      '3': '≥ 200,000 ops/s',
+      '3b': null,
+      '4': '≥ 0.8×',
+      '4b': null,
+      '5': '≤ 5%',
+      '6': '< 10 MB, cache ≤ bound',
+      '6b': '< 10 MB',
+      '7': 'exactly 1 mint',
+    })
+    for (const f of results.figures) if (f.target !== null) expect(typeof f.target.met, f.id).toBe('boolean')
+    expect(results.summary.targets).toBe(8)
+  })
+
+  it('holds every correctness proof', () => {
+    const failed = results.figures.flatMap((f) => f.proofs.filter((p) => !p.ok).map((p) => `${f.id}: ${p.name}: expected ${p.expected}, got ${p.actual}`))
+    expect(failed).toEqual([])
+    expect(results.summary.proofsFailed).toEqual([])
+  })
+
+  it('figure 2: a warm cache computes no signature', () => {
+    const f = figure('2')
+    expect(proofNamed(f, 'signatures computed by warm getToken()').actual).toBe(0)
+    expect(proofNamed(f, 'mints during warm getToken()').actual).toBe(0)
+    expect(f.target?.met).toBe(true)
+  })
+
+  it('figure 7: N concurrent cold requests cost exactly one mint, every round and through the client', () => {
+    const f = figure('7')
+    expect(proofNamed(f, 'signatures per burst').actual).toBe('1,1')
+    expect(proofNamed(f, 'issuer.stats.mints per burst').actual).toBe('1,1')
+    expect(proofNamed(f, 'distinct tokens handed out per burst').actual).toBe('1,1')
+    expect(proofNamed(f, 'signatures for').actual).toBe(1)
+    expect(f.details['concurrent']).toBe(countsFor(SCALE).concurrent)
+    expect(f.target?.met).toBe(true)
+  })
+
+  it('figure 1: every issue() is a real mint; figure 4: the verifier accepts the good token and refuses a changed one', () => {
+    const mint = proofNamed(figure('1'), 'each issue() computed one signature')
+    expect(mint.actual).toBe(mint.expected)
+    expect(proofNamed(figure('4'), 'the good token is accepted').actual).toBe(200)
+    expect(proofNamed(figure('4'), 'a token with a changed signature').actual).toBe(401)
+  })
+
+  it('figure 5: the server saw every request of both sides, each with a Bearer JWT', () => {
+    const f = figure('5')
+    const perRound = Math.ceil(countsFor(SCALE).requests / ROUNDS)
+    const warm = f.details['warmupRequestsEach'] as number
+    expect(proofNamed(f, 'requests the server answered').actual).toBe(2 * (warm + perRound * ROUNDS))
+    expect(proofNamed(f, 'requests that carried a Bearer JWT').actual).toBe(2 * (warm + perRound * ROUNDS))
+    expect(proofNamed(f, 'mints while measuring').actual).toBe(0)
+  })
+
+  it('figure 6: every attachment carried a token, tokens rotated in place, the cache stayed within its bound', () => {
+    const f = figure('6')
+    expect(f.details['attachments']).toBe(countsFor(SCALE).attachments)
+    expect(proofNamed(f, 'distinct tokens attached = mints').ok).toBe(true)
+    // 10,000 s of clock over the run (plus 10% warm-up), a refresh every 3,300 s: mints at 0, 3.3k, 6.6k, 9.9k s
+    expect(f.details['mints']).toBe(4)
+    expect(figure('6b').details['mints']).toBe(4)
+    expect(f.details['cacheMaxSizeSeen']).toBe(100)
+    expect(proofNamed(figure('6b'), 'attachments that carried a Bearer JWT').ok).toBe(true)
+  })
+
+  it('prints a table with one row per figure and names each baseline', () => {
+    const text = formatReport(results)
+    const rows = text.split('\n').filter((l) => /^(\d[b]?)\s{2}/.test(l))
+    expect(rows.map((r) => r.split(/\s{2,}/)[0])).toEqual(['1', '2', '3', '3b', '4', '4b', '5', '6', '6b', '7'])
+    for (const f of results.figures) expect(text).toContain(`${f.id}: ${f.candidate.label} vs ${f.baseline.label}`)
+    expect(text).toContain(`Targets met: ${results.summary.targetsMet}/8`)
+  })
+
+  it('records the machine: node version, CPU model, date, scale and rounds', () => {
+    expect(results.meta.node).toBe(process.version)
+    expect(results.meta.cpu.model.length).toBeGreaterThan(0)
+    expect(results.meta.cpu.cores).toBeGreaterThan(0)
+    expect(Number.isNaN(Date.parse(results.meta.date))).toBe(false)
+    expect(results.meta.scale).toBe(SCALE)
+    expect(results.meta.rounds).toBe(ROUNDS)
+  })
+})
+
+describe('npm run bench entry (bench/index.ts)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-smoke-'))
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+  it('writes results.json and exits 0 (a figure never fails the run)', () => {
+    const out = join(dir, 'results.json')
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/index.ts', '--scale=0.001', '--rounds=1', '--only=2,7', `--out=${out}`], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+    })
+    expect(run.stderr).not.toContain('bench crashed')
+    expect(run.status).toBe(0)
+    expect(run.stdout).toContain(`Written to ${out}`)
+    const json = JSON.parse(readFileSync(out, 'utf8')) as BenchResults
+    expect(json.figures.map((f) => f.id)).toEqual(['2', '7'])
+    expect(json.meta.node).toBe(process.version)
+    expect(json.meta.rounds).toBe(1)
+    expect(Object.keys(json.meta).sort()).toEqual(['arch', 'cpu', 'date', 'durationSeconds', 'node', 'platform', 'rounds', 'scale', 'totalMemoryGB', 'v8'])
+  }, 60_000)
+
+  it('exits 1 on a crash (a bad option), not on a figure', () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/index.ts', '--scale=-1'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 })
+    expect(run.status).toBe(1)
+    expect(run.stderr).toContain('bench crashed: Error: bench: scale must be a positive number, got "-1"')
+  }, 60_000)
+})
+
+describe('bench options', () => {
+  it('reads flags over the environment over the defaults', () => {
+    expect(parseConfig([], {}, '/x.json')).toEqual({ scale: 1, rounds: 7, out: '/x.json', only: undefined })
+    expect(parseConfig([], { BENCH_SCALE: '0.5', BENCH_ROUNDS: '3', BENCH_OUT: '/y.json', BENCH_ONLY: '1, 4' }, '/x.json')).toEqual({
+      scale: 0.5,
+      rounds: 3,
+      out: '/y.json',
+      only: ['1', '4'],
+    })
+    expect(parseConfig(['--scale=0.1', '--rounds=5', '--no-out', '--only=7'], { BENCH_SCALE: '0.5' }, '/x.json')).toEqual({
+      scale: 0.1,
+      rounds: 5,
+      out: undefined,
+      only: ['7'],
+    })
+  })
+
+  it('refuses what it does not understand', () => {
+    expect(() => parseConfig(['--fast'], {}, '/x.json')).toThrow('bench: unknown option --fast')
+    expect(() => parseConfig(['fast'], {}, '/x.json')).toThrow('bench: unknown argument "fast"; use --scale=N --rounds=N --out=PATH --no-out --only=1,4')
+    expect(() => parseConfig(['--rounds=0'], {}, '/x.json')).toThrow('bench: rounds must be a positive number, got "0"')
+    expect(() => parseConfig(['--rounds=0.2'], {}, '/x.json')).toThrow('bench: rounds must be at least 1')
+    expect(() => parseConfig(['--scale'], {}, '/x.json')).toThrow('bench: --scale needs a value, e.g. --scale=...')
+  })
+
+  it('scales every count, with floors so that a tiny scale still runs each path', () => {
+    expect(countsFor(1)).toEqual({ ...BASE_COUNTS })
+    expect(countsFor(0.001)).toEqual({
+      mintOps: 3,
+      warmOps: 50,
+      preflightOps: 200,
+      distinctTokens: 256,
+      verifyOps: 10,
+      requests: 20,
+      attachments: 1_000,
+      concurrent: 50,
+    })
+  })
+})
