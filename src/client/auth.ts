@@ -304,3 +304,32 @@ export function scrub(text: string, secrets: readonly (string | undefined | null
     .replace(/(bearer\s+)([^\s"',;]{8,})/gi, (_m, p: string, v: string) => `${p}${redact(v)}`)
   return out.length > max ? `${out.slice(0, max)}…` : out
 }
+
+const SECRET_MEMBER = /(?:api_?key|token|secret|password|authorization)$/i
+
+/**
+ * String members of a JSON request body whose names say they are secrets (`api_key`, `model_api_key`,
+ * `token`, ...), so that a gateway or proxy that echoes the body cannot put them in an error or a log line.
+ * Bounded: bodies over 256 KiB or nested deeper than 8 levels are only partly searched.
+ */
+export function secretsInBody(body: ArrayBuffer | string | undefined): string[] {
+  if (body === undefined) return []
+  const size = typeof body === 'string' ? body.length : body.byteLength
+  if (size === 0 || size > 256 * 1024) return []
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(typeof body === 'string' ? body : new TextDecoder().decode(body))
+  } catch {
+    return []
+  }
+  const out: string[] = []
+  const walk = (v: unknown, depth: number): void => {
+    if (depth > 8 || v === null || typeof v !== 'object') return
+    for (const [k, child] of Object.entries(v)) {
+      if (typeof child === 'string' && SECRET_MEMBER.test(k)) out.push(child)
+      else walk(child, depth + 1)
+    }
+  }
+  walk(parsed, 0)
+  return out
+}

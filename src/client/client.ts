@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import ky, { TimeoutError, type KyInstance, type Options as KyOptions } from 'ky'
 import { z } from 'zod'
-import { CloudConnectorError, HeaderError } from '../errors.js'
+import { CloudConnectorError, HeaderError, InvalidOptionsError } from '../errors.js'
 import { buildGatewayHeaders, type GatewayFeatureContext, type GatewayHeadersContext, type GatewayUserContext } from '../headers.js'
 import type { Logger } from '../types.js'
 import { Authorizer, preflightKey, scrub, type Authorization } from './auth.js'
@@ -339,7 +339,7 @@ class Client implements GatewayClient {
     let requestId: string
     if (options.requestId === undefined) {
       requestId = randomUUID()
-    } else if (REQUEST_ID_RE.test(options.requestId)) {
+    } else if (typeof options.requestId === 'string' && REQUEST_ID_RE.test(options.requestId)) {
       requestId = options.requestId
     } else {
       throw new HeaderError('x-request-id', `x-request-id: must be 1-255 printable ASCII characters without spaces; nothing was sent.`)
@@ -491,12 +491,12 @@ class Client implements GatewayClient {
       // not JSON-serialisable (a cycle, a BigInt): let the schema say what is wrong
     }
     if (rawText === undefined || rawText.length > VALIDATED_BODY_MAX_CHARS) {
-      return JSON.stringify(validate(name, schema, raw, { path, requestId }))
+      return serialise(name, validate(name, schema, raw, { path, requestId }), { path, requestId })
     }
     const seen = this.#validatedBodies.get(name)!
     const known = seen.get(rawText)
     if (known !== undefined) return known
-    const text = JSON.stringify(validate(name, schema, raw, { path, requestId }))
+    const text = serialise(name, validate(name, schema, raw, { path, requestId }), { path, requestId })
     if (seen.size >= VALIDATED_BODIES_MAX) seen.delete(seen.keys().next().value as string)
     seen.set(rawText, text)
     return text
@@ -507,12 +507,18 @@ class Client implements GatewayClient {
       // unauthenticated endpoints (health): Rails sends no gateway headers there; keep only the correlation id
       return { 'x-request-id': requestId }
     }
-    if (options.context === undefined) return { ...this.#staticHeaders, 'x-request-id': requestId }
+    const context = options.context
+    if (context === undefined || context === null) return { ...this.#staticHeaders, 'x-request-id': requestId }
+    if (typeof context !== 'object') {
+      throw new InvalidOptionsError(`${def.path}: options.context must be an object ({ user?, feature?, extra? }); nothing was sent.`, [
+        { path: 'options.context', message: 'expected an object' },
+      ])
+    }
     const ctx: GatewayHeadersContext = {
       ...this.#o.headersContext,
-      ...(options.context.user === undefined ? {} : { user: options.context.user }),
-      ...(options.context.feature === undefined ? {} : { feature: options.context.feature }),
-      extra: { ...this.#o.headersContext.extra, ...options.context.extra },
+      ...(context.user === undefined || context.user === null ? {} : { user: context.user }),
+      ...(context.feature === undefined || context.feature === null ? {} : { feature: context.feature }),
+      extra: { ...this.#o.headersContext.extra, ...(context.extra ?? undefined) },
       requestId,
     }
     return buildGatewayHeaders(ctx)
@@ -669,6 +675,29 @@ function validate<S extends z.ZodType>(name: string, schema: S, value: unknown, 
     ...(ctx.requestId === undefined ? {} : { requestId: ctx.requestId }),
     sent: false,
     issues,
+  })
+}
+
+/**
+ * JSON text of a validated body. Schemas keep unknown members, so a value JSON cannot represent (a BigInt,
+ * a cycle, a throwing toJSON) can still reach here: refuse it as a validation error, nothing sent.
+ */
+function serialise(name: string, value: unknown, ctx: { path: string; requestId?: string }): string {
+  let text: string | undefined
+  let why = 'it has no JSON form'
+  try {
+    text = JSON.stringify(value)
+  } catch (e) {
+    // the engine's message names the kind of value ("BigInt", "circular structure"), never its content
+    why = e instanceof TypeError && /BigInt|circular/i.test(e.message) ? (/BigInt/i.test(e.message) ? 'it holds a BigInt' : 'it holds a cycle') : 'a member cannot be serialised'
+  }
+  if (typeof text === 'string') return text
+  throw new GatewayValidationError(`${name}: the request body is not JSON (${why}); nothing was sent.`, {
+    endpoint: name,
+    path: ctx.path,
+    ...(ctx.requestId === undefined ? {} : { requestId: ctx.requestId }),
+    sent: false,
+    issues: [{ path: '', message: `not JSON-serialisable: ${why}` }],
   })
 }
 

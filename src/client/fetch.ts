@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { InvalidOptionsError } from '../errors.js'
-import { Authorizer, type Authorization } from './auth.js'
+import { Authorizer, secretsInBody, type Authorization } from './auth.js'
 import { endpointForPath, UNAUTHENTICATED_PATHS } from './endpoints.js'
 import { resolveFetchOptions, type AuthenticatedFetchOptions, type ResolvedFetchOptions } from './options.js'
 import { authError, readBody } from './responses.js'
@@ -82,7 +82,8 @@ export function createAuthenticatedFetch(options: AuthenticatedFetchOptions): ty
     let response = await send(rebuild(auth))
     if (response.status !== 401) return logged(o, endpoint, requestId, response, auth, 1)
 
-    const first = await readBody(response, [auth.token])
+    const bodySecrets = secretsInBody(body)
+    const first = await readBody(response, [auth.token, ...bodySecrets])
     o.logger?.warn?.('gateway.unauthorized', {
       endpoint,
       requestId,
@@ -103,7 +104,7 @@ export function createAuthenticatedFetch(options: AuthenticatedFetchOptions): ty
       requestId,
       status: 401,
       attempts: 2,
-      secrets: [auth.token],
+      secrets: [auth.token, ...bodySecrets],
       auth,
       authorizer,
       toleranceSeconds: o.clockSkewToleranceSeconds,
