@@ -14,6 +14,7 @@
  * are not read (and a broken one cannot fail the load). `schemas/` and any other entry are
  * ignored too.
  */
+import type { Dirent } from 'node:fs'
 import { open, readdir, stat } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { parseDocument } from 'yaml'
@@ -87,7 +88,12 @@ async function listYamlFiles(root: string, sub: string, required: boolean, maxFi
     if (!required) return undefined
     throw new CatalogError('ERR_CATALOG_INVALID', `${sub}/: missing; a catalog needs ${sub}/ with one YAML file per item.`, { file: `${sub}/` })
   }
-  const entries = await readdir(path, { withFileTypes: true })
+  let entries: Dirent[]
+  try {
+    entries = await readdir(path, { withFileTypes: true })
+  } catch (e) {
+    throw new CatalogError('ERR_CATALOG_INVALID', `${sub}/: cannot be listed (${fsCode(e)}).`, { file: `${sub}/` })
+  }
   const files = entries
     .filter((e) => !e.name.startsWith('.') && /\.ya?ml$/.test(e.name) && (e.isFile() || e.isSymbolicLink()))
     .map((e) => e.name)
@@ -101,7 +107,13 @@ async function listYamlFiles(root: string, sub: string, required: boolean, maxFi
 }
 
 async function readYamlFile(path: string, source: string, maxFileBytes: number): Promise<unknown> {
-  const info = await stat(path)
+  let info: Awaited<ReturnType<typeof stat>>
+  try {
+    info = await stat(path)
+  } catch (e) {
+    // A dangling or looping symlink (listed by readdir, unreadable by stat), or a file removed meanwhile.
+    throw new CatalogError('ERR_CATALOG_INVALID', `${source}: cannot be read (${fsCode(e)}); a broken symbolic link? Fix or remove it.`, { file: source })
+  }
   if (!info.isFile()) throw new CatalogError('ERR_CATALOG_INVALID', `${source}: not a regular file.`, { file: source })
   // Checked before reading so that a huge file (or a /dev/zero symlink) is never loaded.
   if (info.size > maxFileBytes) {
@@ -142,7 +154,12 @@ async function readYamlFile(path: string, source: string, maxFileBytes: number):
 
 /** Read at most `max` bytes: the file may have grown since it was stat'ed. */
 async function readBounded(path: string, source: string, max: number): Promise<string> {
-  const handle = await open(path, 'r')
+  let handle: Awaited<ReturnType<typeof open>>
+  try {
+    handle = await open(path, 'r')
+  } catch (e) {
+    throw new CatalogError('ERR_CATALOG_INVALID', `${source}: cannot be read (${fsCode(e)}).`, { file: source })
+  }
   try {
     const chunks: Buffer[] = []
     let total = 0
@@ -160,6 +177,11 @@ async function readBounded(path: string, source: string, max: number): Promise<s
   } finally {
     await handle.close()
   }
+}
+
+function fsCode(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code
+  return typeof code === 'string' ? code : 'unreadable'
 }
 
 async function isDirectory(path: string): Promise<boolean> {

@@ -36,12 +36,14 @@ export function parse(command: string, argv: string[], options: OptionSpec, maxP
   try {
     parsed = parseArgs({ args: argv, options: { ...COMMON_OPTIONS, ...options }, allowPositionals: true, strict: true }) as Parsed
   } catch (err) {
-    const msg = err instanceof Error ? err.message.replace(/\. To specify a positional argument.*$/s, '') : String(err)
+    // node quotes the offending argument whole: a key or a token passed where a flag was expected
+    // (a PEM starts with "-----BEGIN") must not be printed back.
+    const msg = err instanceof Error ? err.message.replace(/\. To specify a positional argument.*$/s, '').replace(/'([^']*)'/g, (_m, arg: string) => `'${echo(arg)}'`) : String(err)
     throw new UsageError(`${command}: ${msg}. See 'cloud-connector ${command} --help'.`)
   }
   if (!parsed.values.help && parsed.positionals.length > maxPositionals) {
     throw new UsageError(
-      `${command}: unexpected argument '${truncate(parsed.positionals[maxPositionals] ?? '', 24)}'. See 'cloud-connector ${command} --help'.`,
+      `${command}: unexpected argument '${echo(parsed.positionals[maxPositionals] ?? '')}'. See 'cloud-connector ${command} --help'.`,
     )
   }
   return parsed
@@ -77,6 +79,15 @@ export function integer(command: string, p: Parsed, name: string, min: number, m
     throw new UsageError(`${command}: --${name} must be an integer from ${min} to ${max}, got '${truncate(v, 16)}'.`)
   }
   return Number(v)
+}
+
+/**
+ * What a message may repeat of an argument the user gave: a short one whole (a mistyped flag), a long
+ * one only by its first characters — it may be a token, a key or an API key given in the wrong place.
+ */
+export function echo(arg: string): string {
+  const firstLine = arg.split(/[\r\n]/, 1)[0] ?? ''
+  return firstLine.length <= 16 && firstLine === arg ? arg : `${firstLine.slice(0, 12)}…`
 }
 
 function truncate(s: string, n: number): string {

@@ -1,5 +1,5 @@
 import { CloudConnectorError } from './sdk.js'
-import { CliFailure, UsageError } from './args.js'
+import { CliFailure, echo, UsageError } from './args.js'
 import { type CliIo, styleFor } from './io.js'
 import { keygen, jwks } from './commands/keys.js'
 import { mint, inspect, verify } from './commands/tokens.js'
@@ -41,9 +41,10 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     io.stdout.write(`${VERSION}\n`)
     return EXIT.ok
   }
-  const command = COMMANDS[name]
+  // own names only: "constructor" or "valueOf" must not find Object.prototype's members
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined
   if (!command) {
-    io.stderr.write(`cloud-connector: unknown command '${name.slice(0, 32)}'. Commands: ${Object.keys(COMMANDS).join(', ')}.\n`)
+    io.stderr.write(`cloud-connector: unknown command '${oneLine(echo(name))}'. Commands: ${Object.keys(COMMANDS).join(', ')}.\n`)
     return EXIT.usage
   }
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -55,7 +56,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   } catch (err) {
     const style = styleFor(io.stderr, io.env)
     if (err instanceof UsageError) {
-      io.stderr.write(`${style.red('error')}: ${err.message}\n`)
+      io.stderr.write(`${style.red('error')}: ${oneLine(err.message)}\n`)
       return EXIT.usage
     }
     const line =
@@ -64,13 +65,23 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         : err instanceof CloudConnectorError
           ? `${err.message} [${err.code}]`
           : `unexpected failure: ${err instanceof Error ? err.message : String(err)}`
-    io.stderr.write(`${style.red('error')}: ${name}: ${line}\n`)
+    io.stderr.write(`${style.red('error')}: ${name}: ${oneLine(line)}\n`)
     if (debug && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`)
     return err instanceof CliFailure ? err.exitCode : EXIT.refused
   }
 }
 
 export const VERSION = '0.1.0'
+
+/**
+ * Messages echo what the user typed (an unknown flag, a file name): control characters are shown
+ * escaped, so that an error stays on one line and cannot drive the terminal (ANSI escapes).
+ */
+function oneLine(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) =>
+    c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  )
+}
 
 function overview(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length))

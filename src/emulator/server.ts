@@ -111,8 +111,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     let instanceCore: InstanceCore | undefined
     let instanceUrl: string
     if (options.instanceUrl === undefined) {
-      const srv = createHttpServer(maxBody, (req) =>
-        Promise.resolve(instanceCore === undefined ? jsonResponse(503, { message: 'starting' }) : instanceCore.handle(req)),
+      const srv = createHttpServer(
+        maxBody,
+        (req) => Promise.resolve(instanceCore === undefined ? jsonResponse(503, { message: 'starting' }) : instanceCore.handle(req)),
+        now,
       )
       servers.push(srv)
       instanceUrl = originOf(host, await listen(srv, host, options.instancePort ?? 0))
@@ -139,7 +141,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       ...(options.logger === undefined ? {} : { logger: options.logger }),
       log,
     })
-    const gwServer = createHttpServer(maxBody, (req) => gateway.handle(req))
+    const gwServer = createHttpServer(maxBody, (req) => gateway.handle(req), now)
     servers.push(gwServer)
     starting = { side: 'gateway', port: options.port ?? 0 }
     const gatewayUrl = originOf(host, await listen(gwServer, host, options.port ?? 0))
@@ -203,12 +205,14 @@ function pickKnobs(o: EmulatorOptions): GatewayKnobs {
   return out
 }
 
-function createHttpServer(maxBody: number, handle: (req: EmulatorRequest) => Promise<EmulatorResponse>): Server {
+function createHttpServer(maxBody: number, handle: (req: EmulatorRequest) => Promise<EmulatorResponse>, now: Clock): Server {
   const srv = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
-    void serve(req, res, maxBody, handle)
+    void serve(req, res, maxBody, handle, now)
   })
-  // Keep-alive sockets must not hold the process open between tests; stop() closes them anyway.
-  srv.keepAliveTimeout = 1_000
+  // Node's default. undici (fetch) reuses a connection only for the server's keep-alive hint minus
+  // 1 s: a 1 s timeout made every request open a new connection. Idle sockets cannot outlive the
+  // emulator either way: stop() closes them.
+  srv.keepAliveTimeout = 5_000
   return srv
 }
 
@@ -217,6 +221,7 @@ async function serve(
   res: ServerResponse,
   maxBody: number,
   handle: (req: EmulatorRequest) => Promise<EmulatorResponse>,
+  now: Clock,
 ): Promise<void> {
   let out: EmulatorResponse
   try {
@@ -225,7 +230,7 @@ async function serve(
     for await (const chunk of req as AsyncIterable<Buffer>) {
       size += chunk.length
       if (size > maxBody) {
-        write(res, jsonResponse(413, { detail: `Request body larger than ${maxBody} bytes` }), true)
+        write(res, jsonResponse(413, { detail: `Request body larger than ${maxBody} bytes` }), true, now)
         return
       }
       chunks.push(chunk)
@@ -240,15 +245,32 @@ async function serve(
     // The client went away mid-body, or a handler bug: answer if the socket is still there.
     out = internalServerError()
   }
-  write(res, out, false)
+  write(res, out, false, now)
 }
 
-function write(res: ServerResponse, out: EmulatorResponse, close: boolean): void {
+function write(res: ServerResponse, out: EmulatorResponse, close: boolean, now: Clock): void {
   if (res.destroyed || res.headersSent) return
-  const headers: Record<string, string | number> = { ...out.headers, 'content-length': Buffer.byteLength(out.body) }
+  // The Date header follows the emulator's clock, as a real server's follows its own: a client that
+  // detects clock skew from it (createGatewayClient does) sees the skew the `now` knob sets up.
+  const date = safeNow(now)
+  const headers: Record<string, string | number> = {
+    ...(date === undefined ? {} : { date: date.toUTCString() }),
+    ...out.headers,
+    'content-length': Buffer.byteLength(out.body),
+  }
   if (close) headers['connection'] = 'close'
   res.writeHead(out.status, headers)
   res.end(out.body)
+}
+
+/** The clock's reading, or undefined when a user-supplied clock throws or gives no valid Date. */
+function safeNow(now: Clock): Date | undefined {
+  try {
+    const d = now()
+    return d instanceof Date && !Number.isNaN(d.getTime()) ? d : undefined
+  } catch {
+    return undefined
+  }
 }
 
 function listen(srv: Server, host: string, port: number): Promise<number> {

@@ -280,7 +280,7 @@ class PyJsonParser {
   private readonly end: number
   private depth = 0
 
-  constructor(private readonly text: string) {
+  constructor(text: string) {
     this.cps = []
     for (const ch of text) this.cps.push(ch.codePointAt(0) ?? 0)
     this.end = this.cps.length
@@ -417,7 +417,11 @@ class PyJsonParser {
       if (this.isDigit(idx - 1)) isFloat = true
       else idx = eStart
     }
-    const literal = this.text.slice(this.offsetOf(start), this.offsetOf(idx))
+    // A number is ASCII: build its literal from the code points it spans. (Mapping code point indices
+    // back to string offsets by scanning from the start cost O(n) per number, O(n²) for a long array —
+    // seconds of CPU for a 100 KB header, before any signature check.)
+    let literal = ''
+    for (let i = start; i < idx; i++) literal += String.fromCharCode(this.cps[i] as number)
     if (isFloat) return [Number(literal), idx]
     const digits = literal.startsWith('-') ? literal.length - 1 : literal.length
     if (digits > PY_INT_MAX_STR_DIGITS) {
@@ -428,13 +432,6 @@ class PyJsonParser {
     // Python ints are unbounded: keep the sign and the order of magnitude, never Infinity.
     const n = Number(literal)
     return [Number.isFinite(n) ? n : n > 0 ? Number.MAX_VALUE : -Number.MAX_VALUE, idx]
-  }
-
-  /** JS string offset of code point index `idx` (numbers are ASCII, but earlier text may not be). */
-  private offsetOf(idx: number): number {
-    let off = 0
-    for (let i = 0; i < idx; i++) off += (this.cps[i] as number) > 0xffff ? 2 : 1
-    return off
   }
 
   private scanString(startAfterQuote: number): [string, number] {

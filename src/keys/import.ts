@@ -44,8 +44,11 @@ export function loadVerificationKey(input: string | Uint8Array | JsonWebKey | Pu
     } catch {
       throw new KeyError('ERR_KEY_INVALID', 'The verification key is not a readable PEM or JWK: give an RSA public key (BEGIN PUBLIC KEY) or a JWK with kty "RSA", n and e.')
     }
+  } else if (typeof input !== 'object' || input === null) {
+    throw new KeyError('ERR_KEY_INVALID', 'The verification key must be a PEM string, a JWK object or a KeyObject.')
   } else {
-    if (input.kty !== 'RSA') throw notRsa(String(input.kty ?? 'missing'))
+    // kty is described, never converted: String() of an object without a prototype throws a TypeError.
+    if (input.kty !== 'RSA') throw notRsa(`a JWK with kty "${typeof input.kty === 'string' ? input.kty.slice(0, 16) : 'missing'}"`)
     try {
       const { n, e } = input as { n?: unknown; e?: unknown }
       if (typeof n !== 'string' || typeof e !== 'string') throw new Error('n/e')

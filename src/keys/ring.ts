@@ -164,7 +164,9 @@ export function createKeyRing(options: KeyRingOptions = {}): KeyRing {
     }
     return d
   }
-  const readyAtOf = (s: Slot): Date | null => (s.publishedAt === null ? null : new Date(s.publishedAt.getTime() + delayMs))
+  // Clamped to the last instant a Date can hold: a huge delay (or a publish time near the end of the
+  // Date range) must read as "not for a very long time", not as an Invalid Date that breaks toISOString().
+  const readyAtOf = (s: Slot): Date | null => (s.publishedAt === null ? null : new Date(Math.min(s.publishedAt.getTime() + delayMs, MAX_DATE_MS)))
   const entry = (s: Slot, index: number): KeyRingEntry =>
     Object.freeze({
       kid: s.key.kid,
@@ -321,6 +323,8 @@ interface Slot {
 }
 
 const MAX_WARNINGS = 50
+/** The largest time value a Date holds (ECMAScript: ±8.64e15 ms). */
+const MAX_DATE_MS = 8.64e15
 
 function newSlot(key: SigningKey, createdAt: Date, publishedAt: Date | null | undefined): Slot {
   return {

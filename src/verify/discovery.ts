@@ -127,5 +127,8 @@ function describeFetchError(e: unknown): string {
   const code = cause && typeof cause === 'object' && 'code' in cause ? String((cause as { code: unknown }).code) : undefined
   // messages of fetch implementations may quote the URL, credentials included
   const message = e.message.replace(/\/\/[^/@\s]*@/g, '//')
-  return code ? `${message} (${code})` : message
+  if (code) return `${message} (${code})`
+  // undici says only "fetch failed"; the reason (e.g. "redirect count exceeded") is in the cause
+  const reason = cause instanceof Error ? cause.message.replace(/\/\/[^/@\s]*@/g, '//').slice(0, 200) : ''
+  return reason ? `${message} (${reason})` : message
 }

@@ -1,5 +1,6 @@
 export {
   createGatewayVerifier,
+  UNKNOWN_KID_COOLDOWN_SECONDS,
   type GatewayVerifier,
   type GatewayVerifierOptions,
   type StrictOptions,

@@ -36,7 +36,11 @@ import { trustedKeyFromJwk, trustedKeyFromSigningKey } from './keys.js'
 export interface StrictOptions {
   /** `iss` must be one of these (a trailing "/" is ignored). Default with `strict: true`: the issuerUrls. */
   issuers?: string[]
-  /** The header's `kid` must name a trusted key, and only that key is tried. Default true. */
+  /**
+   * The header's `kid` must name a trusted key, and only that key is tried. Default true. An unknown
+   * kid makes the verifier reload the issuers' keys (issuerUrls), at most once per
+   * UNKNOWN_KID_COOLDOWN_SECONDS. Strict mode also refuses any `crit` header.
+   */
   requireKid?: boolean
   /** `aud` must be present. Default true. */
   requireAud?: boolean
@@ -120,6 +124,12 @@ export interface GatewayVerifier {
   keySet(): Promise<KeySetInfo>
 }
 
+/**
+ * Strict mode reloads the issuers' keys when a token names a kid it does not know (a key published
+ * since the last load), at most once per this many seconds, as jose's createRemoteJWKSet does.
+ */
+export const UNKNOWN_KID_COOLDOWN_SECONDS = 30
+
 export function createGatewayVerifier(options: GatewayVerifierOptions = {}): GatewayVerifier {
   const o = parseVerifierOptions(options)
   const store = new KeyStore(o)
@@ -143,7 +153,13 @@ export function createGatewayVerifier(options: GatewayVerifierOptions = {}): Gat
         return { status: 500, error: GATEWAY_MESSAGES.noKeys, reason: `CriticalAuthError: ${GATEWAY_MESSAGES.noKeys}`, check: 'keys' }
       }
 
-      const decoded = decode(token, keys)
+      let decoded = decode(token, keys)
+      if (!decoded.ok && decoded.unknownKid === true && store.mayReloadForUnknownKid()) {
+        // Strict mode names the key: an unknown kid may be a key published since the last load.
+        // Reload, at most once per cooldown, whatever the number of such tokens (no fetch storm).
+        const fresh = await store.reloadForUnknownKid()
+        if (fresh !== keys) decoded = decode(token, fresh)
+      }
       if (!decoded.ok) return refuse(decoded, token)
       const claims = decoded.claims
 
@@ -166,7 +182,7 @@ export function createGatewayVerifier(options: GatewayVerifierOptions = {}): Gat
   }
 
   /** python-jose's jwt.decode (plus the strict checks), returning the claims or its failure. */
-  function decode(token: string, keys: readonly TrustedKey[]): { ok: true; claims: Record<string, unknown> } | JoseFailure {
+  function decode(token: string, keys: readonly TrustedKey[]): { ok: true; claims: Record<string, unknown> } | (JoseFailure & { unknownKid?: boolean }) {
     const strict = o.strict
     if (strict?.maxTokenBytes !== undefined && token.length > strict.maxTokenBytes / 3 && Buffer.byteLength(token) > strict.maxTokenBytes) {
       return { ok: false, stage: 'segments', reason: `Token too large (over ${strict.maxTokenBytes} bytes)` }
@@ -176,12 +192,18 @@ export function createGatewayVerifier(options: GatewayVerifierOptions = {}): Gat
     const { parts } = load
     const algReason = joseCheckAlgorithm(parts.header)
     if (algReason !== undefined) return { ok: false, stage: 'algorithm', reason: algReason }
+    // RFC 7515 §4.1.11: a recipient must refuse critical extensions it does not understand, and this
+    // verifier understands none. The gateway (python-jose) ignores "crit"; strict mode does not.
+    if (strict !== undefined && Object.hasOwn(parts.header, 'crit')) {
+      return { ok: false, stage: 'algorithm', reason: 'Unsupported critical header ("crit"): no JWS extension is supported' }
+    }
     let candidates = keys
     if (strict?.requireKid) {
       const kid = parts.header.kid
       candidates = typeof kid === 'string' ? keys.filter((k) => k.kid === kid && k.key !== undefined) : []
       if (candidates.length === 0) {
-        return { ok: false, stage: 'signature', reason: typeof kid === 'string' ? 'No trusted key has the kid of the token' : 'The token has no kid' }
+        if (typeof kid === 'string') return { ok: false, stage: 'signature', reason: 'No trusted key has the kid of the token', unknownKid: true }
+        return { ok: false, stage: 'signature', reason: 'The token has no kid' }
       }
     }
     if (!verified.has(keys, token)) {
@@ -285,6 +307,8 @@ class KeyStore {
   private keys: TrustedKey[] | undefined
   expiresAt = 0
   loadedAt = 0
+  /** When the last fetch started (injected clock, ms): the unknown-kid cooldown counts from it. */
+  private lastAttemptAt = Number.NEGATIVE_INFINITY
   private inflight: Promise<TrustedKey[]> | undefined
 
   constructor(private readonly o: ResolvedOptions) {
@@ -310,14 +334,33 @@ class KeyStore {
       if (fresh) return Promise.resolve(fresh)
     }
     if (this.o.issuerUrls.length === 0) return Promise.resolve(this.o.staticKeys)
-    const p = this.fetchAll().finally(() => {
+    return this.start(false)
+  }
+
+  /** Strict mode, unknown kid: is a reload allowed (issuers to ask, cooldown passed or a load in flight)? */
+  mayReloadForUnknownKid(): boolean {
+    if (this.o.issuerUrls.length === 0) return false
+    return this.inflight !== undefined || this.o.now().getTime() - this.lastAttemptAt >= UNKNOWN_KID_COOLDOWN_SECONDS * 1000
+  }
+
+  /**
+   * Reload for an unknown kid, sharing any load in flight. The current set is kept when an issuer
+   * fails meanwhile: a token must not be able to swap a working key set for an empty one.
+   */
+  reloadForUnknownKid(): Promise<TrustedKey[]> {
+    return this.inflight ?? this.start(true)
+  }
+
+  private start(keepOnFailure: boolean): Promise<TrustedKey[]> {
+    this.lastAttemptAt = this.o.now().getTime()
+    const p = this.fetchAll(keepOnFailure).finally(() => {
       if (this.inflight === p) this.inflight = undefined
     })
     this.inflight = p
     return p
   }
 
-  private async fetchAll(): Promise<TrustedKey[]> {
+  private async fetchAll(keepOnFailure: boolean): Promise<TrustedKey[]> {
     const { o } = this
     const results = await Promise.all(
       o.issuerUrls.map((url) =>
@@ -335,6 +378,10 @@ class KeyStore {
         ),
       ),
     )
+    if (keepOnFailure && this.keys !== undefined && results.some((r) => r === undefined)) {
+      log(o.logger, 'warn', 'gateway_verifier.reload_kept_keys', { issuersFailed: results.filter((r) => r === undefined).length, kids: this.keys.map((k) => k.kid ?? null) })
+      return this.keys
+    }
     const keys = [...o.staticKeys]
     for (const r of results) if (r) for (const entry of r.keys) keys.push(trustedKeyFromJwk(entry))
     const now = o.now().getTime()

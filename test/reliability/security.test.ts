@@ -1,0 +1,447 @@
+/**
+ * Named security cases. Each attack is run through every layer that meets a token: inspection,
+ * preflight, the gateway-equivalent verifier (default and strict), the client (which must never send
+ * what is refused), and — where a request can be sent at all — the emulator over real sockets.
+ */
+import { createHmac, generateKeyPairSync } from 'node:crypto'
+import { Readable } from 'node:stream'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { main } from '../../src/cli/main.js'
+import type { CliIo } from '../../src/cli/io.js'
+import {
+  buildGatewayHeaders,
+  createCatalog,
+  createGatewayClient,
+  createGatewayVerifier,
+  createTokenIssuer,
+  HeaderError,
+  inspectToken,
+  loadSigningKeySync,
+  MAX_TOKEN_BYTES,
+  preflight,
+  PreflightError,
+  startEmulator,
+  toJwks,
+  type Emulator,
+  type GatewayClient,
+  type HeadersInput,
+  type TokenSource,
+} from '../../src/index.js'
+import { loadCaseFixture } from '../cases/fixture.js'
+import { b64url, b64urlJson, mintJwt, signSegments } from '../cases/mint.js'
+import { expectPrototypesClean, INSTANCE_ID } from './config.js'
+import { startServer, type TestServer } from './servers.js'
+
+const fx = loadCaseFixture(new Date())
+const NOW = Math.floor(Date.now() / 1000)
+const CLAIMS = { iss: fx.issuer, sub: INSTANCE_ID, aud: ['gitlab-ai-gateway'], iat: NOW, nbf: NOW - 5, exp: NOW + 3600, gitlab_realm: 'self-managed', scopes: ['complete_code'] }
+const HEADER = { alg: 'RS256', typ: 'JWT', kid: fx.key.kid }
+const attacker = loadSigningKeySync(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs1', format: 'pem' }).toString())
+const GOOD = mintJwt(HEADER, CLAIMS, fx.key.privateKey!)
+
+const headersFor = (token: string): Record<string, string> => ({
+  authorization: `Bearer ${token}`,
+  'x-gitlab-authentication-type': 'oidc',
+  'x-gitlab-instance-id': INSTANCE_ID,
+  'x-gitlab-realm': 'self-managed',
+})
+const gatewayVerifier = createGatewayVerifier({ jwks: toJwks([fx.key]), now: () => new Date() })
+const strictVerifier = createGatewayVerifier({ jwks: toJwks([fx.key]), now: () => new Date(), strict: { issuers: [fx.issuer] } })
+const sdkHeaders = buildGatewayHeaders({ instance: { id: INSTANCE_ID, realm: 'self-managed' } })
+
+/** A client whose fetch only counts: anything that reaches it was "sent" (with these Authorization values). */
+function countingClient(token: string | (() => string)): { client: GatewayClient; sent: () => number; authorizations: string[] } {
+  let sent = 0
+  const authorizations: string[] = []
+  const source: TokenSource = { getToken: async () => ({ token: typeof token === 'function' ? token() : token, source: 'self-issued', reason: 'security test' }) }
+  const client = createGatewayClient({
+    baseUrl: 'http://127.0.0.1:9',
+    tokenSource: source,
+    headers: { instance: { id: INSTANCE_ID, realm: 'self-managed' } },
+    retry: false,
+    fetch: async (input) => {
+      sent++
+      if (input instanceof Request) authorizations.push(input.headers.get('authorization') ?? '')
+      return new Response('"ok"', { status: 200, headers: { 'content-type': 'application/json' } })
+    },
+  })
+  return { client, sent: () => sent, authorizations }
+}
+
+const MODEL = { name: 'mistral', endpoint: 'http://model:8000/v1' }
+
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p
+  } catch (e) {
+    return e
+  }
+  throw new Error('expected a rejection')
+}
+
+/** The refusal every layer must give, and the client must not send. */
+async function expectRefusedEverywhere(token: string, reason: string, code: string): Promise<void> {
+  expect(inspectToken(token).problems.filter((p) => p.severity === 'error').map((p) => p.code)).toContain(code)
+  const pf = preflight({ token, headers: sdkHeaders, unitPrimitive: 'complete_code' })
+  expect(pf.ok).toBe(false)
+  expect(pf.errors[0]?.code).toBe(code)
+  expect(await gatewayVerifier.authenticate(headersFor(token))).toMatchObject({ status: 401, error: 'Forbidden by auth provider', reason })
+  expect((await strictVerifier.authenticate(headersFor(token))).status).toBe(401)
+  const { client, sent } = countingClient(token)
+  const err = await rejection(client.checkModelConfiguration(MODEL))
+  expect(err).toBeInstanceOf(PreflightError)
+  expect((err as PreflightError).findings[0]?.code).toBe(code)
+  expect(sent()).toBe(0)
+}
+
+describe('security: algorithms', () => {
+  it('alg "none" (any spelling, with or without a signature) is refused everywhere and never sent', async () => {
+    for (const alg of ['none', 'None', 'NONE', 'nOnE']) {
+      const unsigned = `${b64urlJson({ ...HEADER, alg })}.${b64urlJson(CLAIMS)}.`
+      await expectRefusedEverywhere(unsigned, 'The specified alg value is not allowed', 'ALG_NOT_ALLOWED')
+      // a "none" header over a real RS256 signature is still "none"
+      const resigned = signSegments(b64urlJson({ ...HEADER, alg }), b64urlJson(CLAIMS), fx.key.privateKey!)
+      await expectRefusedEverywhere(resigned, 'The specified alg value is not allowed', 'ALG_NOT_ALLOWED')
+    }
+    // and no alg at all
+    await expectRefusedEverywhere(`${b64urlJson({ typ: 'JWT', kid: fx.key.kid })}.${b64urlJson(CLAIMS)}.AAAA`, 'No algorithm was specified in the JWS header.', 'ALG_MISSING')
+  })
+
+  it('key confusion: HS256 signed with the trusted RSA public key (PEM, DER, JWK JSON, n) is refused', async () => {
+    const secrets: (string | Buffer)[] = [
+      fx.key.publicKey.export({ type: 'spki', format: 'pem' }) as string,
+      fx.key.publicKey.export({ type: 'pkcs1', format: 'pem' }) as string,
+      fx.key.publicKey.export({ type: 'spki', format: 'der' }),
+      JSON.stringify(fx.key.publicJwk),
+      Buffer.from(fx.key.publicJwk.n, 'base64url'),
+    ]
+    for (const secret of secrets) {
+      for (const alg of ['HS256', 'HS384', 'HS512']) {
+        const input = `${b64urlJson({ ...HEADER, alg })}.${b64urlJson(CLAIMS)}`
+        const hash = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' }[alg] as string
+        const token = `${input}.${createHmac(hash, secret).update(input).digest('base64url')}`
+        await expectRefusedEverywhere(token, 'The specified alg value is not allowed', 'ALG_NOT_ALLOWED')
+        expect(inspectToken(token).problems[0]?.message).toMatch(/key-confusion attempt/)
+      }
+    }
+  })
+
+  it('RS256 signed by a key nobody trusts, claiming the trusted kid, fails the signature check', async () => {
+    const forged = mintJwt(HEADER, CLAIMS, attacker.privateKey!)
+    expect(await gatewayVerifier.authenticate(headersFor(forged))).toMatchObject({ status: 401, reason: 'Signature verification failed.' })
+    expect(await strictVerifier.authenticate(headersFor(forged))).toMatchObject({ status: 401, reason: 'Signature verification failed.' })
+    // preflight given the trusted keys refuses it too, so the client would not send it
+    expect(preflight({ token: forged, headers: sdkHeaders, verificationKeys: toJwks([fx.key]) }).errors.map((p) => p.code)).toEqual(['SIGNATURE_INVALID'])
+  })
+})
+
+describe('security: the "crit" header', () => {
+  const signedWithCrit = (crit: unknown, extra: Record<string, unknown> = {}) => mintJwt({ ...HEADER, crit, ...extra }, CLAIMS, fx.key.privateKey!)
+
+  it('the gateway (python-jose) ignores crit: the default verifier agrees (200) and inspection warns', async () => {
+    const token = signedWithCrit(['exp'])
+    expect((await gatewayVerifier.authenticate(headersFor(token))).status).toBe(200)
+    const report = inspectToken(token)
+    expect(report.problems.map((p) => `${p.severity}:${p.code}`)).toEqual(['warning:CRIT_HEADER'])
+  })
+
+  it('strict mode refuses every crit header: known names, unknown extensions, malformed values', async () => {
+    for (const crit of [['exp'], ['b64'], ['urn:example:unknown'], [], 'b64', null, 1]) {
+      const v = await strictVerifier.authenticate(headersFor(signedWithCrit(crit, { b64: false, 'urn:example:unknown': 1 })))
+      expect(v, JSON.stringify(crit)).toEqual({
+        status: 401,
+        error: 'Forbidden by auth provider',
+        reason: 'Unsupported critical header ("crit"): no JWS extension is supported',
+        check: 'token',
+      })
+    }
+    // the same token without crit passes the strict verifier
+    expect((await strictVerifier.authenticate(headersFor(GOOD))).status).toBe(200)
+  })
+})
+
+describe('security: key URLs in the token header are never fetched, never trusted', () => {
+  let evil: TestServer
+  let issuer: TestServer
+  const attackerJwks = toJwks([attacker])
+  beforeAll(async () => {
+    evil = await startServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(attackerJwks))
+    })
+    issuer = await startServer((req, res, url) => {
+      const body = url.pathname === '/.well-known/openid-configuration' ? { jwks_uri: `${issuer.url}/oauth/discovery/keys` } : toJwks([fx.key])
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body))
+    })
+  })
+  afterAll(async () => {
+    await evil.close()
+    await issuer.close()
+  })
+
+  it('jku, x5u and an embedded jwk pointing at / holding the attacker key: 401, zero fetches of them', async () => {
+    const fetched: string[] = []
+    const originalFetch = globalThis.fetch
+    const countingFetch: typeof fetch = (input, init) => {
+      fetched.push(input instanceof Request ? input.url : String(input))
+      return originalFetch(input, init)
+    }
+    let globalCalls = 0
+    globalThis.fetch = ((input: string | URL | Request, init?: RequestInit) => {
+      globalCalls++
+      return originalFetch(input, init)
+    }) as typeof fetch
+    try {
+      const headers = [
+        { alg: 'RS256', kid: attacker.kid, jku: `${evil.url}/jwks.json` },
+        { alg: 'RS256', kid: attacker.kid, x5u: `${evil.url}/cert.pem` },
+        { alg: 'RS256', kid: attacker.kid, jwk: attacker.publicJwk },
+        { alg: 'RS256', kid: fx.key.kid, jwk: attacker.publicJwk, jku: `${evil.url}/jwks.json`, x5u: `${evil.url}/c`, x5c: ['MIIB'] },
+      ]
+      const withDiscovery = createGatewayVerifier({ issuerUrls: [issuer.url], fetch: countingFetch, now: () => new Date() })
+      const strictDiscovery = createGatewayVerifier({ issuerUrls: [issuer.url], fetch: countingFetch, now: () => new Date(), strict: true })
+      for (const h of headers) {
+        const token = mintJwt(h, CLAIMS, attacker.privateKey!)
+        expect(await gatewayVerifier.authenticate(headersFor(token))).toMatchObject({ status: 401, reason: 'Signature verification failed.' })
+        expect(await withDiscovery.authenticate(headersFor(token))).toMatchObject({ status: 401, reason: 'Signature verification failed.' })
+        const strict = await strictDiscovery.authenticate(headersFor(token))
+        expect(strict.status).toBe(401)
+        expect(['Signature verification failed.', 'No trusted key has the kid of the token']).toContain(strict.reason)
+        expect(inspectToken(token).kind).toBe('jwt')
+        expect(preflight({ token, headers: sdkHeaders, verificationKeys: toJwks([fx.key]) }).errors.map((p) => p.code)).toEqual(['SIGNATURE_INVALID'])
+      }
+      expect(evil.count()).toBe(0)
+      // only discovery was fetched: the issuer's well-known document and key set, once per verifier
+      // (the strict one's reload for the attacker's unknown kid waits for the 30 s cooldown)
+      expect(fetched.every((u) => u.startsWith(issuer.url))).toBe(true)
+      expect(fetched.filter((u) => u.endsWith('/.well-known/openid-configuration'))).toHaveLength(2)
+      expect(fetched.filter((u) => u.endsWith('/oauth/discovery/keys'))).toHaveLength(2)
+      // inspection, preflight and the static-key verifier fetch nothing at all
+      expect(globalCalls).toBe(0)
+    } finally {
+      globalThis.fetch = originalFetch
+    }
+  })
+
+  it('the emulator (gateway over HTTP) refuses such a token and never contacts the URLs', async () => {
+    const emulator = await startEmulator({ key: fx.key, instance: { instanceId: INSTANCE_ID } })
+    try {
+      const token = mintJwt({ alg: 'RS256', kid: attacker.kid, jku: `${evil.url}/jwks.json`, jwk: attacker.publicJwk }, { ...CLAIMS, iss: emulator.instanceUrl }, attacker.privateKey!)
+      const res = await fetch(`${emulator.url}/v2/code/completions`, { method: 'POST', headers: { ...headersFor(token), 'content-type': 'application/json' }, body: '{}' })
+      expect(res.status).toBe(401)
+      expect(await res.json()).toEqual({ error: 'Forbidden by auth provider' })
+      expect(emulator.requests.find((r) => r.side === 'gateway')?.verdict?.reason).toBe('Signature verification failed.')
+      expect(evil.count()).toBe(0)
+    } finally {
+      await emulator.stop()
+    }
+  })
+})
+
+describe('security: size', () => {
+  /** A validly signed token over 64 KiB whose header would crash the gateway's JSON parser if decoded. */
+  const bombHeader = `{"alg":"RS256","kid":"${fx.key.kid}","x":${'['.repeat(40_000)}${']'.repeat(40_000)}}`
+  const huge = signSegments(b64url(bombHeader), b64urlJson({ ...CLAIMS, pad: 'x'.repeat(10_000) }), fx.key.privateKey!)
+
+  it('tokens over 64 KiB are refused before decoding: inspection, preflight, strict verifier, client, CLI', async () => {
+    expect(huge.length).toBeGreaterThan(MAX_TOKEN_BYTES)
+    const started = performance.now()
+    const report = inspectToken(huge)
+    // nothing was decoded: no header, no claims, and not the crash a decoded header would report
+    expect(report).toMatchObject({ kind: 'malformed', length: huge.length })
+    expect(report.header).toBeUndefined()
+    expect(report.claims).toBeUndefined()
+    expect(report.problems.map((p) => p.code)).toEqual(['TOKEN_TOO_LARGE'])
+    const pf = preflight({ token: huge, headers: sdkHeaders, unitPrimitive: 'complete_code' })
+    expect(pf.errors.map((p) => p.code)).toEqual(['TOKEN_TOO_LARGE'])
+    expect(performance.now() - started).toBeLessThan(50)
+
+    expect(await strictVerifier.authenticate(headersFor(huge))).toEqual({ status: 401, error: 'Forbidden by auth provider', reason: 'Token too large (over 65536 bytes)', check: 'token' })
+    // multi-byte characters count as bytes, not characters
+    const wide = 'é'.repeat(MAX_TOKEN_BYTES / 2 + 1)
+    expect(inspectToken(wide).problems.map((p) => p.code)).toEqual(['TOKEN_TOO_LARGE'])
+    expect((await strictVerifier.authenticate(headersFor(wide))).reason).toBe('Token too large (over 65536 bytes)')
+
+    const { client, sent } = countingClient(huge)
+    const err = await rejection(client.checkModelConfiguration(MODEL))
+    expect(err).toBeInstanceOf(PreflightError)
+    expect((err as PreflightError).findings.map((p) => p.code)).toEqual(['TOKEN_TOO_LARGE'])
+    expect(sent()).toBe(0)
+
+    let stdout = ''
+    const io: CliIo = { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: () => true }, stdin: Readable.from([]) as unknown as CliIo['stdin'], env: {} }
+    expect(await main(['inspect', huge, '--json'], io)).toBe(1)
+    expect(JSON.parse(stdout)).toMatchObject({ kind: 'malformed', accepted: false, problems: [{ code: 'TOKEN_TOO_LARGE' }] })
+  })
+
+  it('the gateway-equivalent verifier mirrors python-jose (no size limit) but parses in linear time', async () => {
+    // A 400 KiB header of numbers: before the fix in src/inspect/python.ts, parsing it before the
+    // signature check took O(n²) — 14 s for 100 KiB. Now it is refused in well under a second.
+    const header = `{"alg":"RS256","a":[${'1,'.repeat(200_000)}1]}`
+    const token = `${b64url(header)}.${b64urlJson(CLAIMS)}.${b64url('sig')}`
+    const started = performance.now()
+    expect(await gatewayVerifier.authenticate(headersFor(token))).toMatchObject({ status: 401, reason: 'Signature verification failed.' })
+    expect(performance.now() - started).toBeLessThan(2_000)
+  })
+})
+
+describe('security: prototype pollution through claims and headers', () => {
+  const POISON = '{"polluted":true,"isAdmin":true,"alg":"RS256","scopes":["complete_code"]}'
+  const payload = `{"__proto__":${POISON},"constructor":{"prototype":${POISON}},"prototype":${POISON},"iss":"${fx.issuer}","sub":"${INSTANCE_ID}","aud":["gitlab-ai-gateway"],"iat":${NOW},"nbf":${NOW - 5},"exp":${NOW + 3600},"gitlab_realm":"self-managed","scopes":["complete_code"]}`
+  const poisoned = signSegments(b64urlJson(HEADER), b64url(payload), fx.key.privateKey!)
+
+  it('__proto__ / constructor claims stay plain own data after inspect, preflight and verify', async () => {
+    const report = inspectToken(poisoned)
+    expect(report.kind).toBe('jwt')
+    expect(Object.getPrototypeOf(report.claims)).toBe(Object.prototype)
+    expect(Object.hasOwn(report.claims!, '__proto__')).toBe(true)
+    expect(report.claims!.polluted).toBeUndefined()
+
+    expect(preflight({ token: poisoned, headers: sdkHeaders, unitPrimitive: 'complete_code' }).ok).toBe(true)
+    for (const v of [gatewayVerifier, strictVerifier]) {
+      const verdict = await v.authenticate(headersFor(poisoned), { unitPrimitive: 'complete_code' })
+      expect(verdict.status).toBe(200)
+      expect(Object.getPrototypeOf(verdict.claims)).toBe(Object.prototype)
+      expect((verdict.claims as Record<string, unknown>).isAdmin).toBeUndefined()
+    }
+    // Python's own decoder path (taken for payloads that JSON.parse rejects or that are long)
+    const long = signSegments(b64urlJson(HEADER), b64url(`${payload.slice(0, -1)},"pad":"${'x'.repeat(4000)}"}`), fx.key.privateKey!)
+    const verdict = await gatewayVerifier.authenticate(headersFor(long))
+    expect(verdict.status).toBe(200)
+    expect(Object.getPrototypeOf(verdict.claims)).toBe(Object.prototype)
+    expectPrototypesClean()
+  })
+
+  it('an "alg" found only on a __proto__ member does not count: the header has no alg', async () => {
+    const header = `{"__proto__":{"alg":"RS256"},"kid":"${fx.key.kid}"}`
+    const token = signSegments(b64url(header), b64urlJson(CLAIMS), fx.key.privateKey!)
+    await expectRefusedEverywhere(token, 'No algorithm was specified in the JWS header.', 'ALG_MISSING')
+    expectPrototypesClean()
+  })
+
+  it('the same token through the client and the emulator, and the CLI: no prototype changes anywhere', async () => {
+    const emulator: Emulator = await startEmulator({ key: fx.key, instance: { instanceId: INSTANCE_ID } })
+    try {
+      const token = signSegments(b64urlJson(HEADER), b64url(payload.replace(fx.issuer, emulator.instanceUrl)), fx.key.privateKey!)
+      const client = createGatewayClient({
+        baseUrl: emulator.url,
+        tokenSource: { getToken: async () => ({ token, source: 'self-issued', reason: 'test' }) },
+        headers: { instance: { id: INSTANCE_ID, realm: 'self-managed' } },
+        retry: false,
+      })
+      expect((await client.checkModelConfiguration(MODEL)).status).toBe(200)
+      const recorded = emulator.requests.find((r) => r.route === 'prompts')
+      expect(recorded?.verdict?.status).toBe(200)
+      expect(Object.getPrototypeOf(recorded?.verdict?.claims)).toBe(Object.prototype)
+    } finally {
+      await emulator.stop()
+    }
+    const io: CliIo = { stdout: { write: () => true }, stderr: { write: () => true }, stdin: Readable.from([]) as unknown as CliIo['stdin'], env: {} }
+    expect(await main(['inspect', poisoned], io)).toBe(0)
+    expectPrototypesClean()
+  })
+
+  it('extra claims, catalog items and header names cannot carry __proto__ either', () => {
+    const extra = JSON.parse('{"__proto__":{"polluted":true}}') as Record<string, unknown>
+    expect(() => createTokenIssuer({ issuer: fx.issuer, instanceId: INSTANCE_ID, realm: 'self-managed', key: fx.key, extraClaims: extra })).toThrow(
+      expect.objectContaining({ code: 'ERR_RESERVED_CLAIM' }),
+    )
+    const item = JSON.parse('{"name":"x","description":"d","group":"g","feature_category":"f","backend_services":["s"],"__proto__":{"polluted":true}}') as unknown
+    expect(() => createCatalog({ unitPrimitives: [item], backendServices: [{ name: 's', jwt_aud: 'a' }] })).toThrow(expect.objectContaining({ code: 'ERR_CATALOG_INVALID' }))
+    const headers = buildGatewayHeaders({ instance: { id: INSTANCE_ID, realm: 'self-managed' }, extra: JSON.parse('{"__proto__":"x","constructor":"y"}') as Record<string, string> })
+    expect(Object.getPrototypeOf(headers)).toBe(Object.prototype)
+    expect(headers.constructor).toBe('y')
+    expectPrototypesClean()
+  })
+})
+
+describe('security: header injection (CR/LF)', () => {
+  const INJECTIONS = ['a\r\nX-Injected: 1', 'a\nb', 'a\rb', '\r\n', 'a\u0000b', 'a\u2028b', 'é\r\n']
+  const base = { instance: { id: INSTANCE_ID, realm: 'self-managed' as const } }
+
+  it('buildGatewayHeaders refuses CR/LF (and any control or non-ASCII character) in every header value', () => {
+    const places: [string, (v: string) => Parameters<typeof buildGatewayHeaders>[0]][] = [
+      ['x-gitlab-instance-id', (v) => ({ instance: { id: v, realm: 'self-managed' } })],
+      ['x-gitlab-host-name', (v) => ({ instance: { ...base.instance, hostName: v } })],
+      ['x-gitlab-version', (v) => ({ instance: { ...base.instance, version: v } })],
+      ['x-request-id', (v) => ({ ...base, requestId: v })],
+      ['x-gitlab-global-user-id', (v) => ({ ...base, user: { id: 1, globalUserId: v } })],
+      ['x-gitlab-user-id', (v) => ({ ...base, user: { id: v, salt: 's' } })],
+      ['x-gitlab-subject-type', (v) => ({ ...base, user: { id: 1, salt: 's', subjectType: v } })],
+      ['x-gitlab-feature-enablement-type', (v) => ({ ...base, feature: { enablementType: v } })],
+      ['x-gitlab-enabled-feature-flags', (v) => ({ ...base, feature: { featureFlags: [v] } })],
+      ['x-gitlab-root-namespace-id', (v) => ({ ...base, feature: { rootNamespaceId: v } })],
+      ['x-custom', (v) => ({ ...base, extra: { 'X-Custom': v } })],
+    ]
+    for (const [header, ctx] of places) {
+      for (const value of INJECTIONS) {
+        let thrown: unknown
+        try {
+          buildGatewayHeaders(ctx(value))
+        } catch (e) {
+          thrown = e
+        }
+        expect(thrown, `${header} ${JSON.stringify(value)}`).toBeInstanceOf(HeaderError)
+        expect((thrown as HeaderError).header).toBe(header)
+        expect((thrown as HeaderError).code).toBe('ERR_INVALID_HEADER')
+      }
+    }
+    // and a header NAME with CR/LF
+    expect(() => buildGatewayHeaders({ ...base, extra: { 'x-a\r\nx-b': 'v' } })).toThrow(HeaderError)
+  })
+
+  it('the client never sends: bad context at construction, per call, a bad request id, a token with CR/LF', async () => {
+    for (const value of INJECTIONS) {
+      expect(() => createGatewayClient({ baseUrl: 'http://127.0.0.1:9', tokenSource: { getToken: async () => ({ token: GOOD, source: 'self-issued', reason: 'x' }) }, headers: { instance: { id: INSTANCE_ID, realm: 'self-managed', hostName: value } } })).toThrow(HeaderError)
+      const { client, sent } = countingClient(GOOD)
+      expect(await rejection(client.checkModelConfiguration(MODEL, { context: { extra: { 'x-note': value } } }))).toBeInstanceOf(HeaderError)
+      expect(await rejection(client.checkModelConfiguration(MODEL, { context: { user: { id: 1, globalUserId: value } } }))).toBeInstanceOf(HeaderError)
+      expect(await rejection(client.checkModelConfiguration(MODEL, { requestId: value }))).toBeInstanceOf(HeaderError)
+      expect(sent()).toBe(0)
+    }
+    for (const token of [`${GOOD}\r\nX-Injected: 1`, `${GOOD.slice(0, 20)}\r\n${GOOD.slice(20)}`, `\r\n${GOOD}`, `${GOOD}\n\n${GOOD}`]) {
+      const { client, sent } = countingClient(token)
+      const err = await rejection(client.checkModelConfiguration(MODEL))
+      expect(err).toBeInstanceOf(PreflightError)
+      expect((err as PreflightError).findings.map((p) => p.code)).toContain('TOKEN_WHITESPACE')
+      expect(sent()).toBe(0)
+    }
+  })
+
+  it('a line break only at the END of a token is stripped by fetch: no CR/LF ever reaches the wire', async () => {
+    // inspectToken calls this a warning (servers strip trailing whitespace); fetch's header
+    // normalisation removes it before the request exists, so what is sent is the token alone.
+    for (const token of [`${GOOD}\n`, `${GOOD}\r\n`, `${GOOD}\r`]) {
+      expect(inspectToken(token).problems.map((p) => `${p.severity}:${p.code}`)).toEqual(['warning:TOKEN_WHITESPACE'])
+      const { client, authorizations } = countingClient(token)
+      expect((await client.checkModelConfiguration(MODEL)).status).toBe(200)
+      expect(authorizations).toEqual([`Bearer ${GOOD}`])
+    }
+  })
+
+  it('against the emulator: nothing arrives for any of these', async () => {
+    const emulator = await startEmulator({ key: fx.key, instance: { instanceId: INSTANCE_ID } })
+    try {
+      const token = await emulator.instance.token()
+      const client = createGatewayClient({
+        baseUrl: emulator.url,
+        tokenSource: { getToken: async () => ({ token: `${token}\r\nX-Injected: 1`, source: 'self-issued', reason: 'x' }) },
+        headers: { instance: { id: emulator.instance.instanceId, realm: 'self-managed' } },
+        retry: false,
+      })
+      expect(await rejection(client.checkModelConfiguration(MODEL))).toBeInstanceOf(PreflightError)
+      expect(await rejection(client.checkModelConfiguration(MODEL, { requestId: 'a\r\nb' }))).toBeInstanceOf(HeaderError)
+      expect(emulator.countRequests({ side: 'gateway' })).toBe(0)
+    } finally {
+      await emulator.stop()
+    }
+  })
+})
+
+describe('security: header bags from outside', () => {
+  it('authenticate reads only own header names: a bag whose prototype carries authorization has none', async () => {
+    const proto = headersFor(GOOD)
+    const bag = Object.create(proto) as HeadersInput
+    expect(await gatewayVerifier.authenticate(bag)).toMatchObject({ status: 401, error: 'No authorization header presented' })
+    expectPrototypesClean()
+  })
+})
