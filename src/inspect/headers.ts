@@ -5,23 +5,26 @@
  */
 import type { HeadersInput } from '../types.js'
 
-/** The headers as the gateway's authentication sees them: lower-case name → value. Never throws. */
-export function headersToMap(headers: HeadersInput | undefined | null): Map<string, string> {
+/**
+ * The headers as the gateway's authentication sees them: lower-case name → value. Never throws.
+ * `only` (lower-case names) keeps just those: the verifier reads five headers of the ~16 a request carries.
+ */
+export function headersToMap(headers: HeadersInput | undefined | null, only?: ReadonlySet<string>): Map<string, string> {
   const out = new Map<string, string>()
   if (headers === undefined || headers === null) return out
   try {
     const proto: unknown = Array.isArray(headers) ? undefined : Object.getPrototypeOf(headers)
     if (proto === Object.prototype || proto === null) {
-      addRecord(out, headers as Record<string, unknown>) // a plain record: the common case, checked first
+      addRecord(out, headers as Record<string, unknown>, only) // a plain record: the common case, checked first
     } else if (isHeadersLike(headers)) {
       // A fetch Headers object already joins repeated names with ", ": that is what goes on the wire.
-      headers.forEach((value, name) => add(out, name, value))
+      headers.forEach((value, name) => add(out, name, value, only))
     } else if (Array.isArray(headers)) {
       for (const entry of headers as unknown[]) {
-        if (Array.isArray(entry) && entry.length >= 2) add(out, entry[0], entry[1])
+        if (Array.isArray(entry) && entry.length >= 2) add(out, entry[0], entry[1], only)
       }
     } else if (typeof headers === 'object') {
-      addRecord(out, headers as Record<string, unknown>)
+      addRecord(out, headers as Record<string, unknown>, only)
     }
   } catch {
     // a hostile getter or iterator: keep what was read so far
@@ -49,22 +52,23 @@ function isHeadersLike(h: unknown): h is Headers {
 
 const OWS = /^[ \t]+|[ \t]+$/g
 
-function addRecord(out: Map<string, string>, record: Record<string, unknown>): void {
+function addRecord(out: Map<string, string>, record: Record<string, unknown>, only: ReadonlySet<string> | undefined): void {
   for (const name of Object.keys(record)) {
     const value = record[name]
     // An array is sent as one header line per value (node:http); the gateway keeps the last.
     if (Array.isArray(value)) {
-      if (value.length > 0) add(out, name, value[value.length - 1])
-    } else add(out, name, value)
+      if (value.length > 0) add(out, name, value[value.length - 1], only)
+    } else add(out, name, value, only)
   }
 }
 
-function add(out: Map<string, string>, name: unknown, value: unknown): void {
+function add(out: Map<string, string>, name: unknown, value: unknown, only: ReadonlySet<string> | undefined): void {
   if (value === undefined || value === null) return
-  const n = typeof name === 'string' ? name : String(name)
+  const n = (typeof name === 'string' ? name : String(name)).toLowerCase()
+  if (only !== undefined && !only.has(n)) return
   const v = typeof value === 'string' ? value : String(value)
   const first = v.charCodeAt(0)
   const last = v.charCodeAt(v.length - 1)
   const needsTrim = first === 0x20 || first === 0x09 || last === 0x20 || last === 0x09
-  out.set(n.toLowerCase(), needsTrim ? v.replace(OWS, '') : v)
+  out.set(n, needsTrim ? v.replace(OWS, '') : v)
 }

@@ -154,6 +154,32 @@ export function joseDecodeClaims(payload: Uint8Array): { ok: true; claims: Recor
   return { ok: true, claims: v as Record<string, unknown> }
 }
 
+/**
+ * `joseDecodeClaims` memoised by payload segment: a service re-sends the same token for its whole lifetime,
+ * and decoding its claims (Python-exact UTF-8 and JSON) is a sizeable share of a verification. Only clean,
+ * small segments are kept; successes are deep-frozen, since every caller shares them.
+ */
+export function joseDecodeClaimsOf(parts: JwsParts): { ok: true; claims: Record<string, unknown> } | JoseFailure {
+  if (!parts.clean) return joseDecodeClaims(parts.payload)
+  const segment = parts.signingInputText.slice(parts.headerSegment.length + 1)
+  if (segment.length > CLAIMS_CACHE_MAX_SEGMENT) return joseDecodeClaims(parts.payload)
+  const cached = CLAIMS_CACHE.get(segment)
+  if (cached !== undefined) return cached
+  const decoded = joseDecodeClaims(parts.payload)
+  if (!decoded.ok) return decoded
+  const result = Object.freeze({ ok: true as const, claims: deepFreeze(decoded.claims) })
+  if (CLAIMS_CACHE.size >= CLAIMS_CACHE_MAX) {
+    const oldest = CLAIMS_CACHE.keys().next().value
+    if (oldest !== undefined) CLAIMS_CACHE.delete(oldest)
+  }
+  CLAIMS_CACHE.set(segment, result)
+  return result
+}
+
+const CLAIMS_CACHE = new Map<string, { readonly ok: true; readonly claims: Record<string, unknown> }>()
+const CLAIMS_CACHE_MAX = 256
+const CLAIMS_CACHE_MAX_SEGMENT = 16 * 1024
+
 /** The claims python-jose can be told to require, in the order it checks them. */
 export const REQUIRABLE_CLAIMS = ['aud', 'iat', 'exp', 'nbf', 'iss', 'sub', 'jti', 'at_hash'] as const
 export type RequirableClaim = (typeof REQUIRABLE_CLAIMS)[number]

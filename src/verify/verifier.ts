@@ -17,7 +17,7 @@ import { headersToMap, parseAuthorization } from '../inspect/headers.js'
 import {
   epochSeconds,
   joseCheckAlgorithm,
-  joseDecodeClaims,
+  joseDecodeClaimsOf,
   joseLoad,
   joseValidateClaims,
   joseVerifySignature,
@@ -130,6 +130,15 @@ export interface GatewayVerifier {
  */
 export const UNKNOWN_KID_COOLDOWN_SECONDS = 30
 
+/** The only headers the gateway's authentication reads (lower case). */
+const GATEWAY_READS: ReadonlySet<string> = new Set([
+  'authorization',
+  'x-gitlab-authentication-type',
+  'x-gitlab-realm',
+  'x-gitlab-instance-id',
+  'x-gitlab-global-user-id',
+])
+
 export function createGatewayVerifier(options: GatewayVerifierOptions = {}): GatewayVerifier {
   const o = parseVerifierOptions(options)
   const store = new KeyStore(o)
@@ -139,7 +148,7 @@ export function createGatewayVerifier(options: GatewayVerifierOptions = {}): Gat
   async function authenticate(headers: HeadersInput, opts: AuthenticateOptions = {}): Promise<Verdict> {
     let token = ''
     try {
-      const h = headersToMap(headers)
+      const h = headersToMap(headers, GATEWAY_READS)
       const authorization = h.get('authorization')
       if (authorization === undefined) return { status: 401, error: GATEWAY_MESSAGES.noAuthorizationHeader, check: 'authorization' }
       const parsed = parseAuthorization(authorization)
@@ -211,7 +220,7 @@ export function createGatewayVerifier(options: GatewayVerifierOptions = {}): Gat
       if (!sig.ok) return sig
       verified.add(keys, token)
     }
-    const claims = joseDecodeClaims(parts.payload)
+    const claims = joseDecodeClaimsOf(parts)
     if (!claims.ok) return claims
     const checked = joseValidateClaims(claims.claims, {
       audience,
