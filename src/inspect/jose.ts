@@ -34,6 +34,8 @@ export interface JwsParts {
   signature: Buffer
   /** The signing input as sent; turned into bytes only when a signature is checked. */
   signingInputText: string
+  /** The signature segment as sent. */
+  signatureSegment: string
   /** True when every segment is plain base64url (no padding, no "+" or "/", nothing skipped): the common case. */
   clean: boolean
   /** The signing input's bytes, filled in by the first signature check (however many keys are tried). */
@@ -68,12 +70,21 @@ export function joseLoad(token: string, ascii: boolean = isAsciiString(token)): 
   if (!header.ok) return header
   const payload = decodeSegment(token.slice(firstDot + 1, lastDot), ascii)
   if (payload === undefined) return fail('payload-base64', JOSE_REASONS.invalidPayloadPadding)
-  const signature = decodeSegment(token.slice(lastDot + 1), ascii)
+  const signatureSegment = token.slice(lastDot + 1)
+  const signature = decodeSegment(signatureSegment, ascii)
   if (signature === undefined) return fail('signature-base64', JOSE_REASONS.invalidCryptoPadding)
   const clean = ascii && header.canonical && payload.canonical && signature.canonical
   return {
     ok: true,
-    parts: { header: header.header, headerSegment, payload: payload.bytes, signature: signature.bytes, signingInputText: token.slice(0, lastDot), clean },
+    parts: {
+      header: header.header,
+      headerSegment,
+      payload: payload.bytes,
+      signature: signature.bytes,
+      signingInputText: token.slice(0, lastDot),
+      signatureSegment,
+      clean,
+    },
   }
 }
 
@@ -155,14 +166,16 @@ export function joseDecodeClaims(payload: Uint8Array): { ok: true; claims: Recor
 }
 
 /**
- * `joseDecodeClaims` memoised by payload segment: a service re-sends the same token for its whole lifetime,
- * and decoding its claims (Python-exact UTF-8 and JSON) is a sizeable share of a verification. Only clean,
- * small segments are kept; successes are deep-frozen, since every caller shares them.
+ * `joseDecodeClaims` memoised: a service re-sends the same token for its whole lifetime, and decoding its
+ * claims (Python-exact UTF-8 and JSON) is a sizeable share of a verification.
+ *
+ * Only call it once the signature has been verified: the memo is keyed by the signature segment (a short
+ * key, cheap to hash), which identifies the signing input only because a trusted key signed it. Only clean,
+ * small tokens are kept; successes are deep-frozen, since every caller shares them.
  */
-export function joseDecodeClaimsOf(parts: JwsParts): { ok: true; claims: Record<string, unknown> } | JoseFailure {
-  if (!parts.clean) return joseDecodeClaims(parts.payload)
-  const segment = parts.signingInputText.slice(parts.headerSegment.length + 1)
-  if (segment.length > CLAIMS_CACHE_MAX_SEGMENT) return joseDecodeClaims(parts.payload)
+export function joseDecodeClaimsOfVerified(parts: JwsParts): { ok: true; claims: Record<string, unknown> } | JoseFailure {
+  if (!parts.clean || parts.signingInputText.length > CLAIMS_CACHE_MAX_INPUT) return joseDecodeClaims(parts.payload)
+  const segment = parts.signatureSegment
   const cached = CLAIMS_CACHE.get(segment)
   if (cached !== undefined) return cached
   const decoded = joseDecodeClaims(parts.payload)
@@ -178,7 +191,7 @@ export function joseDecodeClaimsOf(parts: JwsParts): { ok: true; claims: Record<
 
 const CLAIMS_CACHE = new Map<string, { readonly ok: true; readonly claims: Record<string, unknown> }>()
 const CLAIMS_CACHE_MAX = 256
-const CLAIMS_CACHE_MAX_SEGMENT = 16 * 1024
+const CLAIMS_CACHE_MAX_INPUT = 16 * 1024
 
 /** The claims python-jose can be told to require, in the order it checks them. */
 export const REQUIRABLE_CLAIMS = ['aud', 'iat', 'exp', 'nbf', 'iss', 'sub', 'jti', 'at_hash'] as const

@@ -17,7 +17,7 @@ import { headersToMap, parseAuthorization } from '../inspect/headers.js'
 import {
   epochSeconds,
   joseCheckAlgorithm,
-  joseDecodeClaimsOf,
+  joseDecodeClaimsOfVerified,
   joseLoad,
   joseValidateClaims,
   joseVerifySignature,
@@ -220,7 +220,7 @@ export function createGatewayVerifier(options: GatewayVerifierOptions = {}): Gat
       if (!sig.ok) return sig
       verified.add(keys, token)
     }
-    const claims = joseDecodeClaimsOf(parts)
+    const claims = joseDecodeClaimsOfVerified(parts)
     if (!claims.ok) return claims
     const checked = joseValidateClaims(claims.claims, {
       audience,
