@@ -49,6 +49,9 @@ export class Authorizer {
   readonly #warned = new Set<string>()
   /** Forced refreshes in flight, per unit primitive and rejected token, so N concurrent 401s cause one refresh. */
   readonly #refreshing = new Map<string, Promise<TokenResult>>()
+  /** The Authorization value of the last token seen (see `authorize`). */
+  #bearerFor: string | undefined = undefined
+  #bearer = 'Bearer '
 
   constructor(options: AuthorizerOptions) {
     this.#source = options.tokenSource
@@ -84,9 +87,15 @@ export class Authorizer {
         ? await this.#source.getToken({ unitPrimitive: input.unitPrimitive, signal: input.signal })
         : await this.#forceRefresh(input.unitPrimitive, input.refreshAfter, input.signal)
     const token = tokenResult.token
-    // `base` is the caller's per-request copy: set the header in place (a retry overwrites it)
+    // `base` is the caller's per-request copy: set the header in place (a retry overwrites it). The value
+    // is built once per token: a fresh concatenation of a ~2 KB token would be flattened and re-scanned by
+    // fetch's header validation on every request.
     const headers = input.base
-    headers['authorization'] = `Bearer ${token ?? ''}`
+    if (token !== this.#bearerFor) {
+      this.#bearerFor = token
+      this.#bearer = `Bearer ${token ?? ''}`
+    }
+    headers['authorization'] = this.#bearer
     const result = this.#preflight(token, headers, input.unitPrimitive, input.requestTimeoutMs, tokenResult, input.forbiddenDetail, input.memoKey)
     if (!result.ok || token === undefined || token.length === 0) {
       this.#logger?.error?.('gateway.preflight_rejected', {
