@@ -1,5 +1,5 @@
 import { http, HttpResponse } from 'msw'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createAuthenticatedFetch, GatewayAuthError, type AuthenticatedFetchOptions } from '../src/client/index.js'
 import { InvalidOptionsError } from '../src/errors.js'
 import { loadSigningKeySync } from '../src/keys/index.js'
@@ -16,18 +16,12 @@ import {
   KEY_PEM,
   now,
   NOW_S,
-  recordingServer,
+  useRecordingServer,
   scriptedSource,
   signJwt,
 } from './client-support.js'
 
-const { server, received, settled } = recordingServer()
-beforeAll(() => server.listen({ onUnhandledRequest: 'error' }))
-afterEach(() => {
-  server.resetHandlers()
-  received.length = 0
-})
-afterAll(() => server.close())
+const { server, received, settled } = useRecordingServer()
 
 const KEY = loadSigningKeySync(KEY_PEM)
 const COMPLETIONS = `${GATEWAY}/v2/code/completions`

@@ -1,6 +1,6 @@
 import { inspect } from 'node:util'
 import { delay, http, HttpResponse } from 'msw'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createAuthenticatedFetch, createGatewayClient, type GatewayClientOptions } from '../src/client/index.js'
 import { PreflightError } from '../src/inspect/index.js'
 import { loadSigningKeySync } from '../src/keys/index.js'
@@ -17,18 +17,12 @@ import {
   KEY_PEM,
   now,
   NOW_S,
-  recordingServer,
+  useRecordingServer,
   scriptedSource,
   signJwt,
 } from './client-support.js'
 
-const { server, received, settled } = recordingServer()
-beforeAll(() => server.listen({ onUnhandledRequest: 'error' }))
-afterEach(() => {
-  server.resetHandlers()
-  received.length = 0
-})
-afterAll(() => server.close())
+const { server, received, settled } = useRecordingServer()
 
 const CHECK_URL = `${GATEWAY}/v1/prompts/model_configuration%2Fcheck`
 const API_KEY = 'sk-proj-VERYSECRET-9f8e7d6c5b4a3210'

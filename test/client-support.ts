@@ -6,6 +6,7 @@
 import { createPrivateKey, createPublicKey, sign as rsaSign, verify as rsaVerify, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { setupServer } from 'msw/node'
+import { afterAll, afterEach, beforeAll } from 'vitest'
 import type { Logger, TokenRequest, TokenResult, TokenSource } from '../src/types.js'
 
 export const INSTANCE_ID = '3f2a9d4e-1b7c-4e8f-9a6d-2c5b8e1f0a34'
@@ -142,6 +143,21 @@ export function recordingServer() {
     return received
   }
   return { server, received, settled }
+}
+
+/**
+ * `recordingServer()` registered for the current test file: listening with `onUnhandledRequest: 'error'`,
+ * handlers and the record reset after each test, closed at the end.
+ */
+export function useRecordingServer(): ReturnType<typeof recordingServer> {
+  const recording = recordingServer()
+  beforeAll(() => recording.server.listen({ onUnhandledRequest: 'error' }))
+  afterEach(() => {
+    recording.server.resetHandlers()
+    recording.received.length = 0
+  })
+  afterAll(() => recording.server.close())
+  return recording
 }
 
 export interface LogLine {

@@ -1,6 +1,6 @@
 import { inspect } from 'node:util'
 import { delay, http, HttpResponse } from 'msw'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   ClockSkewError,
   createGatewayClient,
@@ -30,18 +30,12 @@ import {
   KEY_PEM,
   now,
   NOW_S,
-  recordingServer,
+  useRecordingServer,
   scriptedSource,
   signJwt,
 } from './client-support.js'
 
-const { server, received, settled } = recordingServer()
-beforeAll(() => server.listen({ onUnhandledRequest: 'error' }))
-afterEach(() => {
-  server.resetHandlers()
-  received.length = 0
-})
-afterAll(() => server.close())
+const { server, received, settled } = useRecordingServer()
 
 const KEY = loadSigningKeySync(KEY_PEM)
 const API_KEY = 'sk-live-0123456789abcdefSECRET'
