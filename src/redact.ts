@@ -20,3 +20,17 @@ export function redact(value: string | undefined | null): string {
 export function fingerprint(value: string): string {
   return createHash('sha256').update(value).digest('base64url').slice(0, 10)
 }
+
+/**
+ * A secret-free label for an error thrown by code we do not own (a signer, a loader): its name and,
+ * when it looks like one, its code; never its message, which may quote what it was given.
+ */
+export function errorLabel(err: unknown): string {
+  if (err && typeof err === 'object') {
+    const name = (err as { name?: unknown }).name
+    const code = (err as { code?: unknown }).code
+    const label = typeof name === 'string' ? name : 'Error'
+    return typeof code === 'string' && /^[\w.-]{1,64}$/.test(code) ? `${label} ${code}` : label
+  }
+  return typeof err
+}

@@ -1,5 +1,6 @@
 import { createHash, sign as rsaSign, verify as rsaVerify } from 'node:crypto'
 import { InvalidOptionsError, TokenError } from '../errors.js'
+import { errorLabel } from '../redact.js'
 import type { CloudConnectorClaims, JwtHeader, Realm, SigningKey } from '../types.js'
 
 /**
@@ -226,14 +227,4 @@ function describeType(v: unknown): string {
   if (Array.isArray(v)) return 'an array'
   if (typeof v === 'object') return `an object of type ${(v as object).constructor?.name ?? 'Object'}`
   return `a ${typeof v}`
-}
-
-function errorLabel(err: unknown): string {
-  if (err && typeof err === 'object') {
-    const name = (err as { name?: unknown }).name
-    const code = (err as { code?: unknown }).code
-    const label = typeof name === 'string' ? name : 'Error'
-    return typeof code === 'string' && /^[\w.-]{1,64}$/.test(code) ? `${label} ${code}` : label
-  }
-  return typeof err
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { InvalidOptionsError, TokenError } from '../errors.js'
-import { redact } from '../redact.js'
+import { errorLabel, redact } from '../redact.js'
 import type { Clock, Logger, TokenRequest, TokenSource, TokenSourceKind } from '../types.js'
 import { FEATURE_SETTINGS, UNIT_PRIMITIVE_FEATURE_SETTINGS, featureSettingFor, featureSettingTitle } from './feature-settings.js'
 import type { TokenIssuer } from './issuer.js'
@@ -510,14 +510,4 @@ function checkSyncedValue(value: unknown, from: 'construction' | 'loader'): Sync
   else if (typeof expiresAt === 'string') expiry = new Date(expiresAt)
   if (!expiry || !Number.isFinite(expiry.getTime())) return fail('expiresAt', 'must be a Date (or ISO 8601 text)')
   return Object.freeze({ token, expiresAt: new Date(expiry.getTime()) })
-}
-
-function errorLabel(err: unknown): string {
-  if (err && typeof err === 'object') {
-    const code = (err as { code?: unknown }).code
-    const name = (err as { name?: unknown }).name
-    const label = typeof name === 'string' ? name : 'Error'
-    return typeof code === 'string' && /^[\w.-]{1,64}$/.test(code) ? `${label} ${code}` : label
-  }
-  return typeof err
 }
