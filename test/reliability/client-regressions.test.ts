@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest'
 import { CloudConnectorError, createAuthenticatedFetch, createGatewayClient, GatewayValidationError, HeaderError, type GatewayClient } from '../../src/index.js'
 import { loadCaseFixture } from '../cases/fixture.js'
 import { mintJwt } from '../cases/mint.js'
+import { rejection } from './config.js'
 
 const fx = loadCaseFixture()
 const NOW = Math.floor(fx.now.getTime() / 1000)
@@ -35,15 +36,6 @@ function setup(): { client: GatewayClient; sent: () => number } {
     },
   })
   return { client, sent: () => sent }
-}
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p
-  } catch (e) {
-    return e
-  }
-  throw new Error('expected a rejection')
 }
 
 describe('src/client: caller input that used to escape as a raw TypeError', () => {

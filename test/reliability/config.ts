@@ -95,3 +95,13 @@ export function manualClock(start: Date | number) {
     },
   }
 }
+
+/** The reason a promise rejected with; fails the test when it resolves. */
+export async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p
+  } catch (e) {
+    return e
+  }
+  throw new Error('expected a rejection')
+}

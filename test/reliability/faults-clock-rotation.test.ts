@@ -32,7 +32,7 @@ import {
   type SigningKey,
 } from '../../src/index.js'
 import { loadCaseFixture } from '../cases/fixture.js'
-import { INSTANCE_ID, manualClock } from './config.js'
+import { INSTANCE_ID, manualClock, rejection } from './config.js'
 
 const fx = loadCaseFixture()
 const A = fx.key
@@ -47,15 +47,6 @@ afterEach(async () => {
   await emulator?.stop()
   emulator = undefined
 })
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p
-  } catch (e) {
-    return e
-  }
-  throw new Error('expected a rejection')
-}
 
 /** An emulator on the gateway clock, and a client + issuer on the instance clock. */
 async function setup(options: { gateway: () => Date; instance: () => Date; ttlSeconds?: number; key?: SigningKey | KeyRing; logger?: Logger; refreshBeforeSeconds?: number }) {

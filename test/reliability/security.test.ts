@@ -29,7 +29,7 @@ import {
 } from '../../src/index.js'
 import { loadCaseFixture } from '../cases/fixture.js'
 import { b64url, b64urlJson, mintJwt, signSegments } from '../cases/mint.js'
-import { expectPrototypesClean, INSTANCE_ID } from './config.js'
+import { expectPrototypesClean, INSTANCE_ID, rejection } from './config.js'
 import { startServer, type TestServer } from './servers.js'
 
 const fx = loadCaseFixture(new Date())
@@ -69,15 +69,6 @@ function countingClient(token: string | (() => string)): { client: GatewayClient
 }
 
 const MODEL = { name: 'mistral', endpoint: 'http://model:8000/v1' }
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p
-  } catch (e) {
-    return e
-  }
-  throw new Error('expected a rejection')
-}
 
 /** The refusal every layer must give, and the client must not send. */
 async function expectRefusedEverywhere(token: string, reason: string, code: string): Promise<void> {
