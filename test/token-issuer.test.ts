@@ -302,6 +302,13 @@ describe('createTokenIssuer: getToken (the issuer as a TokenSource)', () => {
       'summarize_review',
     ])
     expect(issuer.stats).toEqual({ mints: 1, cacheHits: 1 })
+    expect(b.reason).toBe(a.reason.replace('including complete_code', 'including duo_chat'))
+    // each answer is the caller's own: changing one changes nothing for the next caller
+    a.expiresAt?.setTime(0)
+    const c = await issuer.getToken({ unitPrimitive: 'complete_code' })
+    expect(c).not.toBe(a)
+    expect(c.expiresAt?.toISOString()).toBe('2026-02-01T13:00:00.000Z')
+    expect(c.reason).toBe(a.reason)
   })
 
   it('with cache: false every call mints', async () => {

@@ -82,10 +82,31 @@ export class Authorizer {
      */
     memoKey?: string | undefined
   }): Promise<Authorization> {
-    const tokenResult =
-      input.refreshAfter === undefined
-        ? await this.#source.getToken({ unitPrimitive: input.unitPrimitive, signal: input.signal })
-        : await this.#forceRefresh(input.unitPrimitive, input.refreshAfter, input.signal)
+    // Not `async` (one async frame less per request); a source that throws instead of rejecting still rejects.
+    let pending: Promise<TokenResult>
+    try {
+      pending = Promise.resolve(
+        input.refreshAfter === undefined
+          ? this.#source.getToken({ unitPrimitive: input.unitPrimitive, signal: input.signal })
+          : this.#forceRefresh(input.unitPrimitive, input.refreshAfter, input.signal),
+      )
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    return pending.then((tokenResult) => this.#authorizeWith(tokenResult, input))
+  }
+
+  #authorizeWith(
+    tokenResult: TokenResult,
+    input: {
+      unitPrimitive: string
+      base: Record<string, string>
+      requestTimeoutMs: number | undefined
+      endpoint: string
+      forbiddenDetail?: string | undefined
+      memoKey?: string | undefined
+    },
+  ): Authorization {
     const token = tokenResult.token
     // `base` is the caller's per-request copy: set the header in place (a retry overwrites it). The value
     // is built once per token: a fresh concatenation of a ~2 KB token would be flattened and re-scanned by

@@ -26,6 +26,12 @@ export interface EndpointDefinition<Body extends z.ZodType | undefined = z.ZodTy
   readonly body: Body
   /** Response body schema (JSON), or `undefined` for a streamed text response. */
   readonly response: Res | undefined
+  /**
+   * A quick check that answers `true` only for a value `response` accepts *unchanged* (loose objects of
+   * JSON data, no transforms), so that the common well-formed answer skips zod's copy. `false` means
+   * "let zod decide": zod accepts the value or reports its issues. Tests hold it to that contract.
+   */
+  readonly accepts?: (value: unknown) => boolean
   /** Safe to retry on 5xx/429/network errors: no side effect on the gateway beyond cost. */
   readonly retrySafe: boolean
   /** The response is a stream (chat: NDJSON events). */
@@ -136,11 +142,37 @@ export const SuggestionsResponseSchema = z.looseObject({
   metadata: z.looseObject({}).nullable().optional(),
 })
 
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+const isOptString = (v: unknown): boolean => v === undefined || typeof v === 'string'
+const isOptNumber = (v: unknown): boolean => v === undefined || (typeof v === 'number' && Number.isFinite(v))
+
+/** `accepts` of `SuggestionsResponseSchema`, field by field. */
+export function isSuggestionsResponse(v: unknown): boolean {
+  if (!isRecord(v) || typeof v['id'] !== 'string' || typeof v['created'] !== 'number' || !Number.isFinite(v['created'])) return false
+  const model = v['model']
+  if (!isRecord(model) || typeof model['engine'] !== 'string' || typeof model['name'] !== 'string' || typeof model['lang'] !== 'string') return false
+  if (v['experiments'] !== undefined && !Array.isArray(v['experiments'])) return false
+  if (!isOptString(v['object'])) return false
+  const metadata = v['metadata']
+  if (metadata !== undefined && metadata !== null && !isRecord(metadata)) return false
+  const choices = v['choices']
+  if (!Array.isArray(choices)) return false
+  for (const c of choices) {
+    if (!isRecord(c) || typeof c['text'] !== 'string' || !isOptNumber(c['index']) || !isOptString(c['finish_reason'])) return false
+  }
+  return true
+}
+
 /** `Token` of `/v1/code/user_access_token`. */
 export const UserAccessTokenResponseSchema = z.looseObject({
   token: z.string().min(1),
   expires_at: z.number(),
 })
+
+/** `accepts` of `UserAccessTokenResponseSchema`. */
+export function isUserAccessTokenResponse(v: unknown): boolean {
+  return isRecord(v) && typeof v['token'] === 'string' && v['token'].length > 0 && typeof v['expires_at'] === 'number' && Number.isFinite(v['expires_at'])
+}
 
 /** The prompt endpoint answers with the model's text as a JSON string (`response_model=str`). */
 export const ModelReplySchema = z.string()
@@ -156,6 +188,7 @@ export const ENDPOINTS = {
     forbiddenDetail: GATEWAY_MESSAGES.forbiddenModelConfigurationCheck,
     body: ModelConfigurationCheckBodySchema,
     response: ModelReplySchema,
+    accepts: (v) => typeof v === 'string',
     retrySafe: true,
     streaming: false,
   },
@@ -166,6 +199,7 @@ export const ENDPOINTS = {
     forbiddenDetail: GATEWAY_MESSAGES.forbiddenCodeCompletions,
     body: CodeCompletionsBodySchema,
     response: SuggestionsResponseSchema,
+    accepts: isSuggestionsResponse,
     retrySafe: true,
     streaming: false,
   },
@@ -176,6 +210,7 @@ export const ENDPOINTS = {
     forbiddenDetail: GATEWAY_MESSAGES.forbiddenCodeGenerations,
     body: CodeGenerationsBodySchema,
     response: SuggestionsResponseSchema,
+    accepts: isSuggestionsResponse,
     retrySafe: false,
     streaming: false,
   },
@@ -200,6 +235,7 @@ export const ENDPOINTS = {
     forbiddenDetail: 'Unauthorized to create user access token for code suggestions',
     body: undefined,
     response: UserAccessTokenResponseSchema,
+    accepts: isUserAccessTokenResponse,
     retrySafe: true,
     streaming: false,
   },
@@ -209,6 +245,7 @@ export const ENDPOINTS = {
     unitPrimitive: undefined,
     body: undefined,
     response: z.unknown(),
+    accepts: () => true,
     retrySafe: true,
     streaming: false,
   },

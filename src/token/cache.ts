@@ -123,16 +123,11 @@ export function createTokenCache<T extends { expiresAt: Date }>(options: TokenCa
   }
 
   return {
-    get(key, mint, opts = {}) {
-      const forced = opts.forceRefresh === true
+    get(key, mint, opts) {
+      const forced = opts?.forceRefresh === true
       if (!forced) {
-        const hit = entries.get(key)
-        if (hit && isFresh(hit, nowMs())) {
-          entries.delete(key)
-          entries.set(key, hit)
-          stats.cacheHits++
-          return Promise.resolve(hit)
-        }
+        const hit = this.lookup(key)
+        if (hit) return Promise.resolve(hit)
       }
       const pending = inflight.get(key)
       // A forced refresh must not be answered by a flight that may return the old token.
@@ -141,6 +136,14 @@ export function createTokenCache<T extends { expiresAt: Date }>(options: TokenCa
         return pending.promise
       }
       return startFlight(key, mint, forced)
+    },
+    lookup(key) {
+      const hit = entries.get(key)
+      if (hit === undefined || !isFresh(hit, nowMs())) return undefined
+      entries.delete(key)
+      entries.set(key, hit)
+      stats.cacheHits++
+      return hit
     },
     peek(key) {
       const hit = entries.get(key)
@@ -204,6 +207,11 @@ export interface TokenCacheStats {
 export interface TokenCache<T extends { expiresAt: Date }> {
   /** The cached value for `key`, or the result of `mint()` (shared by concurrent callers). */
   get(key: string, mint: () => Promise<T>, options?: { forceRefresh?: boolean }): Promise<T>
+  /**
+   * What `get()` answers without minting: the fresh in-memory value, marked recently used and counted
+   * as a hit; `undefined` when `get()` would have to mint (or ask the store).
+   */
+  lookup(key: string): T | undefined
   /** The fresh in-memory value, without minting or counting. */
   peek(key: string): T | undefined
   /** Drop one key, or everything. */

@@ -195,6 +195,22 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
     return memo
   }
 
+  /** The `reason` of a token result, per minted token and unit primitive (built once: it is the same text every time). */
+  const reasons = new WeakMap<IssuedToken, Map<string, string>>()
+  function selfIssued(minted: IssuedToken, unitPrimitive: string): TokenResult {
+    let perToken = reasons.get(minted)
+    if (perToken === undefined) {
+      perToken = new Map()
+      reasons.set(minted, perToken)
+    }
+    let reason = perToken.get(unitPrimitive)
+    if (reason === undefined) {
+      reason = `Self-issued JWT signed with this instance's key (kid ${minted.header.kid}), carrying ${minted.claims.scopes.length} entitled scopes including ${unitPrimitive}; expires ${minted.expiresAt.toISOString()}.`
+      perToken.set(unitPrimitive, reason)
+    }
+    return { token: minted.token, source: 'self-issued', reason, branch: 'self-issued', expiresAt: new Date(minted.expiresAt.getTime()) }
+  }
+
   const issuer: TokenIssuer = {
     async issue(request = {}) {
       const req = parseOptions('issue()', issueRequestSchema, request, ISSUE_REQUEST_NAMES)
@@ -203,17 +219,22 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
       return mint(isDefault ? resolveAll().resolved : resolve(req, 'issue()'))
     },
 
-    async getToken(request) {
-      const unitPrimitive = checkUnitPrimitive(request)
-      const { resolved, scopeSet } = resolveAll()
-      if (!scopeSet.has(unitPrimitive)) throw notEntitled(unitPrimitive, catalog, addOns, currentTime())
-      const minted = cache ? await cache.get(resolved.cacheKey, () => mint(resolved), { forceRefresh: request.forceRefresh === true }) : await mint(resolved)
-      return {
-        token: minted.token,
-        source: 'self-issued',
-        reason: `Self-issued JWT signed with this instance's key (kid ${minted.header.kid}), carrying ${minted.claims.scopes.length} entitled scopes including ${unitPrimitive}; expires ${minted.expiresAt.toISOString()}.`,
-        branch: 'self-issued',
-        expiresAt: new Date(minted.expiresAt.getTime()),
+    // Not `async`: a cached token (the hot path) is answered without an async frame or a mint closure.
+    getToken(request) {
+      try {
+        const unitPrimitive = checkUnitPrimitive(request)
+        const { resolved, scopeSet } = resolveAll()
+        if (!scopeSet.has(unitPrimitive)) throw notEntitled(unitPrimitive, catalog, addOns, currentTime())
+        if (cache === undefined) return mint(resolved).then((minted) => selfIssued(minted, unitPrimitive))
+        if (request.forceRefresh !== true) {
+          const hit = cache.lookup(resolved.cacheKey)
+          if (hit !== undefined) return Promise.resolve(selfIssued(hit, unitPrimitive))
+        }
+        return cache
+          .get(resolved.cacheKey, () => mint(resolved), { forceRefresh: request.forceRefresh === true })
+          .then((minted) => selfIssued(minted, unitPrimitive))
+      } catch (e) {
+        return Promise.reject(e)
       }
     },
 
