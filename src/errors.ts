@@ -44,6 +44,7 @@ export const ERROR_CODES = [
   'ERR_GATEWAY_RESPONSE_INVALID',
   'ERR_GATEWAY_TIMEOUT',
   'ERR_NETWORK',
+  'ERR_GATEWAY_REDIRECT',
   'ERR_ABORTED',
   'ERR_CLOCK_SKEW',
   // emulator and testing toolkit

@@ -39,7 +39,7 @@ function proofNamed(f: FigureResult, start: string) {
 
 describe('bench smoke run (tiny counts)', () => {
   it('produces every figure, in order, including the informational variants', () => {
-    expect(results.figures.map((f) => f.id)).toEqual(['1', '2', '3', '3b', '4', '4b', '5', '6', '6b', '7'])
+    expect(results.figures.map((f) => f.id)).toEqual(['1', '2', '3', '3b', '4', '4b', '5', '5b', '6', '6b', '7'])
     expect(lines.filter((l) => l.startsWith('figure '))).toEqual([
       'figure 1 (mint)…',
       'figure 2 (warm cache)…',
@@ -60,6 +60,7 @@ describe('bench smoke run (tiny counts)', () => {
       '4': ['ops/s', '×'],
       '4b': ['ops/s', '×'],
       '5': ['µs/request (median)', '%'],
+      '5b': ['µs/request (median)', '%'],
       '6': ['MB', 'MB'],
       '6b': ['MB', 'MB'],
       '7': ['ms per burst', '×'],
@@ -77,7 +78,7 @@ describe('bench smoke run (tiny counts)', () => {
         expect(Number.isFinite(s.median) && Number.isFinite(s.min) && Number.isFinite(s.max), f.id).toBe(true)
         expect(s.min <= s.median && s.median <= s.max, f.id).toBe(true)
       }
-      expect(f.comparison.kind, f.id).toBe(f.id === '5' ? 'overhead' : f.id.startsWith('6') ? 'growth' : 'ratio')
+      expect(f.comparison.kind, f.id).toBe(f.id.startsWith('5') ? 'overhead' : f.id.startsWith('6') ? 'growth' : 'ratio')
     }
   })
 
@@ -91,6 +92,7 @@ describe('bench smoke run (tiny counts)', () => {
       '4': '≥ 0.8×',
       '4b': null,
       '5': '≤ 5%',
+      '5b': null,
       '6': '< 10 MB, cache ≤ bound',
       '6b': '< 10 MB',
       '7': 'exactly 1 mint',
@@ -129,13 +131,18 @@ describe('bench smoke run (tiny counts)', () => {
     expect(proofNamed(figure('4'), 'a token with a changed signature').actual).toBe(401)
   })
 
-  it('figure 5: the server saw every request of both sides, each with a Bearer JWT', () => {
+  it('figures 5 and 5b: the server saw every request of the three sides, each with a Bearer JWT', () => {
     const f = figure('5')
     const perRound = Math.ceil(countsFor(SCALE).requests / ROUNDS)
     const warm = f.details['warmupRequestsEach'] as number
-    expect(proofNamed(f, 'requests the server answered').actual).toBe(2 * (warm + perRound * ROUNDS))
-    expect(proofNamed(f, 'requests that carried a Bearer JWT').actual).toBe(2 * (warm + perRound * ROUNDS))
+    // warm-up: one request per side; then 5 (client + ky) and 5b (client + ky with the client's transport)
+    expect(proofNamed(f, 'requests the server answered').actual).toBe(3 * warm + 4 * perRound * ROUNDS)
+    expect(proofNamed(f, 'requests that carried a Bearer JWT').actual).toBe(3 * warm + 4 * perRound * ROUNDS)
+    expect(proofNamed(f, 'client answers parsed and correct').actual).toBe(warm + 2 * perRound * ROUNDS)
+    expect(proofNamed(f, 'ky answers parsed and correct').actual).toBe(warm + perRound * ROUNDS)
     expect(proofNamed(f, 'mints while measuring').actual).toBe(0)
+    expect(proofNamed(figure('5b'), 'ky answers parsed and correct').actual).toBe(warm + perRound * ROUNDS)
+    expect(figure('5b').target).toBeNull()
   })
 
   it('figure 6: every attachment carried a token, tokens rotated in place, the cache stayed within its bound', () => {
@@ -152,7 +159,7 @@ describe('bench smoke run (tiny counts)', () => {
   it('prints a table with one row per figure and names each baseline', () => {
     const text = formatReport(results)
     const rows = text.split('\n').filter((l) => /^(\d[b]?)\s{2}/.test(l))
-    expect(rows.map((r) => r.split(/\s{2,}/)[0])).toEqual(['1', '2', '3', '3b', '4', '4b', '5', '6', '6b', '7'])
+    expect(rows.map((r) => r.split(/\s{2,}/)[0])).toEqual(['1', '2', '3', '3b', '4', '4b', '5', '5b', '6', '6b', '7'])
     for (const f of results.figures) expect(text).toContain(`${f.id}: ${f.candidate.label} vs ${f.baseline.label}`)
     expect(text).toContain(`Targets met: ${results.summary.targetsMet}/8`)
   })

@@ -25,6 +25,7 @@ import {
   AbortedError,
   GatewayError,
   GatewayResponseError,
+  GatewayRedirectError,
   GatewayTimeoutError,
   GatewayValidationError,
   NetworkError,
@@ -180,7 +181,7 @@ class Client implements GatewayClient {
     this.#ky = ky.create({
       prefixUrl: o.prefix,
       timeout: o.timeout,
-      ...(o.fetch === undefined ? {} : { fetch: o.fetch }),
+      ...(o.redirect === 'error' ? { redirect: 'error' as const, fetch: noRedirectFetch(o.fetch) } : o.fetch === undefined ? {} : { fetch: o.fetch }),
       retry: 0,
       throwHttpErrors: false,
       ...(o.hooks === undefined ? {} : { hooks: o.hooks }),
@@ -673,9 +674,27 @@ function resultContext(name: EndpointName, def: EndpointDefinition, ex: Exchange
   return { endpoint: name, method: def.method, path: def.path, requestId: ex.requestId, status: ex.response.status, attempts: ex.attempts }
 }
 
-/** A failure to reach the gateway (fetch's TypeError), not a timeout or the caller's abort. */
+/**
+ * The fetch the client's ky instance calls when redirects are refused (the default). The request already
+ * says `redirect: 'error'`; `window: null` marks it as having no browsing context. With both, fetch sends the
+ * Request it is given instead of first cloning it (and teeing its body stream) to keep a copy for a redirect
+ * (fetch spec, HTTP-network-or-cache fetch, step 2) — a copy that is never used when redirects are refused.
+ * The global fetch is looked up per call, so fetch mocks installed later (msw) still see the request.
+ */
+function noRedirectFetch(custom: typeof fetch | undefined): typeof fetch {
+  return (input, init) => (custom ?? globalThis.fetch)(input, init === undefined ? NO_WINDOW : { ...init, window: null })
+}
+const NO_WINDOW: RequestInit = Object.freeze({ window: null }) as RequestInit
+
+/** fetch's rejection of a redirect when `redirect: 'error'` (undici: TypeError "fetch failed", cause "unexpected redirect"). */
+function isRedirectRefusal(e: unknown): boolean {
+  const cause = (e as { cause?: unknown } | undefined)?.cause
+  return e instanceof TypeError && cause instanceof Error && /redirect/i.test(cause.message)
+}
+
+/** A failure to reach the gateway (fetch's TypeError), not a refused redirect, a timeout or the caller's abort. */
 function isNetworkFailure(failure: unknown, call: Call): boolean {
-  return failure instanceof TypeError && !(call.signal?.aborted ?? false)
+  return failure instanceof TypeError && !(call.signal?.aborted ?? false) && !isRedirectRefusal(failure)
 }
 
 function errorContext(call: Call, status?: number): GatewayErrorContext {
@@ -757,6 +776,14 @@ function transportError(e: unknown, signal: AbortSignal | undefined, ctx: Gatewa
   }
   if (signal?.aborted || (e instanceof Error && e.name === 'AbortError')) {
     return new AbortedError(`${ctx.endpoint ?? 'request'}: aborted by the caller's AbortSignal${rid}.`, ctx)
+  }
+  if (isRedirectRefusal(e)) {
+    return new GatewayRedirectError(
+      `${ctx.endpoint ?? 'request'}: the AI Gateway answered ${where}${rid} with a redirect (3xx). The client does not follow redirects, ` +
+        `so neither the token nor the body went anywhere else. Set baseUrl to the gateway's final URL (e.g. https:// instead of http://, ` +
+        `or without a path prefix), or pass redirect: 'follow' to createGatewayClient.`,
+      ctx,
+    )
   }
   if (e instanceof TypeError) {
     const cause = (e as { cause?: unknown }).cause

@@ -16,6 +16,7 @@ export type GatewayErrorCode = Extract<
   | 'ERR_GATEWAY_RESPONSE_INVALID'
   | 'ERR_GATEWAY_TIMEOUT'
   | 'ERR_NETWORK'
+  | 'ERR_GATEWAY_REDIRECT'
   | 'ERR_ABORTED'
   | 'ERR_CLOCK_SKEW'
 >
@@ -225,6 +226,16 @@ export class NetworkError extends GatewayError {
   constructor(message: string, ctx: GatewayErrorContext & { errno?: string }, options?: { cause?: unknown }) {
     super('ERR_NETWORK', message, ctx, options)
     this.errno = ctx.errno
+  }
+}
+
+/**
+ * The gateway answered with a redirect (3xx) and the client is set not to follow redirects (the default):
+ * nothing was re-sent anywhere. Point `baseUrl` at the gateway's final URL, or pass `redirect: 'follow'`.
+ */
+export class GatewayRedirectError extends GatewayError {
+  constructor(message: string, ctx: GatewayErrorContext = {}) {
+    super('ERR_GATEWAY_REDIRECT', message, ctx)
   }
 }
 

@@ -38,6 +38,7 @@ export {
   GatewayResponseError,
   GatewayTimeoutError,
   NetworkError,
+  GatewayRedirectError,
   AbortedError,
   isGatewayError,
   type GatewayErrorCode,

@@ -56,6 +56,12 @@ export interface GatewayClientOptions extends CommonOptions {
   retry?: RetryPolicy | number | false
   /** ky hooks, run for every attempt. Note: `beforeRequest` hooks see the Authorization header. */
   hooks?: Hooks
+  /**
+   * What to do when the gateway answers with a redirect (3xx). Default `'error'`: a `GatewayRedirectError`
+   * (`ERR_GATEWAY_REDIRECT`), nothing re-sent — the token and the body (api keys included) never go to a URL
+   * the caller did not configure. `'follow'` follows it as fetch does.
+   */
+  redirect?: 'error' | 'follow'
 }
 
 export interface AuthenticatedFetchOptions extends CommonOptions {
@@ -101,6 +107,7 @@ export interface ResolvedClientOptions extends ResolvedCommon {
   timeout: number | false
   retry: ResolvedRetry
   hooks: Hooks | undefined
+  redirect: 'error' | 'follow'
 }
 
 export interface ResolvedFetchOptions extends ResolvedCommon {
@@ -128,7 +135,7 @@ export function resolveClientOptions(options: GatewayClientOptions): ResolvedCli
       : typeof parsed.retry === 'number'
         ? { ...DEFAULT_RETRY, limit: parsed.retry }
         : { ...DEFAULT_RETRY, ...stripUndefined(parsed.retry ?? {}) }
-  return { ...common, timeout: parsed.timeout ?? DEFAULT_TIMEOUT_MS, retry, hooks: parsed.hooks as Hooks | undefined }
+  return { ...common, timeout: parsed.timeout ?? DEFAULT_TIMEOUT_MS, retry, hooks: parsed.hooks as Hooks | undefined, redirect: parsed.redirect ?? 'error' }
 }
 
 export function resolveFetchOptions(options: AuthenticatedFetchOptions): ResolvedFetchOptions {
@@ -214,6 +221,7 @@ const ClientSchema = z.strictObject({
       beforeError: z.array(fn('a hook')).optional(),
     })
     .optional(),
+  redirect: z.enum(['error', 'follow']).optional(),
 })
 
 const FetchSchema = z.strictObject({

@@ -1,0 +1,145 @@
+/**
+ * Redirects, over real loopback sockets (not msw: what matters is what fetch itself does with a 3xx).
+ * By default the client refuses them: the token and the body (api key included) never go to a URL the
+ * caller did not configure, and nothing is retried. `redirect: 'follow'` follows them as fetch does.
+ */
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { inspect } from 'node:util'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { createGatewayClient, GatewayRedirectError, type GatewayClientOptions } from '../src/client/index.js'
+import { InvalidOptionsError } from '../src/errors.js'
+import { claims, fixedSource, INSTANCE, now, signJwt } from './client-support.js'
+
+const TOKEN = signJwt(claims())
+const API_KEY = 'sk-live-redirect-0123456789SECRET'
+const MODEL = { name: 'mistral', endpoint: 'http://model:8000/v1', apiKey: API_KEY }
+const SUGGESTION = {
+  id: 'id',
+  model: { engine: 'vertex-ai', name: 'code-gecko@002', lang: 'python' },
+  created: 1_772_366_400,
+  choices: [{ text: 'return a + b', index: 0, finish_reason: 'length' }],
+}
+const BODY = { current_file: { file_name: 'app.py', content_above_cursor: 'def add(a, b):\n    ' } }
+/** BODY as sent: the schema fills the gateway's defaults. */
+const SENT = { current_file: { ...BODY.current_file, content_below_cursor: '' }, prompt_version: 1 }
+
+interface Seen {
+  method: string
+  url: string
+  headers: IncomingHttpHeaders
+  body: string
+}
+
+/** A loopback HTTP server that records each request and answers with `answer(request)`. */
+function loopback(answer: (seen: Seen) => { status: number; headers?: Record<string, string>; body?: string }) {
+  const seen: Seen[] = []
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      const entry: Seen = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') }
+      seen.push(entry)
+      const a = answer(entry)
+      res.writeHead(a.status, a.headers ?? {})
+      res.end(a.body ?? '')
+    })
+  })
+  return {
+    seen,
+    server,
+    listen: () => new Promise<string>((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`))),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  }
+}
+
+const target = loopback(() => ({ status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(SUGGESTION) }))
+let targetUrl = ''
+let status = 307
+const gateway = loopback(() => ({ status, headers: { location: `${targetUrl}/v2/code/completions` } }))
+let gatewayUrl = ''
+
+beforeAll(async () => {
+  targetUrl = await target.listen()
+  gatewayUrl = await gateway.listen()
+})
+afterEach(() => {
+  target.seen.length = 0
+  gateway.seen.length = 0
+  status = 307
+})
+afterAll(async () => {
+  await gateway.close()
+  await target.close()
+})
+
+function client(overrides: Partial<GatewayClientOptions> = {}) {
+  return createGatewayClient({ baseUrl: gatewayUrl, tokenSource: fixedSource(TOKEN), headers: { instance: INSTANCE }, now, ...overrides })
+}
+
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p
+  } catch (e) {
+    return e
+  }
+  throw new Error('expected a rejection')
+}
+
+describe('client: redirects', () => {
+  for (const code of [301, 302, 307, 308]) {
+    it(`refuses a ${code} by default: GatewayRedirectError, one request at the gateway, none at the target, no retry`, async () => {
+      status = code
+      const e = (await rejection(client().codeCompletions(BODY))) as GatewayRedirectError
+      expect(e).toBeInstanceOf(GatewayRedirectError)
+      expect(e.code).toBe('ERR_GATEWAY_REDIRECT')
+      expect(e.message).toMatch(/^codeCompletions: the AI Gateway answered POST \/v2\/code\/completions \(request id [0-9a-f-]{36}\) with a redirect \(3xx\)\./)
+      expect(e.message).toContain("Set baseUrl to the gateway's final URL")
+      expect(e.message).toContain("redirect: 'follow'")
+      expect(e.attempts).toBe(1)
+      // codeCompletions is retry-safe, yet a redirect is not a network failure: exactly one request
+      expect(gateway.seen).toHaveLength(1)
+      expect(target.seen).toHaveLength(0)
+      // the one request that left was whole: token, gateway headers and body
+      expect(gateway.seen[0]?.headers['authorization']).toBe(`Bearer ${TOKEN}`)
+      expect(gateway.seen[0]?.headers['x-gitlab-instance-id']).toBe(INSTANCE.id)
+      expect(JSON.parse(gateway.seen[0]?.body ?? '')).toEqual(SENT)
+    })
+  }
+
+  it('the refusal carries no token or api key, in its message or in inspect()', async () => {
+    const e = await rejection(client().checkModelConfiguration(MODEL))
+    expect(e).toBeInstanceOf(GatewayRedirectError)
+    const shown = `${String(e)}\n${inspect(e, { depth: 8 })}\n${JSON.stringify(e)}`
+    expect(shown).not.toContain(API_KEY)
+    expect(shown).not.toContain(TOKEN.split('.')[2])
+    expect(gateway.seen).toHaveLength(1)
+    expect(target.seen).toHaveLength(0)
+  })
+
+  it("redirect: 'follow' follows a 307 and re-sends the POST to the target", async () => {
+    const r = await client({ redirect: 'follow' }).codeCompletions(BODY)
+    expect(r.status).toBe(200)
+    expect(r.data.choices[0]?.text).toBe('return a + b')
+    expect(gateway.seen).toHaveLength(1)
+    expect(target.seen).toHaveLength(1)
+    expect(target.seen[0]?.method).toBe('POST')
+    expect(JSON.parse(target.seen[0]?.body ?? '')).toEqual(SENT)
+    expect(target.seen[0]?.body).toBe(gateway.seen[0]?.body)
+  })
+
+  it('without a redirect, the default client sends each request once and reads the answer', async () => {
+    const direct = createGatewayClient({ baseUrl: targetUrl, tokenSource: fixedSource(TOKEN), headers: { instance: INSTANCE }, now })
+    for (let i = 0; i < 3; i++) {
+      const r = await direct.codeCompletions(BODY)
+      expect(r.data).toEqual(SUGGESTION)
+      expect(r.attempts).toBe(1)
+    }
+    expect(target.seen).toHaveLength(3)
+    expect(new Set(target.seen.map((s) => s.headers['x-request-id'])).size).toBe(3)
+  })
+
+  it('validates the option', () => {
+    expect(() => client({ redirect: 'manual' as never })).toThrow(InvalidOptionsError)
+  })
+})
