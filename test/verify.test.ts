@@ -177,3 +177,41 @@ describe('authenticate: logging', () => {
     expect((await verifier({ logger: throwing }).authenticate(headersFor(bad))).status).toBe(401)
   })
 })
+
+describe('authenticate: a token parsed once is still verified every time', () => {
+  const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey
+  const every = (o: Partial<GatewayVerifierOptions> = {}) => verifier({ verifiedTokenCacheSize: 0, ...o })
+
+  it('the same token text, alternating between a verifier that trusts its key and one that does not', async () => {
+    const trusting = every()
+    const stranger = every({ jwks: undefined, keys: [other] })
+    for (let i = 0; i < 3; i++) {
+      expect((await trusting.authenticate(headersFor(good))).status).toBe(200)
+      expect(await stranger.authenticate(headersFor(good))).toMatchObject({ status: 401, error: 'Forbidden by auth provider', reason: 'Signature verification failed.' })
+    }
+  })
+
+  it('a token that ends like a verified one but differs before (same signature, edited payload) is parsed and refused', async () => {
+    const v = every()
+    expect((await v.authenticate(headersFor(good))).status).toBe(200)
+    const [h, p, s] = good.split('.') as [string, string, string]
+    const edited = JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as Record<string, unknown>
+    edited['scopes'] = ['complete_code', 'duo_chat']
+    const forged = `${h}.${b64url(JSON.stringify(edited))}.${s}`
+    expect(forged.slice(-200)).toBe(good.slice(-200))
+    for (let i = 0; i < 2; i++) {
+      expect(await v.authenticate(headersFor(forged), { unitPrimitive: 'duo_chat' })).toMatchObject({ status: 401, reason: 'Signature verification failed.' })
+      expect((await v.authenticate(headersFor(good))).status).toBe(200)
+    }
+  })
+
+  it('the claims handed out are frozen, so one caller cannot change what the next one reads', async () => {
+    const v = every()
+    const first = await v.authenticate(headersFor(good))
+    expect(Object.isFrozen(first.claims)).toBe(true)
+    expect(() => {
+      ;(first.claims as Record<string, unknown>)['sub'] = 'someone-else'
+    }).toThrow(TypeError)
+    expect((await v.authenticate(headersFor(good))).claims?.['sub']).toBe(fx.instanceId)
+  })
+})

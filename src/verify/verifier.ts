@@ -18,7 +18,7 @@ import {
   epochSeconds,
   joseCheckAlgorithm,
   joseDecodeClaimsOfVerified,
-  joseLoad,
+  joseLoadShared,
   joseValidateClaims,
   joseVerifySignature,
   type JoseFailure,
@@ -196,7 +196,7 @@ export function createGatewayVerifier(options: GatewayVerifierOptions = {}): Gat
     if (strict?.maxTokenBytes !== undefined && token.length > strict.maxTokenBytes / 3 && Buffer.byteLength(token) > strict.maxTokenBytes) {
       return { ok: false, stage: 'segments', reason: `Token too large (over ${strict.maxTokenBytes} bytes)` }
     }
-    const load = joseLoad(token)
+    const load = joseLoadShared(token)
     if (!load.ok) return load
     const { parts } = load
     const algReason = joseCheckAlgorithm(parts.header)
