@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { createPrivateKey } from 'node:crypto'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { main } from '../src/cli/main.js'
 import type { CliIo } from '../src/cli/io.js'
@@ -211,6 +213,35 @@ describe('cloud-connector CLI', () => {
     const out = JSON.parse(r.stdout) as { ok: boolean; code: string; status: number; findings: { code: string }[] }
     expect(out).toMatchObject({ ok: false, code: 'ERR_PREFLIGHT_REJECTED', status: 401 })
     expect(out.findings.map((f) => f.code)).toContain('TOKEN_SOURCE_NONE')
+  })
+
+  it('check-model against a gateway URL that redirects: exit 1, ERR_GATEWAY_REDIRECT and a hint naming --gateway', async () => {
+    let requests = 0
+    const redirecting = createServer((req, res) => {
+      requests++
+      req.resume()
+      res.writeHead(301, { location: 'https://aigw.example.com/' })
+      res.end()
+    })
+    await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve))
+    const url = `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}`
+    try {
+      const args = ['check-model', '--gateway', url, '--model', 'mistral', '--endpoint', 'http://model:8000/v1', '--key', KEY_FILE, '--issuer', ISSUER, '--instance-id', INSTANCE_ID, '--add-on', 'duo_enterprise']
+      const r = await run([...args, '--json'])
+      expect(r.code).toBe(1)
+      const out = JSON.parse(r.stdout) as { ok: boolean; code: string; hint: string; message: string }
+      expect(out).toMatchObject({ ok: false, code: 'ERR_GATEWAY_REDIRECT' })
+      expect(out.hint).toBe(`check-model follows no redirect: pass the gateway's final URL with --gateway (curl -sI ${url}/monitoring/healthz shows the Location).`)
+      const text = await run(args)
+      expect(text.code).toBe(1)
+      expect(text.stdout).toMatch(/verdict\s+not sent checkModelConfiguration: the AI Gateway answered POST \/v1\/prompts\/model_configuration%2Fcheck \(request id [0-9a-f-]{36}\) with a redirect/)
+      expect(text.stdout).toContain('[ERR_GATEWAY_REDIRECT]')
+      expect(text.stdout).toMatch(/hint\s+check-model follows no redirect/)
+      // one request per run: the redirect was neither followed nor retried
+      expect(requests).toBe(2)
+    } finally {
+      await new Promise<void>((resolve) => redirecting.close(() => resolve()))
+    }
   })
 
   it('serve starts the emulator, prints its URLs and stops on a signal', async () => {

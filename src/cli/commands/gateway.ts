@@ -106,13 +106,19 @@ export const checkModel: Command = {
       if (!(err instanceof CloudConnectorError)) throw err
       const findings = (err as { findings?: Problem[] }).findings ?? (err as { diagnosis?: Problem[] }).diagnosis ?? []
       const status = (err as { status?: number }).status
+      // the library's advice names its option; on the command line the base URL is --gateway
+      const hint =
+        err.code === 'ERR_GATEWAY_REDIRECT'
+          ? `check-model follows no redirect: pass the gateway's final URL with --gateway (curl -sI ${gatewayUrl.replace(/\/+$/, '')}/monitoring/healthz shows the Location).`
+          : undefined
       if (flag(p, 'json')) {
-        printJson(io, { ok: false, gateway: gatewayUrl, embedded: stop !== undefined, model, code: err.code, status, message: err.message, findings })
+        printJson(io, { ok: false, gateway: gatewayUrl, embedded: stop !== undefined, model, code: err.code, status, message: err.message, ...(hint ? { hint } : {}), findings })
       } else {
         io.stdout.write(
           [
             `${style.bold('checked')}  model '${model}' at ${endpoint} through ${stop ? 'the embedded gateway emulator' : gatewayUrl}`,
             `${style.bold('verdict')}  ${style.red(`${status ?? 'not sent'} ${err.message}`)} [${err.code}]`,
+            ...(hint ? [`${style.bold('hint')}     ${hint}`] : []),
             ...problemLines(findings, style),
             '',
           ].join('\n'),
