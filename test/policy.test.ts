@@ -321,6 +321,35 @@ describe('createTokenSource: a synced-token loader', () => {
     expect(loader).toHaveBeenCalledTimes(2)
   })
 
+  it('each answer follows what is known now: the same source across an expiry and a renewed synced token', async () => {
+    let now = NOW
+    let expiresAt = new Date('2026-02-01T13:00:00Z')
+    const issuer = await reportedIssuer()
+    const source = createTokenSource({ license: 'online-cloud', selfIssued: issuer, synced: async () => ({ token: SYNCED_TOKEN, expiresAt }), now: () => now })
+    const step = async (branch: PolicyBranch, until?: string) => {
+      const r = await source.getToken({ unitPrimitive: 'complete_code' })
+      expect(r.branch).toBe(branch)
+      if (until !== undefined) {
+        // the answer's reason is the decision's, for what is known at this instant
+        expect(r.reason).toBe(source.decide('complete_code').reason)
+        expect(r.reason).toContain(`valid until ${until}`)
+      }
+      return r
+    }
+    await step('synced', '2026-02-01T13:00:00.000Z')
+    await step('synced', '2026-02-01T13:00:00.000Z')
+    // CustomersDot renewed the token: once the old one expires, the loader's new expiry is in the answer
+    expiresAt = new Date('2026-02-02T13:00:00Z')
+    now = new Date('2026-02-01T13:00:00Z')
+    await step('synced', '2026-02-02T13:00:00.000Z')
+    // and when nothing valid comes back, the same source falls back to a self-issued token
+    expiresAt = new Date('2026-02-01T14:00:00Z')
+    now = new Date('2026-02-02T13:00:00Z')
+    const fallback = await step('synced-expired-fallback')
+    expect(fallback.source).toBe('self-issued')
+    expect(fallback.reason).toContain('expired at 2026-02-01T14:00:00.000Z')
+  })
+
   it('concurrent callers share one load; forceRefresh reloads', async () => {
     const loader = vi.fn(async () => ({ token: SYNCED_TOKEN, expiresAt: '2026-02-01T13:00:00Z' as unknown as Date }))
     const source = createTokenSource({ policy: 'rails', license: 'online-cloud', synced: loader, now: () => NOW })

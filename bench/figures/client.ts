@@ -1,9 +1,9 @@
 /**
- * Figure 5 — a client request against a loopback HTTP server: `client.codeCompletions(body)` (token
- * from the warm cache, preflight, gateway headers, fresh X-Request-ID, zod-checked body, checked answer)
- * against plain ky posting the same body with a fixed header set (the same headers and token), to the
- * same server through the same global fetch (undici, keep-alive) in the same run. Requests alternate
- * one by one (client, ky, ky, client, ...) so that both see the same moments of the machine.
+ * Figure 5 — a client request against a loopback HTTP server: `client.codeCompletions(body)` (a token
+ * source with policy 'safe' over the instance's issuer, token from its warm cache, preflight, gateway
+ * headers, fresh X-Request-ID, zod-checked body, checked answer) against plain ky posting the same
+ * body with a fixed header set (the same headers and token), to the same server through the same global
+ * fetch (undici, keep-alive) in the same run. Requests alternate one by one (client, ky, ky, client, ...) so that both see the same moments of the machine.
  *
  * 5b (informational) is the same comparison against ky configured with the client's transport settings
  * (`redirect: 'error'` and a fetch that passes `window: null`, which spares fetch a clone of each request):
@@ -11,7 +11,7 @@
  * body memo, answer check.
  */
 import ky, { type KyInstance } from 'ky'
-import { createGatewayClient } from '../../src/index.js'
+import { createGatewayClient, createTokenSource } from '../../src/index.js'
 import { fullGc, median, summarize } from '../harness.js'
 import { GATEWAY_HEADERS, INSTANCE, makeIssuer, measure, proof, UNIT_PRIMITIVE, type Figure, type FigureResult } from '../context.js'
 import { SUGGESTION, startLoopbackServer } from '../server.js'
@@ -66,7 +66,9 @@ export const clientFigure: Figure = async (ctx) => {
   const server = await startLoopbackServer()
   try {
     const issuer = makeIssuer(key)
-    const client = createGatewayClient({ baseUrl: server.baseUrl, tokenSource: issuer, headers: { instance: INSTANCE } })
+    // the reported instance's setup, as the README recommends it: policy 'safe' over the instance's issuer
+    const tokenSource = createTokenSource({ policy: 'safe', license: 'offline-cloud', selfIssued: issuer })
+    const client = createGatewayClient({ baseUrl: server.baseUrl, tokenSource, headers: { instance: INSTANCE } })
     const token = (await issuer.getToken({ unitPrimitive: UNIT_PRIMITIVE })).token
     const kyHeaders = { ...GATEWAY_HEADERS, authorization: `Bearer ${token}`, 'x-request-id': '6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f' }
     const plain = ky.create({ prefixUrl: server.baseUrl, headers: kyHeaders })

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { InvalidOptionsError, TokenError } from '../errors.js'
 import { errorLabel, redact } from '../redact.js'
-import type { Clock, Logger, TokenRequest, TokenSource, TokenSourceKind } from '../types.js'
+import type { Clock, Logger, TokenRequest, TokenResult, TokenSource, TokenSourceKind } from '../types.js'
 import { FEATURE_SETTINGS, UNIT_PRIMITIVE_FEATURE_SETTINGS, featureSettingFor, featureSettingTitle } from './feature-settings.js'
 import type { TokenIssuer } from './issuer.js'
 import { fn, parseOptions } from './options.js'
@@ -113,6 +113,51 @@ export function createTokenSource(options: TokenSourceOptions): PolicyTokenSourc
     return pendingLoad
   }
 
+  /**
+   * `decideTokenSource` for this source's fixed situation, memoised: the decision depends only on the unit
+   * primitive and what is known of the synced token (its state and expiry), and building its reasons on
+   * every request costs more than the rest of a cached-token request.
+   */
+  const decisions = new Map<string, PolicyDecision>()
+  function decisionFor(unitPrimitive: string, state: SyncedTokenState, expiresAt: Date | undefined): PolicyDecision {
+    const key = `${unitPrimitive}\u0000${state}\u0000${expiresAt === undefined ? '' : expiresAt.getTime()}`
+    let decision = decisions.get(key)
+    if (decision === undefined) {
+      decision = decideTokenSource(situation(state, expiresAt), unitPrimitive)
+      if (decisions.size >= 256) decisions.clear()
+      decisions.set(key, decision)
+    }
+    return decision
+  }
+
+  function answer(
+    decision: PolicyDecision,
+    synced: SyncedToken | undefined,
+    unitPrimitive: string,
+    force: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<TokenResult> {
+    logger?.debug?.('cloud_connector.token_source', { unitPrimitive, policy, source: decision.source, branch: decision.branch })
+    if (decision.source === 'self-issued') {
+      if (!issuer) {
+        // Only reachable with policy 'rails': GitLab raises "Cloud Connector: no key found" here.
+        throw new TokenError(
+          'ERR_NO_TOKEN',
+          `${decision.reason} But no signing key is configured: pass selfIssued: createTokenIssuer({ key, ... }) with the instance key (GitLab raises "Cloud Connector: no key found" here).`,
+          { unitPrimitive },
+        )
+      }
+      const { reason, branch } = decision
+      return issuer
+        .getToken(signal === undefined ? { unitPrimitive, forceRefresh: force } : { unitPrimitive, forceRefresh: force, signal })
+        .then((minted) => ({ token: minted.token, source: 'self-issued' as const, reason, branch, expiresAt: minted.expiresAt }))
+    }
+    if (decision.source === 'synced' && synced) {
+      return Promise.resolve({ token: synced.token, source: 'synced', reason: decision.reason, branch: decision.branch, expiresAt: new Date(synced.expiresAt.getTime()) })
+    }
+    return Promise.resolve({ source: 'none', reason: decision.reason, branch: decision.branch })
+  }
+
   const source: PolicyTokenSource = {
     policy,
     decide(unitPrimitive) {
@@ -120,41 +165,28 @@ export function createTokenSource(options: TokenSourceOptions): PolicyTokenSourc
       return decideTokenSource(situation(known.state, known.value?.expiresAt), unitPrimitive)
     },
 
-    async getToken(request) {
-      const unitPrimitive = (request as TokenRequest | undefined)?.unitPrimitive as unknown
-      if (typeof unitPrimitive !== 'string' || unitPrimitive.length === 0) {
-        throw new InvalidOptionsError('getToken(): request.unitPrimitive must be the unit primitive the call needs, e.g. "complete_code".', [
-          { path: 'request.unitPrimitive', message: 'is required' },
-        ])
-      }
-      const force = request.forceRefresh === true
-      let known = knownState()
-      if (force && loader) known = { state: 'unknown' }
-      let decision = decideTokenSource(situation(known.state, known.value?.expiresAt), unitPrimitive)
-      let synced = known.value
-      // The loader is asked only when the decision actually depends on the synced token.
-      if (decision.source === 'synced' && known.state === 'unknown') {
-        synced = await load(force)
-        decision = decideTokenSource(situation(stateOf(synced), synced?.expiresAt), unitPrimitive)
-      }
-      logger?.debug?.('cloud_connector.token_source', { unitPrimitive, policy, source: decision.source, branch: decision.branch })
-
-      if (decision.source === 'self-issued') {
-        if (!issuer) {
-          // Only reachable with policy 'rails': GitLab raises "Cloud Connector: no key found" here.
-          throw new TokenError(
-            'ERR_NO_TOKEN',
-            `${decision.reason} But no signing key is configured: pass selfIssued: createTokenIssuer({ key, ... }) with the instance key (GitLab raises "Cloud Connector: no key found" here).`,
-            { unitPrimitive },
-          )
+    // Not `async`: with a known synced state and a cached self-issued token (the hot path) it answers
+    // with one memo lookup and the issuer's cache hit, without an async frame.
+    getToken(request) {
+      try {
+        const unitPrimitive = (request as TokenRequest | undefined)?.unitPrimitive as unknown
+        if (typeof unitPrimitive !== 'string' || unitPrimitive.length === 0) {
+          throw new InvalidOptionsError('getToken(): request.unitPrimitive must be the unit primitive the call needs, e.g. "complete_code".', [
+            { path: 'request.unitPrimitive', message: 'is required' },
+          ])
         }
-        const minted = await issuer.getToken({ unitPrimitive, forceRefresh: force, signal: request.signal })
-        return { token: minted.token, source: 'self-issued', reason: decision.reason, branch: decision.branch, expiresAt: minted.expiresAt }
+        const force = request.forceRefresh === true
+        let known = knownState()
+        if (force && loader) known = { state: 'unknown' }
+        const decision = decisionFor(unitPrimitive, known.state, known.value?.expiresAt)
+        // The loader is asked only when the decision actually depends on the synced token.
+        if (decision.source === 'synced' && known.state === 'unknown') {
+          return load(force).then((synced) => answer(decisionFor(unitPrimitive, stateOf(synced), synced?.expiresAt), synced, unitPrimitive, force, request.signal))
+        }
+        return answer(decision, known.value, unitPrimitive, force, request.signal)
+      } catch (e) {
+        return Promise.reject(e)
       }
-      if (decision.source === 'synced' && synced) {
-        return { token: synced.token, source: 'synced', reason: decision.reason, branch: decision.branch, expiresAt: new Date(synced.expiresAt.getTime()) }
-      }
-      return { source: 'none', reason: decision.reason, branch: decision.branch }
     },
 
     invalidate() {
