@@ -3,7 +3,8 @@
  * source with policy 'safe' over the instance's issuer, token from its warm cache, preflight, gateway
  * headers, fresh X-Request-ID, zod-checked body, checked answer) against plain ky posting the same
  * body with a fixed header set (the same headers and token), to the same server through the same global
- * fetch (undici, keep-alive) in the same run. Requests alternate one by one (client, ky, ky, client, ...) so that both see the same moments of the machine.
+ * fetch (undici, keep-alive) in the same run. Requests alternate one by one (client, ky, ky, client,
+ * ...) so that both see the same moments of the machine.
  *
  * 5b (informational) is the same comparison against ky configured with the client's transport settings
  * (`redirect: 'error'` and a fetch that passes `window: null`, which spares fetch a clone of each request):
