@@ -74,6 +74,13 @@ export interface TokenResult {
 /** Anything that answers "which token do I send for this unit primitive?". */
 export interface TokenSource {
   getToken(request: TokenRequest): Promise<TokenResult>
+  /**
+   * Optional: what `getToken(request)` would resolve with right now, when that answer is at hand without
+   * waiting (a cached token); `undefined` whenever `getToken` would have work to do (mint, load, refresh).
+   * It never mints, loads or throws. The gateway client and `createAuthenticatedFetch` use it to skip a
+   * promise per request, and call `getToken` whenever it answers `undefined`.
+   */
+  peekToken?(request: TokenRequest): TokenResult | undefined
   /** Drop cached tokens (all of them). */
   invalidate?(): void
 }

@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { createCatalog } from '../src/catalog/index.js'
 import { InvalidOptionsError } from '../src/errors.js'
 import { loadSigningKey } from '../src/keys/index.js'
-import { createTokenCache, createTokenIssuer, type ExternalTokenStore, type TokenIssuerOptions } from '../src/token/index.js'
+import { createTokenCache, createTokenIssuer, createTokenSource, type ExternalTokenStore, type TokenIssuerOptions } from '../src/token/index.js'
 
 const PEM = readFileSync(new URL('./fixtures/instance-key.pem', import.meta.url), 'utf8')
 const T0 = Date.parse('2026-02-01T12:00:00.000Z')
@@ -353,3 +353,61 @@ describe('getToken() across a cut-off date (memoised entitlements)', () => {
     expect((await issuer.getToken({ unitPrimitive: 'complete_code' })).token).toBe(before.token)
   })
 })
+
+describe('peekToken(): what getToken() would answer now, without waiting', () => {
+  it('issuer: nothing before the first mint, then the cached answer, and nothing again once a refresh is due', async () => {
+    const clock = manualClock()
+    const issuer = await issuerWith(clock)
+    expect(issuer.peekToken({ unitPrimitive: 'complete_code' })).toBeUndefined()
+    expect(issuer.stats.mints).toBe(0) // peeking never mints
+    const got = await issuer.getToken({ unitPrimitive: 'complete_code' })
+    const peeked = issuer.peekToken({ unitPrimitive: 'complete_code' })
+    expect(peeked).toEqual(got)
+    expect(peeked).not.toBe(got)
+    expect(peeked?.expiresAt).not.toBe(got.expiresAt)
+    expect(issuer.peekToken({ unitPrimitive: 'complete_code', forceRefresh: true })).toBeUndefined()
+    // not entitled, or no unit primitive: getToken() explains; peek just says "ask"
+    expect(issuer.peekToken({ unitPrimitive: 'duo_chat' })).toBeUndefined()
+    expect(issuer.peekToken({} as never)).toBeUndefined()
+    // exp - 300 s: getToken() would mint, so peek answers nothing
+    clock.advance(3_300_000)
+    expect(issuer.peekToken({ unitPrimitive: 'complete_code' })).toBeUndefined()
+    expect(issuer.stats.mints).toBe(1)
+    await issuer.getToken({ unitPrimitive: 'complete_code' })
+    expect(issuer.stats.mints).toBe(2)
+    expect(issuer.peekToken({ unitPrimitive: 'complete_code' })?.token).toBe((await issuer.getToken({ unitPrimitive: 'complete_code' })).token)
+  })
+
+  it('issuer without a cache: always undefined (every getToken() mints)', async () => {
+    const issuer = await issuerWith(manualClock(), { cache: false })
+    await issuer.getToken({ unitPrimitive: 'complete_code' })
+    expect(issuer.peekToken({ unitPrimitive: 'complete_code' })).toBeUndefined()
+  })
+
+  it('issuer with a clock that fails: undefined, and getToken() reports the clock', async () => {
+    let broken = false
+    const clock = manualClock()
+    const issuer = await issuerWith({ now: () => (broken ? new Date(Number.NaN) : clock.now()) })
+    await issuer.getToken({ unitPrimitive: 'complete_code' })
+    broken = true
+    expect(issuer.peekToken({ unitPrimitive: 'complete_code' })).toBeUndefined()
+    await expect(issuer.getToken({ unitPrimitive: 'complete_code' })).rejects.toThrow(InvalidOptionsError)
+  })
+
+  it("policy source: the self-issued answer when it is cached; a synced or 'none' answer is left to getToken()", async () => {
+    const clock = manualClock()
+    const issuer = await issuerWith(clock)
+    const offline = createTokenSource({ license: 'offline-cloud', selfIssued: issuer, now: clock.now })
+    expect(offline.peekToken?.({ unitPrimitive: 'complete_code' })).toBeUndefined()
+    const got = await offline.getToken({ unitPrimitive: 'complete_code' })
+    expect(offline.peekToken?.({ unitPrimitive: 'complete_code' })).toEqual(got)
+    expect(offline.peekToken?.({ unitPrimitive: 'complete_code', forceRefresh: true })).toBeUndefined()
+    const synced = createTokenSource({ license: 'online-cloud', synced: { token: 'cdot.synced-token-0123456789', expiresAt: new Date(T0 + 3_600_000) }, now: clock.now })
+    expect((await synced.getToken({ unitPrimitive: 'complete_code' })).source).toBe('synced')
+    expect(synced.peekToken?.({ unitPrimitive: 'complete_code' })).toBeUndefined()
+    const nothing = createTokenSource({ license: 'offline-cloud', now: clock.now })
+    expect((await nothing.getToken({ unitPrimitive: 'complete_code' })).source).toBe('none')
+    expect(nothing.peekToken?.({ unitPrimitive: 'complete_code' })).toBeUndefined()
+  })
+})
+

@@ -16,6 +16,8 @@ import {
   type GatewayClientOptions,
 } from '../src/client/index.js'
 import { HeaderError, InvalidOptionsError } from '../src/errors.js'
+import { PreflightError } from '../src/inspect/index.js'
+import type { TokenResult, TokenSource } from '../src/types.js'
 import { loadSigningKeySync } from '../src/keys/index.js'
 import { createTokenIssuer } from '../src/token/index.js'
 import {
@@ -318,6 +320,78 @@ describe('createGatewayClient: 401 → refresh once, retry once', () => {
     expect(source.mints).toBe(2)
     expect(source.forced).toBe(1)
     expect(received).toHaveLength(20)
+  })
+})
+
+describe('createGatewayClient: token sources that answer at once (peekToken)', () => {
+  /** A source with a token at hand, counting what the client asks of it. */
+  function peekingSource(first: string, opts: { peek?: 'token' | 'undefined' | 'throw' } = {}) {
+    let current = first
+    const counts = { peek: 0, get: 0, forced: 0 }
+    const result = (): TokenResult => ({ token: current, source: 'self-issued', reason: 'test token' })
+    const source: TokenSource = {
+      peekToken(request) {
+        counts.peek++
+        expect(request.forceRefresh).toBeUndefined()
+        if (opts.peek === 'throw') throw new Error('peek failed')
+        return opts.peek === 'undefined' ? undefined : result()
+      },
+      async getToken(request) {
+        counts.get++
+        if (request.forceRefresh) {
+          counts.forced++
+          current = signJwt(claims({ jti: 'refreshed-0000-4000-8000-000000000000' }))
+        }
+        return result()
+      },
+    }
+    return { source, counts, current: () => current }
+  }
+
+  it('a token at hand is sent without asking getToken()', async () => {
+    server.use(okReply())
+    const token = signJwt(claims())
+    const { source, counts } = peekingSource(token)
+    const c = client({ tokenSource: source })
+    for (let i = 0; i < 5; i++) expect((await c.checkModelConfiguration(MODEL)).data).toBe('Hello! How can I help?')
+    expect(counts).toEqual({ peek: 5, get: 0, forced: 0 })
+    expect(received.map((r) => r.headers['authorization'])).toEqual(Array(5).fill(`Bearer ${token}`))
+  })
+
+  it('peekToken() answering undefined, or throwing, sends the request with what getToken() answers', async () => {
+    server.use(okReply())
+    for (const peek of ['undefined', 'throw'] as const) {
+      received.length = 0
+      const token = signJwt(claims())
+      const { source, counts } = peekingSource(token, { peek })
+      const c = client({ tokenSource: source })
+      for (let i = 0; i < 3; i++) expect((await c.checkModelConfiguration(MODEL)).status).toBe(200)
+      expect(counts).toEqual({ peek: 3, get: 3, forced: 0 })
+      expect(received.map((r) => r.headers['authorization'])).toEqual(Array(3).fill(`Bearer ${token}`))
+    }
+  })
+
+  it('a peeked token is preflighted like any other: an expired one is never sent', async () => {
+    server.use(okReply())
+    const { source, counts } = peekingSource(signJwt(claims({ exp: NOW_S - 10 })))
+    const err = await rejection(client({ tokenSource: source }).checkModelConfiguration(MODEL))
+    expect(err).toBeInstanceOf(PreflightError)
+    expect((err as PreflightError).status).toBe(401)
+    expect(received).toHaveLength(0)
+    expect(counts.get).toBe(0)
+  })
+
+  it('after a 401 the fresh token comes from getToken({ forceRefresh: true }), and is then the one at hand', async () => {
+    let n = 0
+    server.use(http.post(CHECK_URL, () => (n++ === 0 ? HttpResponse.json({ error: 'Forbidden by auth provider' }, { status: 401 }) : HttpResponse.json('ok'))))
+    const first = signJwt(claims())
+    const { source, counts, current } = peekingSource(first)
+    const c = client({ tokenSource: source })
+    expect((await c.checkModelConfiguration(MODEL)).attempts).toBe(2)
+    await c.checkModelConfiguration(MODEL)
+    expect(counts).toEqual({ peek: 2, get: 1, forced: 1 })
+    expect(received.map((r) => r.headers['authorization'])).toEqual([`Bearer ${first}`, `Bearer ${current()}`, `Bearer ${current()}`])
+    expect(current()).not.toBe(first)
   })
 })
 

@@ -96,6 +96,32 @@ export class Authorizer {
     return pending.then((tokenResult) => this.#authorizeWith(tokenResult, input))
   }
 
+  /**
+   * `authorize` without waiting, when the token source can answer at once (`peekToken`): the Authorization,
+   * or `undefined` when the caller must `await authorize(...)`. Throws the preflight's `PreflightError`.
+   */
+  authorizeNow(input: {
+    unitPrimitive: string
+    base: Record<string, string>
+    signal: AbortSignal | undefined
+    requestTimeoutMs: number | undefined
+    endpoint: string
+    forbiddenDetail?: string | undefined
+    memoKey?: string | undefined
+  }): Authorization | undefined {
+    const peek = this.#source.peekToken
+    if (peek === undefined) return undefined
+    let tokenResult: TokenResult | undefined
+    try {
+      tokenResult = peek.call(this.#source, input.signal === undefined ? { unitPrimitive: input.unitPrimitive } : { unitPrimitive: input.unitPrimitive, signal: input.signal })
+    } catch {
+      // a source whose peek fails is asked properly
+      return undefined
+    }
+    if (tokenResult === undefined || tokenResult === null || typeof tokenResult !== 'object') return undefined
+    return this.#authorizeWith(tokenResult, input)
+  }
+
   #authorizeWith(
     tokenResult: TokenResult,
     input: {

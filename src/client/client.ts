@@ -380,7 +380,9 @@ class Client implements GatewayClient {
       options.context === undefined && options.timeout === undefined && unitPrimitiveOverride === undefined ? this.#memoKeys.get(name) : undefined
     let auth: Authorization
     try {
-      auth = await this.#auth.authorize({ unitPrimitive, base, signal, requestTimeoutMs, endpoint: name, forbiddenDetail, memoKey })
+      const input = { unitPrimitive, base, signal, requestTimeoutMs, endpoint: name, forbiddenDetail, memoKey }
+      // a token at hand (the source's peekToken) is used without waiting; otherwise the source is asked
+      auth = this.#auth.authorizeNow(input) ?? (await this.#auth.authorize(input))
     } catch (e) {
       throw abortedOr(e, call)
     }

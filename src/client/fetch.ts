@@ -66,18 +66,18 @@ export function createAuthenticatedFetch(options: AuthenticatedFetchOptions): ty
         signal: request.signal,
         redirect: request.redirect,
       })
-    const authorize = (refreshAfter?: string) =>
-      authorizer.authorize({
-        unitPrimitive,
-        base,
-        signal: request.signal,
-        requestTimeoutMs: o.requestTimeoutMs,
-        endpoint,
-        forbiddenDetail: unitPrimitive === known?.definition.unitPrimitive ? known.definition.forbiddenDetail : undefined,
-        ...(refreshAfter === undefined ? {} : { refreshAfter }),
-      })
+    const authInput = {
+      unitPrimitive,
+      base,
+      signal: request.signal,
+      requestTimeoutMs: o.requestTimeoutMs,
+      endpoint,
+      forbiddenDetail: unitPrimitive === known?.definition.unitPrimitive ? known.definition.forbiddenDetail : undefined,
+    }
+    const authorize = (refreshAfter?: string) => authorizer.authorize(refreshAfter === undefined ? authInput : { ...authInput, refreshAfter })
 
-    let auth = await authorize()
+    // a token at hand (the source's peekToken) is used without waiting; otherwise the source is asked
+    let auth = authorizer.authorizeNow(authInput) ?? (await authorize())
     o.logger?.debug?.('gateway.request', { endpoint, requestId, tokenSource: auth.tokenResult.source, ...auth.entry.fields })
     let response = await send(rebuild(auth))
     if (response.status !== 401) return logged(o, endpoint, requestId, response, auth, 1)

@@ -238,6 +238,21 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
       }
     },
 
+    peekToken(request) {
+      if (cache === undefined || request?.forceRefresh === true) return undefined
+      const unitPrimitive = request?.unitPrimitive as unknown
+      if (typeof unitPrimitive !== 'string' || unitPrimitive.length === 0) return undefined
+      try {
+        const { resolved, scopeSet } = resolveAll()
+        if (!scopeSet.has(unitPrimitive)) return undefined
+        const hit = cache.lookup(resolved.cacheKey)
+        return hit === undefined ? undefined : selfIssued(hit, unitPrimitive)
+      } catch {
+        // getToken() will say what is wrong (an invalid clock)
+        return undefined
+      }
+    },
+
     entitlements() {
       const entitled = resolveEntitlements(catalog, { addOns, now: currentTime() })
       return { scopes: [...entitled.scopes], audiences: [...entitled.audiences] }
@@ -323,6 +338,8 @@ export interface TokenIssuer extends TokenSource {
   issue(request?: IssueRequest): Promise<IssuedToken>
   /** A cached token with all entitled scopes; throws ERR_SCOPE_NOT_ENTITLED when `unitPrimitive` is not among them. */
   getToken(request: TokenRequest): Promise<TokenResult>
+  /** The cached token `getToken()` would answer with now, or `undefined` when it would mint (see `TokenSource`). */
+  peekToken(request: TokenRequest): TokenResult | undefined
   /** The scopes and audiences the instance is entitled to now. */
   entitlements(): { scopes: string[]; audiences: string[] }
   invalidate(): void

@@ -189,6 +189,25 @@ export function createTokenSource(options: TokenSourceOptions): PolicyTokenSourc
       }
     },
 
+    peekToken(request) {
+      const unitPrimitive = (request as TokenRequest | undefined)?.unitPrimitive as unknown
+      if (typeof unitPrimitive !== 'string' || unitPrimitive.length === 0 || request.forceRefresh === true) return undefined
+      try {
+        const known = knownState()
+        const decision = decisionFor(unitPrimitive, known.state, known.value?.expiresAt)
+        if (decision.source === 'self-issued') {
+          const minted = issuer?.peekToken?.({ unitPrimitive })
+          if (minted === undefined) return undefined
+          logger?.debug?.('cloud_connector.token_source', { unitPrimitive, policy, source: decision.source, branch: decision.branch })
+          return { token: minted.token, source: 'self-issued', reason: decision.reason, branch: decision.branch, expiresAt: minted.expiresAt }
+        }
+        // a synced or 'none' answer may need the loader, or carries a fresh copy of the expiry: let getToken() answer
+        return undefined
+      } catch {
+        return undefined
+      }
+    },
+
     invalidate() {
       loaded = undefined
       loadedOnce = false
