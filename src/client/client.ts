@@ -137,6 +137,23 @@ interface Call {
   /** 5xx/429/network retries this call may still make. */
   retriesLeft: number
   kyOptions: KyOptions
+  /** The gateway headers of this call (x-request-id included); `authorization` is set on them per attempt. */
+  base: Record<string, string>
+  /** `performance.now()` at the start, when there is a logger. */
+  started: number
+  /** What the token step needs; `undefined` for endpoints without authentication. */
+  auth: AuthInput | undefined
+}
+
+/** The Authorizer's input for a call. */
+interface AuthInput {
+  unitPrimitive: string
+  base: Record<string, string>
+  signal: AbortSignal | undefined
+  requestTimeoutMs: number | undefined
+  endpoint: string
+  forbiddenDetail: string | undefined
+  memoKey: string | undefined
 }
 
 interface Exchange {
@@ -333,7 +350,11 @@ class Client implements GatewayClient {
     return new ResponseStream(ex, (e) => transportError(e, options.signal, ctx, false))
   }
 
-  /** Validate, authorise, send (refreshing once on 401) and map any non-2xx answer to its error. */
+  /**
+   * Validate, authorise, send (refreshing once on 401) and map any non-2xx answer to its error. Kept small:
+   * an async function carries its whole frame across each await, so the rare paths (no token needed, a 401,
+   * an error answer) live in functions of their own.
+   */
   async #exchange(
     name: EndpointName,
     def: EndpointDefinition,
@@ -343,7 +364,31 @@ class Client implements GatewayClient {
     unitPrimitiveOverride: string | undefined,
     check?: (headers: Record<string, string>) => void,
   ): Promise<Exchange> {
-    // Hot path: no closures or spreads per call beyond what is sent (they show up at this request rate).
+    const call = this.#prepare(name, def, rawBody, options, unitPrimitiveOverride, check)
+    const input = call.auth
+    if (input === undefined) return this.#unauthenticated(call, secrets)
+    let auth: Authorization
+    try {
+      // a token at hand (the source's peekToken) is used without waiting; otherwise the source is asked
+      auth = this.#auth.authorizeNow(input) ?? (await this.#auth.authorize(input))
+    } catch (e) {
+      throw abortedOr(e, call)
+    }
+    if (this.#log !== undefined) this.#logRequest(call, auth)
+    const response = await this.#send(call, auth.headers)
+    if (response.status === 401) return this.#afterUnauthorized(call, input, auth, response, secrets)
+    return this.#settle(call, response, auth, secrets)
+  }
+
+  /** Everything before the token: the request id, the body as sent, the headers and the call's state. Throws without sending. */
+  #prepare(
+    name: EndpointName,
+    def: EndpointDefinition,
+    rawBody: unknown,
+    options: CallOptions,
+    unitPrimitiveOverride: string | undefined,
+    check: ((headers: Record<string, string>) => void) | undefined,
+  ): Call {
     const signal = options.signal
     if (signal?.aborted) throw new AbortedError(`${name}: aborted before sending.`, { endpoint: name, method: def.method, path: def.path })
     let requestId: string
@@ -360,68 +405,80 @@ class Client implements GatewayClient {
 
     const unitPrimitive = unitPrimitiveOverride ?? def.unitPrimitive
     const timeout = options.timeout ?? this.#o.timeout
-    const call: Call = { name, def, requestId, signal, timeout, attempts: 0, retriesLeft: this.#retryLimit(name, options.retry), kyOptions: { method: def.method } }
-    if (options.timeout !== undefined) call.kyOptions.timeout = options.timeout
-    if (bodyText !== undefined) call.kyOptions.body = bodyText
-    if (signal !== undefined) call.kyOptions.signal = signal
-    const started = this.#log === undefined ? 0 : performance.now()
-
-    if (unitPrimitive === undefined) {
-      const response = await this.#send(call, base)
-      this.#logResponse(call, response.status, started, undefined)
-      if (!response.ok) throw await errorForResponse(response, { ...errorContext(call, response.status), secrets, unitPrimitive: undefined, auth: undefined })
-      return { response, requestId, attempts: call.attempts }
-    }
-
-    const requestTimeoutMs = timeout === false ? undefined : timeout
-    const forbiddenDetail = def.forbiddenDetail
+    const kyOptions: KyOptions = { method: def.method, headers: base }
+    if (options.timeout !== undefined) kyOptions.timeout = options.timeout
+    if (bodyText !== undefined) kyOptions.body = bodyText
+    if (signal !== undefined) kyOptions.signal = signal
     // with the static headers, the default timeout and the endpoint's own primitive, preflight's inputs are fixed
     const memoKey =
       options.context === undefined && options.timeout === undefined && unitPrimitiveOverride === undefined ? this.#memoKeys.get(name) : undefined
+    return {
+      name,
+      def,
+      requestId,
+      signal,
+      timeout,
+      attempts: 0,
+      retriesLeft: this.#retryLimit(name, options.retry),
+      kyOptions,
+      base,
+      started: this.#log === undefined ? 0 : performance.now(),
+      auth:
+        unitPrimitive === undefined
+          ? undefined
+          : { unitPrimitive, base, signal, requestTimeoutMs: timeout === false ? undefined : timeout, endpoint: name, forbiddenDetail: def.forbiddenDetail, memoKey },
+    }
+  }
+
+  /** Endpoints without authentication (health): the correlation id only, no token. */
+  async #unauthenticated(call: Call, secrets: (string | undefined | null)[]): Promise<Exchange> {
+    const response = await this.#send(call, call.base)
+    this.#logResponse(call, response.status, call.started, undefined)
+    if (!response.ok) throw await errorForResponse(response, { ...errorContext(call, response.status), secrets, unitPrimitive: undefined, auth: undefined })
+    return { response, requestId: call.requestId, attempts: call.attempts }
+  }
+
+  /** A 401: read why, force-refresh the token once and retry once with the same body; a second 401 is the auth error. */
+  async #afterUnauthorized(call: Call, input: AuthInput, refused: Authorization, response: Response, secrets: (string | undefined | null)[]): Promise<Exchange> {
+    const first = await readBody(response, [...secrets, refused.token])
+    this.#log?.warn?.('gateway.unauthorized', {
+      endpoint: call.name,
+      requestId: call.requestId,
+      status: 401,
+      gatewayError: first.message,
+      action: 'refresh-token-and-retry',
+      ...refused.entry.fields,
+    })
     let auth: Authorization
     try {
-      const input = { unitPrimitive, base, signal, requestTimeoutMs, endpoint: name, forbiddenDetail, memoKey }
-      // a token at hand (the source's peekToken) is used without waiting; otherwise the source is asked
-      auth = this.#auth.authorizeNow(input) ?? (await this.#auth.authorize(input))
+      auth = await this.#auth.authorize({ ...input, refreshAfter: refused.token })
     } catch (e) {
       throw abortedOr(e, call)
     }
     this.#logRequest(call, auth)
-    let response = await this.#send(call, auth.headers)
-
-    if (response.status === 401) {
-      const first = await readBody(response, [...secrets, auth.token])
-      this.#log?.warn?.('gateway.unauthorized', {
-        endpoint: name,
-        requestId,
-        status: 401,
-        gatewayError: first.message,
-        action: 'refresh-token-and-retry',
-        ...auth.entry.fields,
+    const again = await this.#send(call, auth.headers)
+    if (again.status === 401) {
+      this.#logResponse(call, 401, call.started, auth)
+      throw await authError(again, {
+        ...errorContext(call, 401),
+        secrets: [...secrets, auth.token],
+        auth,
+        authorizer: this.#auth,
+        toleranceSeconds: this.#o.clockSkewToleranceSeconds,
       })
-      try {
-        auth = await this.#auth.authorize({ unitPrimitive, base, signal, requestTimeoutMs, endpoint: name, forbiddenDetail, memoKey, refreshAfter: auth.token })
-      } catch (e) {
-        throw abortedOr(e, call)
-      }
-      this.#logRequest(call, auth)
-      response = await this.#send(call, auth.headers)
-      if (response.status === 401) {
-        this.#logResponse(call, 401, started, auth)
-        throw await authError(response, {
-          ...errorContext(call, 401),
-          secrets: [...secrets, auth.token],
-          auth,
-          authorizer: this.#auth,
-          toleranceSeconds: this.#o.clockSkewToleranceSeconds,
-        })
-      }
     }
-    this.#logResponse(call, response.status, started, auth)
+    return this.#settle(call, again, auth, secrets)
+  }
+
+  /** The answer to an authorised request: logged, and an error for anything but 2xx. */
+  #settle(call: Call, response: Response, auth: Authorization, secrets: (string | undefined | null)[]): Exchange | Promise<Exchange> {
+    this.#logResponse(call, response.status, call.started, auth)
     if (!response.ok) {
-      throw await errorForResponse(response, { ...errorContext(call, response.status), secrets: [...secrets, auth.token], unitPrimitive, auth })
+      return errorForResponse(response, { ...errorContext(call, response.status), secrets: [...secrets, auth.token], unitPrimitive: call.auth?.unitPrimitive, auth }).then((e) => {
+        throw e
+      })
     }
-    return { response, requestId, attempts: call.attempts }
+    return { response, requestId: call.requestId, attempts: call.attempts }
   }
 
   /**
@@ -530,7 +587,8 @@ class Client implements GatewayClient {
       return { 'x-request-id': requestId }
     }
     const context = options.context
-    if (context === undefined || context === null) return { ...this.#staticHeaders, 'x-request-id': requestId }
+    // `authorization` is filled in by the token step; declared here so that setting it does not reshape the object
+    if (context === undefined || context === null) return { ...this.#staticHeaders, 'x-request-id': requestId, authorization: '' }
     if (typeof context !== 'object') {
       throw new InvalidOptionsError(`${def.path}: options.context must be an object ({ user?, feature?, extra? }); nothing was sent.`, [
         { path: 'options.context', message: 'expected an object' },
