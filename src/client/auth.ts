@@ -20,6 +20,23 @@ export interface AuthorizerOptions {
   logger: Logger | undefined
 }
 
+/** What the token step of a request needs. */
+export interface AuthorizeInput {
+  unitPrimitive: string
+  /** This request's gateway headers (x-request-id included); their `authorization` is set to the token obtained. */
+  base: Record<string, string>
+  signal: AbortSignal | undefined
+  requestTimeoutMs: number | undefined
+  endpoint: string
+  /** The endpoint's 403 detail, for preflight's message. */
+  forbiddenDetail?: string | undefined
+  /**
+   * A precomputed key standing for (headers preflight reads, unit primitive, timeout, 403 detail), when the
+   * caller knows them to be fixed (the client's static headers); computed from them otherwise.
+   */
+  memoKey?: string | undefined
+}
+
 /** One authorised attempt: the headers to send (Authorization included) and what is known about the token. */
 export interface Authorization {
   headers: Record<string, string>
@@ -66,21 +83,9 @@ export class Authorizer {
    * `authorization` is set to the token obtained, and it is returned as `headers`.
    * Throws the preflight's `PreflightError` (nothing is sent) or whatever the token source throws.
    */
-  async authorize(input: {
-    unitPrimitive: string
-    base: Record<string, string>
-    signal: AbortSignal | undefined
-    requestTimeoutMs: number | undefined
+  authorize(input: AuthorizeInput & {
     /** The token the gateway just refused: get a fresh one instead (once per refused token). */
     refreshAfter?: string
-    endpoint: string
-    /** The endpoint's 403 detail, for preflight's message. */
-    forbiddenDetail?: string | undefined
-    /**
-     * A precomputed key standing for (headers preflight reads, unit primitive, timeout, 403 detail), when the
-     * caller knows them to be fixed (the client's static headers); computed from them otherwise.
-     */
-    memoKey?: string | undefined
   }): Promise<Authorization> {
     // Not `async` (one async frame less per request); a source that throws instead of rejecting still rejects.
     let pending: Promise<TokenResult>
@@ -100,15 +105,7 @@ export class Authorizer {
    * `authorize` without waiting, when the token source can answer at once (`peekToken`): the Authorization,
    * or `undefined` when the caller must `await authorize(...)`. Throws the preflight's `PreflightError`.
    */
-  authorizeNow(input: {
-    unitPrimitive: string
-    base: Record<string, string>
-    signal: AbortSignal | undefined
-    requestTimeoutMs: number | undefined
-    endpoint: string
-    forbiddenDetail?: string | undefined
-    memoKey?: string | undefined
-  }): Authorization | undefined {
+  authorizeNow(input: AuthorizeInput): Authorization | undefined {
     const peek = this.#source.peekToken
     if (peek === undefined) return undefined
     let tokenResult: TokenResult | undefined
@@ -122,17 +119,7 @@ export class Authorizer {
     return this.#authorizeWith(tokenResult, input)
   }
 
-  #authorizeWith(
-    tokenResult: TokenResult,
-    input: {
-      unitPrimitive: string
-      base: Record<string, string>
-      requestTimeoutMs: number | undefined
-      endpoint: string
-      forbiddenDetail?: string | undefined
-      memoKey?: string | undefined
-    },
-  ): Authorization {
+  #authorizeWith(tokenResult: TokenResult, input: AuthorizeInput): Authorization {
     const token = tokenResult.token
     // `base` is the caller's per-request copy: set the header in place (a retry overwrites it). The value
     // is built once per token: a fresh concatenation of a ~2 KB token would be flattened and re-scanned by

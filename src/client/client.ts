@@ -10,7 +10,7 @@ import { z } from 'zod'
 import { CloudConnectorError, HeaderError, InvalidOptionsError } from '../errors.js'
 import { buildGatewayHeaders, type GatewayFeatureContext, type GatewayHeadersContext, type GatewayUserContext } from '../headers.js'
 import type { Logger } from '../types.js'
-import { Authorizer, preflightKey, scrub, type Authorization } from './auth.js'
+import { Authorizer, preflightKey, scrub, type Authorization, type AuthorizeInput } from './auth.js'
 import {
   ENDPOINTS,
   type EndpointDefinition,
@@ -142,19 +142,9 @@ interface Call {
   /** `performance.now()` at the start, when there is a logger. */
   started: number
   /** What the token step needs; `undefined` for endpoints without authentication. */
-  auth: AuthInput | undefined
+  auth: AuthorizeInput | undefined
 }
 
-/** The Authorizer's input for a call. */
-interface AuthInput {
-  unitPrimitive: string
-  base: Record<string, string>
-  signal: AbortSignal | undefined
-  requestTimeoutMs: number | undefined
-  endpoint: string
-  forbiddenDetail: string | undefined
-  memoKey: string | undefined
-}
 
 interface Exchange {
   response: Response
@@ -439,7 +429,7 @@ class Client implements GatewayClient {
   }
 
   /** A 401: read why, force-refresh the token once and retry once with the same body; a second 401 is the auth error. */
-  async #afterUnauthorized(call: Call, input: AuthInput, refused: Authorization, response: Response, secrets: (string | undefined | null)[]): Promise<Exchange> {
+  async #afterUnauthorized(call: Call, input: AuthorizeInput, refused: Authorization, response: Response, secrets: (string | undefined | null)[]): Promise<Exchange> {
     const first = await readBody(response, [...secrets, refused.token])
     this.#log?.warn?.('gateway.unauthorized', {
       endpoint: call.name,

@@ -130,6 +130,18 @@ export function createTokenSource(options: TokenSourceOptions): PolicyTokenSourc
     return decision
   }
 
+  const logDecision = (decision: PolicyDecision, unitPrimitive: string): void =>
+    logger?.debug?.('cloud_connector.token_source', { unitPrimitive, policy, source: decision.source, branch: decision.branch })
+
+  /** The answer for a self-issued decision, around the issuer's token. */
+  const selfIssuedAnswer = (decision: PolicyDecision, minted: TokenResult): TokenResult => ({
+    token: minted.token,
+    source: 'self-issued',
+    reason: decision.reason,
+    branch: decision.branch,
+    expiresAt: minted.expiresAt,
+  })
+
   function answer(
     decision: PolicyDecision,
     synced: SyncedToken | undefined,
@@ -137,7 +149,7 @@ export function createTokenSource(options: TokenSourceOptions): PolicyTokenSourc
     force: boolean,
     signal: AbortSignal | undefined,
   ): Promise<TokenResult> {
-    logger?.debug?.('cloud_connector.token_source', { unitPrimitive, policy, source: decision.source, branch: decision.branch })
+    logDecision(decision, unitPrimitive)
     if (decision.source === 'self-issued') {
       if (!issuer) {
         // Only reachable with policy 'rails': GitLab raises "Cloud Connector: no key found" here.
@@ -147,10 +159,9 @@ export function createTokenSource(options: TokenSourceOptions): PolicyTokenSourc
           { unitPrimitive },
         )
       }
-      const { reason, branch } = decision
       return issuer
         .getToken(signal === undefined ? { unitPrimitive, forceRefresh: force } : { unitPrimitive, forceRefresh: force, signal })
-        .then((minted) => ({ token: minted.token, source: 'self-issued' as const, reason, branch, expiresAt: minted.expiresAt }))
+        .then((minted) => selfIssuedAnswer(decision, minted))
     }
     if (decision.source === 'synced' && synced) {
       return Promise.resolve({ token: synced.token, source: 'synced', reason: decision.reason, branch: decision.branch, expiresAt: new Date(synced.expiresAt.getTime()) })
@@ -198,8 +209,8 @@ export function createTokenSource(options: TokenSourceOptions): PolicyTokenSourc
         if (decision.source === 'self-issued') {
           const minted = issuer?.peekToken?.({ unitPrimitive })
           if (minted === undefined) return undefined
-          logger?.debug?.('cloud_connector.token_source', { unitPrimitive, policy, source: decision.source, branch: decision.branch })
-          return { token: minted.token, source: 'self-issued', reason: decision.reason, branch: decision.branch, expiresAt: minted.expiresAt }
+          logDecision(decision, unitPrimitive)
+          return selfIssuedAnswer(decision, minted)
         }
         // a synced or 'none' answer may need the loader, or carries a fresh copy of the expiry: let getToken() answer
         return undefined
