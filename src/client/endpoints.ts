@@ -142,7 +142,12 @@ export const SuggestionsResponseSchema = z.looseObject({
   metadata: z.looseObject({}).nullable().optional(),
 })
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+/**
+ * An object a loose zod object would copy unchanged: zod leaves out an own `__proto__` member (JSON.parse makes
+ * one from `"__proto__":`), so an object that has one is left to zod.
+ */
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && !Object.hasOwn(v, '__proto__')
 const isOptString = (v: unknown): boolean => v === undefined || typeof v === 'string'
 const isOptNumber = (v: unknown): boolean => v === undefined || (typeof v === 'number' && Number.isFinite(v))
 
