@@ -7,7 +7,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { inspect } from 'node:util'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createGatewayClient, GatewayRedirectError, type GatewayClientOptions } from '../src/client/index.js'
+import { createGatewayClient, GatewayRedirectError, NetworkError, type GatewayClientOptions } from '../src/client/index.js'
 import { InvalidOptionsError } from '../src/errors.js'
 import { claims, fixedSource, INSTANCE, now, signJwt } from './client-support.js'
 
@@ -126,6 +126,22 @@ describe('client: redirects', () => {
     expect(target.seen[0]?.method).toBe('POST')
     expect(JSON.parse(target.seen[0]?.body ?? '')).toEqual(SENT)
     expect(target.seen[0]?.body).toBe(gateway.seen[0]?.body)
+  })
+
+  it("redirect: 'follow' and a redirect loop: fetch gives up, and that is a NetworkError, not GatewayRedirectError", async () => {
+    const loop = loopback((seen) => ({ status: 307, headers: { location: seen.url } }))
+    const url = await loop.listen()
+    try {
+      const c = createGatewayClient({ baseUrl: url, tokenSource: fixedSource(TOKEN), headers: { instance: INSTANCE }, now, redirect: 'follow' })
+      const e = (await rejection(c.codeCompletions(BODY, { retry: false }))) as NetworkError
+      expect(e).toBeInstanceOf(NetworkError)
+      expect(e.code).toBe('ERR_NETWORK')
+      expect(e.message).toContain('redirect count exceeded')
+      // fetch's limit: the first request and 20 redirects
+      expect(loop.seen).toHaveLength(21)
+    } finally {
+      await loop.close()
+    }
   })
 
   it('without a redirect, the default client sends each request once and reads the answer', async () => {

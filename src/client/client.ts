@@ -739,7 +739,7 @@ const NO_WINDOW: RequestInit = Object.freeze({ window: null }) as RequestInit
 /** fetch's rejection of a redirect when `redirect: 'error'` (undici: TypeError "fetch failed", cause "unexpected redirect"). */
 function isRedirectRefusal(e: unknown): boolean {
   const cause = (e as { cause?: unknown } | undefined)?.cause
-  return e instanceof TypeError && cause instanceof Error && /redirect/i.test(cause.message)
+  return e instanceof TypeError && cause instanceof Error && cause.message === 'unexpected redirect'
 }
 
 /** A failure to reach the gateway (fetch's TypeError), not a refused redirect, a timeout or the caller's abort. */
