@@ -229,14 +229,17 @@ describe('token cache: bounded, least recently used first', () => {
     expect(cache.lookup('a')).toBeUndefined()
     await cache.get('a', async () => ({ expiresAt: new Date(T0 + 3_600_000), key: 'a' }))
     await cache.get('b', async () => ({ expiresAt: new Date(T0 + 3_600_000), key: 'b' }))
-    expect(cache.lookup('a')?.key).toBe('a') // a is now the most recently used
+    // methods work detached from the cache object, as before lookup() existed
+    const { get, lookup } = cache
+    expect(lookup('a')?.key).toBe('a') // a is now the most recently used
+    expect((await get('a', async () => ({ expiresAt: new Date(T0 + 3_600_000), key: 'x' }))).key).toBe('a')
     await cache.get('c', async () => ({ expiresAt: new Date(T0 + 3_600_000), key: 'c' })) // evicts b
     expect(cache.peek('b')).toBeUndefined()
-    expect(cache.stats).toEqual({ mints: 3, cacheHits: 1, refreshes: 0, evictions: 1, refreshFailures: 0 })
+    expect(cache.stats).toEqual({ mints: 3, cacheHits: 2, refreshes: 0, evictions: 1, refreshFailures: 0 })
     // from exp - 300 s on, get() would mint: lookup() says so and counts nothing
     clock.set(T0 + 3_300_000)
     expect(cache.lookup('a')).toBeUndefined()
-    expect(cache.stats.cacheHits).toBe(1)
+    expect(cache.stats.cacheHits).toBe(2)
   })
 
   it('drops expired entries before evicting live ones', async () => {

@@ -122,11 +122,21 @@ export function createTokenCache<T extends { expiresAt: Date }>(options: TokenCa
     return promise
   }
 
+  /** A fresh in-memory entry, marked recently used and counted as a hit. */
+  function lookup(key: string): T | undefined {
+    const hit = entries.get(key)
+    if (hit === undefined || !isFresh(hit, nowMs())) return undefined
+    entries.delete(key)
+    entries.set(key, hit)
+    stats.cacheHits++
+    return hit
+  }
+
   return {
     get(key, mint, opts) {
       const forced = opts?.forceRefresh === true
       if (!forced) {
-        const hit = this.lookup(key)
+        const hit = lookup(key)
         if (hit) return Promise.resolve(hit)
       }
       const pending = inflight.get(key)
@@ -137,14 +147,7 @@ export function createTokenCache<T extends { expiresAt: Date }>(options: TokenCa
       }
       return startFlight(key, mint, forced)
     },
-    lookup(key) {
-      const hit = entries.get(key)
-      if (hit === undefined || !isFresh(hit, nowMs())) return undefined
-      entries.delete(key)
-      entries.set(key, hit)
-      stats.cacheHits++
-      return hit
-    },
+    lookup,
     peek(key) {
       const hit = entries.get(key)
       return hit && isFresh(hit, nowMs()) ? hit : undefined
