@@ -110,6 +110,8 @@ describe('createGatewayClient: what goes on the wire', () => {
       'x-gitlab-deployment-type': 'self-managed',
       'x-gitlab-version': '18.5.4',
       'x-gitlab-feature-enabled-by-namespace-ids': '',
+      // always sent, '' without a user (flyisland/gitlab-ee ee/lib/cloud_connector.rb @ 063f90c1)
+      'x-gitlab-subject-type': '',
       'x-gitlab-feature-enablement-type': '',
       'x-gitlab-enabled-feature-flags': '',
       'x-gitlab-enabled-instance-verbose-ai-logs': '',
@@ -119,7 +121,7 @@ describe('createGatewayClient: what goes on the wire', () => {
     const jwt = decodeJwt(token)
     expect(jwt.signatureValid).toBe(true)
     expect(jwt.header).toEqual({ alg: 'RS256', typ: 'JWT', kid: KEY.kid })
-    expect(Object.keys(jwt.claims).sort()).toEqual(['aud', 'exp', 'gitlab_realm', 'iat', 'iss', 'jti', 'nbf', 'scopes', 'sub'])
+    expect(Object.keys(jwt.claims).sort()).toEqual(['aud', 'exp', 'gitlab_realm', 'iat', 'iss', 'jti', 'nbf', 'scopes', 'skip_usage_cutoff', 'sub'])
     expect(jwt.claims).toEqual({
       iss: ISSUER,
       sub: INSTANCE_ID,
@@ -131,6 +133,8 @@ describe('createGatewayClient: what goes on the wire', () => {
       jti: '11111111-1111-4111-8111-111111111111',
       gitlab_realm: 'self-managed',
       scopes: iss.entitlements().scopes,
+      // always added, false unless a team member (flyisland/gitlab-ee ee/lib/gitlab/ai_gateway.rb @ 52d0d30b)
+      skip_usage_cutoff: false,
     })
     expect(jwt.claims['scopes']).toContain('complete_code')
     // the agreement the gateway checks (domain.md §5 step 5)

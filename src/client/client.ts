@@ -46,6 +46,8 @@ export interface CallOptions {
   retry?: boolean | number
   /** Per-call header context, merged over the client's (`user` and `feature` replace the client's; `extra` is merged). */
   context?: { user?: GatewayUserContext; feature?: GatewayFeatureContext; extra?: Record<string, string> }
+  /** The AI feature setting this call is made for, handed to the token source (Rails' `Tokens.get(feature_setting:)`). */
+  featureSetting?: string
 }
 
 /** A parsed JSON answer. */
@@ -416,7 +418,16 @@ class Client implements GatewayClient {
       auth:
         unitPrimitive === undefined
           ? undefined
-          : { unitPrimitive, base, signal, requestTimeoutMs: timeout === false ? undefined : timeout, endpoint: name, forbiddenDetail: def.forbiddenDetail, memoKey },
+          : {
+              unitPrimitive,
+              base,
+              signal,
+              requestTimeoutMs: timeout === false ? undefined : timeout,
+              endpoint: name,
+              forbiddenDetail: def.forbiddenDetail,
+              memoKey,
+              featureSetting: options.featureSetting,
+            },
     }
   }
 
