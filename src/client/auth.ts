@@ -7,6 +7,7 @@
  * lookups: a token is decoded once per token string, and preflight runs once per clock second for the same
  * token, headers and endpoint (see `#preflight`).
  */
+import type { EndpointAccess } from '../inspect/access.js'
 import { inspectToken, preflight, PreflightError, type PreflightInput, type PreflightResult, type TokenReport } from '../inspect/index.js'
 import { fingerprint, redact } from '../redact.js'
 import type { Clock, Logger, Problem, TokenRequest, TokenResult, TokenSource } from '../types.js'
@@ -30,6 +31,8 @@ export interface AuthorizeInput {
   endpoint: string
   /** The endpoint's 403 detail, for preflight's message. */
   forbiddenDetail?: string | undefined
+  /** The endpoint's whole rule for this request's body (`endpointAccess`); preflight judges it instead of `unitPrimitive`. */
+  access?: EndpointAccess | undefined
   /** The feature setting the call is made for, handed to the token source (`TokenRequest.featureSetting`). */
   featureSetting?: string | undefined
   /**
@@ -235,11 +238,13 @@ export class Authorizer {
    * "expires during the request" warning may show up to a second late.
    */
   #preflight(token: string | undefined, headers: Record<string, string>, call: AuthorizeInput, tokenResult: TokenResult): PreflightResult {
-    const { unitPrimitive, requestTimeoutMs, forbiddenDetail } = call
+    const { unitPrimitive, requestTimeoutMs, forbiddenDetail, access } = call
     const at = this.#now()
     const memoisable = token !== undefined && token.length > 0 && tokenResult.source !== 'none'
     const second = Math.floor(at.getTime() / 1000)
-    const key = !memoisable ? '' : (call.memoKey ?? `~${preflightKey(headers, unitPrimitive, requestTimeoutMs, forbiddenDetail)}`)
+    const key = !memoisable
+      ? ''
+      : `${call.memoKey ?? `~${preflightKey(headers, unitPrimitive, requestTimeoutMs, forbiddenDetail)}`}${access === undefined ? '' : `|${accessKey(access)}`}`
     const existing = memoisable ? this.#entries.get(token) : undefined
     const hit = existing?.preflights.get(key)
     if (hit !== undefined && hit.second === second) return hit.result
@@ -248,6 +253,7 @@ export class Authorizer {
     if (this.#leeway !== undefined) input.leewaySeconds = this.#leeway
     if (requestTimeoutMs !== undefined) input.requestTimeoutMs = requestTimeoutMs
     if (forbiddenDetail !== undefined) input.forbiddenDetail = forbiddenDetail
+    if (access !== undefined) input.access = access
     const result = preflight(input)
     if (memoisable) {
       const entry = existing ?? this.entryFor(token, result.report)
@@ -321,6 +327,17 @@ function tokenRequest(call: AuthorizeInput, signal: AbortSignal | undefined): To
   if (call.base['x-gitlab-is-team-member'] === 'true') request.skipUsageCutoff = true
   if (signal !== undefined) request.signal = signal
   return request
+}
+
+/** An access rule as a memo key (rules are small: a few names and messages). */
+const ACCESS_KEYS = new WeakMap<EndpointAccess, string>()
+function accessKey(access: EndpointAccess): string {
+  let key = ACCESS_KEYS.get(access)
+  if (key === undefined) {
+    key = JSON.stringify([access.anyOf, access.forbiddenDetail, access.refusesGatewayTokens === true, access.fallback ?? null, access.also ?? null])
+    ACCESS_KEYS.set(access, key)
+  }
+  return key
 }
 
 /** Everything preflight reads besides the token and the clock, as a memo key. */
