@@ -181,6 +181,19 @@ describe('the client against the emulator (real sockets)', () => {
     expect(source.asked.map((r) => r.unitPrimitive)).toEqual(['duo_classic_chat', 'duo_chat'])
   })
 
+  // Rails passes the feature setting explicitly to Tokens.get (flyisland/gitlab-ee ee/lib/cloud_connector/tokens.rb @ 52d0d30b);
+  // the team-member flag becomes both x-gitlab-is-team-member and skip_usage_cutoff (ee/lib/gitlab/ai_gateway.rb @ 52d0d30b).
+  it('the client hands the token source the call\'s feature setting and the team-member flag', async () => {
+    const source = recording(instanceToken(['complete_code']))
+    const body = { current_file: { file_name: 'a.py', content_above_cursor: '', content_below_cursor: '' } }
+    await clientFor(source).codeCompletions(body, { featureSetting: 'code_completions', context: { feature: { teamMember: true } } })
+    await clientFor(source).codeCompletions(body)
+    expect(source.asked.map(({ signal: _s, ...r }) => r)).toEqual([
+      { unitPrimitive: 'complete_code', featureSetting: 'code_completions', skipUsageCutoff: true },
+      { unitPrimitive: 'complete_code' },
+    ])
+  })
+
   it('a duo_chat-only token is not sent to its 403; with @GitLabDuo it is, and the gateway serves it', async () => {
     const before = emu.countRequests({ side: 'gateway' })
     const err = await clientFor(recording(instanceToken(['duo_chat']))).chat(PLAIN).catch((e: unknown) => e)
@@ -280,5 +293,27 @@ describe('the client against a plain node:http server answering with the gateway
     expect(e403).toMatchObject({ name: 'UsageQuotaError', code: 'ERR_USAGE_QUOTA_NOT_ENTITLED', status: 403 })
     expect(e403.message).toContain('"Consumer does not have entitlements to use this feature."')
     expect(srv.requests).toEqual(['POST /v2/code/completions', 'POST /v2/code/generations'])
+  })
+})
+
+describe('the msw handlers answer the usage-quota layer as the emulator does', () => {
+  it('402 insufficient_credits on completions, nothing on the model check; a team member passes', async () => {
+    const { setupServer } = await import('msw/node')
+    const { createMswGateway } = await import('../src/testing/index.js')
+    const double = await createMswGateway({ baseUrl: 'https://aigw.test', jwks: toJwks([KEY]), now: () => NOW, gatewayKey: false, usageQuota: 'insufficient_credits' })
+    const server = setupServer(...double.handlers)
+    server.listen({ onUnhandledRequest: 'error' })
+    try {
+      const client = (token: string) =>
+        createGatewayClient({ baseUrl: 'https://aigw.test', tokenSource: recording(token), headers: { instance: { id: INSTANCE_ID, realm: 'self-managed' } }, now: () => NOW, retry: { limit: 0 } })
+      const body = { current_file: { file_name: 'a.py', content_above_cursor: '', content_below_cursor: '' } }
+      const err = await client(instanceToken(['complete_code'])).codeCompletions(body).catch((e: unknown) => e)
+      expect(err).toMatchObject({ name: 'UsageQuotaError', code: 'ERR_USAGE_QUOTA_EXCEEDED', status: 402 })
+      expect((await client(instanceToken(['complete_code'], { skip_usage_cutoff: true })).codeCompletions(body)).status).toBe(200)
+      expect((await client(instanceToken(['complete_code'])).checkModelConfiguration({ name: 'm', endpoint: 'http://model.test/v1' })).status).toBe(200)
+      expect(double.countRequests({ side: 'gateway', status: 402 })).toBe(1)
+    } finally {
+      server.close()
+    }
   })
 })

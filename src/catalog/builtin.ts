@@ -28,7 +28,8 @@
  * - an unknown `description` / `group` / `feature_category` is our own wording;
  * - an entry whose bundling is unknown is treated as paid: `cut_off_date` is the placeholder
  *   `ASSUMED_PAID_CUT_OFF` (a past date, so only an active add-on grants it), never "free";
- * - an unknown backend is `ai_gateway` (every LEGACY AI service used `gitlab-ai-gateway`).
+ * - an unknown backend is `ai_gateway` (every LEGACY AI service used `gitlab-ai-gateway`); a Duo Agent
+ *   Platform primitive also has `duo_workflow_service`, as `duo_agent_platform` has.
  * Fields not known at all (`documentation_url`, `milestone`, versions, `license_types` of most
  * entries) are left out rather than made up.
  *
@@ -229,9 +230,9 @@ const UNIT_PRIMITIVES: Entry[] = [
     'GitLab Duo Agent Platform: agents and flows.',
     'group::agent foundations',
     'duo_agent_platform',
-    [...CORE_PRO_ENT, 'self_hosted_dap'],
+    DAP,
     'served by the Duo Workflow Service as well as the AI Gateway',
-    ['ai_gateway', 'duo_workflow_service'],
+    AIGW_DWS,
   ),
   assumed('amazon_q_integration', 'GitLab Duo with Amazon Q.', 'group::ai framework', 'duo_with_amazon_q', ['duo_amazon_q'], 'the add-on of the same name'),
   assumed('ai_gateway_model_provider_proxy', 'Proxy to model providers through the AI Gateway.', 'group::ai framework', 'ai_abstraction_layer', PRO_ENT, 'granted like Code Suggestions direct access'),

@@ -50,7 +50,7 @@ export function createAuthenticatedFetch(options: AuthenticatedFetchOptions): ty
     const body = request.body === null ? undefined : await request.arrayBuffer()
     // A known endpoint whose primitive no option chose: the table's rule for this body (chat's depends on it).
     const rule = chosen === undefined ? known?.definition.access : undefined
-    const access = rule === undefined ? undefined : accessFor(rule, jsonOf(body))
+    const access = rule === undefined ? undefined : accessFor(rule, typeof rule === 'function' ? jsonOf(body) : undefined)
     const unitPrimitive = chosen ?? (access !== undefined ? tokenUnitPrimitiveOf(access) : (known?.definition.unitPrimitive as string))
     const requestId = request.headers.get('x-request-id') ?? randomUUID()
     const base: Record<string, string> = {}

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto'
 import { SignJWT } from 'jose'
 import { endpointAccess, ENDPOINTS } from '../client/endpoints.js'
 import { judgeAccess, singlePrimitiveAccess, tokenUnitPrimitiveOf, type EndpointAccess } from '../inspect/access.js'
-import { forbiddenMessage, GATEWAY_MESSAGES } from '../inspect/messages.js'
+import { forbiddenMessage } from '../inspect/messages.js'
 import { pyTruthy } from '../inspect/python.js'
 import { checkScope } from '../inspect/rules.js'
 import type { SigningKey } from '../types.js'
@@ -351,7 +351,7 @@ export const GATEWAY_ROUTES: readonly GatewayRoute[] = [
  */
 export function authorize(ctx: RouteContext, access: EndpointAccess | undefined): { ok: true; unitPrimitive: string } | { ok: false; refusal: RouteResult } {
   if (access === undefined) throw new Error('emulator: an authenticated route without an access rule')
-  if (ctx.user.debug) return { ok: true, unitPrimitive: tokenUnitPrimitiveOf(access) }
+  if (ctx.user.debug) return { ok: true, unitPrimitive: access.anyOf[0] ?? tokenUnitPrimitiveOf(access) }
   const verdict = judgeAccess(access, ctx.user.claims ?? {}, ctx.knobs.audience)
   if (verdict.ok) return verdict
   if (verdict.status === 500) throw new GatewayServerError(verdict.fatal)
