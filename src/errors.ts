@@ -47,6 +47,8 @@ export const ERROR_CODES = [
   'ERR_GATEWAY_REDIRECT',
   'ERR_ABORTED',
   'ERR_CLOCK_SKEW',
+  'ERR_USAGE_QUOTA_EXCEEDED',
+  'ERR_USAGE_QUOTA_NOT_ENTITLED',
   // emulator and testing toolkit
   'ERR_EMULATOR_START',
   'ERR_TOKEN_SHAPE',

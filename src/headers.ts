@@ -36,7 +36,10 @@ export interface GatewayUserContext {
   globalUserId?: string
   /** The instance's secret salt (`db_key_base_truncated` in Rails), used only to compute `globalUserId`. */
   salt?: string
-  /** `x-gitlab-subject-type` (`user.user_type` in Rails, e.g. `human`); sent only when given. */
+  /**
+   * `x-gitlab-subject-type`: `user.user_type` in Rails (`human`, `service_account`, `project_bot`, ...).
+   * Default `human`, the type of an ordinary user (assumed: Rails' default user type; no source sends it for us).
+   */
   subjectType?: string
 }
 
@@ -137,7 +140,9 @@ export function buildGatewayHeaders(ctx: GatewayHeadersContext): Record<string, 
   }
 
   out[H.enabledByNamespaceIds] = idList(H.enabledByNamespaceIds, feature.namespaceIds)
-  if (user?.subjectType !== undefined) out[H.subjectType] = visible(H.subjectType, user.subjectType, true)
+  // Always sent: `'x-gitlab-subject-type' => user&.user_type.to_s`, '' without a user
+  // (CloudConnector.ai_headers, flyisland/gitlab-ee ee/lib/cloud_connector.rb @ 063f90c1).
+  out[H.subjectType] = user === undefined || user === null ? '' : user.subjectType === undefined ? 'human' : visible(H.subjectType, user.subjectType, true)
   out[H.enablementType] = feature.enablementType === undefined ? '' : visible(H.enablementType, feature.enablementType, true)
   out[H.enabledFeatureFlags] = flagList(feature.featureFlags)
   out[H.verboseAiLogs] = feature.verboseAiLogs === undefined ? '' : bool(H.verboseAiLogs, feature.verboseAiLogs)

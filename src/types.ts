@@ -55,6 +55,17 @@ export type TokenSourceKind = 'self-issued' | 'synced' | 'none'
 
 export interface TokenRequest {
   unitPrimitive: string
+  /**
+   * The AI feature setting the call is made for, when the caller knows it (Rails passes it explicitly to
+   * `CloudConnector::Tokens.get(feature_setting:)`, e.g. `duo_agent_platform` for Duo Workflow). A policy
+   * source judges "is it self-hosted?" by this name instead of the one the unit primitive maps to.
+   */
+  featureSetting?: string
+  /**
+   * The `skip_usage_cutoff` claim for this call (Rails: the user is a GitLab team member). A self-issuing
+   * source puts it in the token; default: the issuer's `skipUsageCutoff` (false).
+   */
+  skipUsageCutoff?: boolean
   /** Skip any cache and obtain a fresh token (used after a 401). */
   forceRefresh?: boolean
   signal?: AbortSignal

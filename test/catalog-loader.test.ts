@@ -84,14 +84,17 @@ describe('loadCatalogDir: the fixture tree', () => {
     expect(resolveEntitlements(c, { addOns: [], now: new Date('2024-10-16T23:59:59Z') })).toEqual({
       scopes: ['documentation_search', 'duo_agent_platform', 'duo_chat', 'troubleshoot_job'],
       audiences: ['gitlab-ai-gateway', 'gitlab-duo-workflow-service'],
+      unknownAddOns: [],
     })
     expect(resolveEntitlements(c, { addOns: [], now: new Date('2024-10-17T00:00:00Z') })).toEqual({
       scopes: ['documentation_search', 'duo_agent_platform'],
       audiences: ['gitlab-ai-gateway', 'gitlab-duo-workflow-service'],
+      unknownAddOns: [],
     })
     expect(resolveEntitlements(c, { addOns: ['duo_core'], now: new Date('2030-01-01T00:00:00Z') })).toEqual({
       scopes: ['complete_code', 'documentation_search'],
       audiences: ['gitlab-ai-gateway'],
+      unknownAddOns: [],
     })
   })
 })

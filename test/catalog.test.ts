@@ -62,6 +62,32 @@ const SECTION_7_NAMES = [
   'self_hosted_models',
 ]
 
+/**
+ * The unit primitives the newest sources name that §7 lacks: the GitLabUnitPrimitive enum of
+ * gitlab-cloud-connector 3.27.0 as movax01h/ai-gateway dumps it (duo_workflow_service/schemas/v1/
+ * flow_config.schema.json @ eee38f6f). The issue lists the first six as the least.
+ */
+const NEWEST_ENUM_NAMES = [
+  'duo_workflow_execute_workflow',
+  'include_agent_user_environment_context',
+  'observability_all',
+  'self_hosted_duo_agent_platform',
+  'description_composer',
+  'semantic_search_issue',
+  'access_artifact_registry',
+  'agent_quick_actions',
+  'categorize_duo_chat_question',
+  'codebase_search',
+  'generate_cube_query',
+  'include_agent_platform_standard_context',
+  'include_os_information_context',
+  'malware_advisories',
+  'package_licenses',
+  'security_scans',
+  'summarize_issue_discussions',
+  'update_vulnerability_severity',
+]
+
 const UP = {
   name: 'complete_code',
   description: 'Code completion.',
@@ -137,10 +163,20 @@ describe('schemas', () => {
 })
 
 describe('builtInCatalog', () => {
-  it('has every unit primitive of domain.md §7, in name order', () => {
+  it('has every unit primitive of domain.md §7 and of the newest enum, in name order', () => {
     const names = [...builtInCatalog.unitPrimitives.keys()]
-    expect(names).toEqual([...SECTION_7_NAMES].sort())
-    expect(names).toHaveLength(43)
+    expect(names).toEqual([...SECTION_7_NAMES, ...NEWEST_ENUM_NAMES].sort())
+    expect(names).toHaveLength(61)
+  })
+
+  it('cites the enum for each primitive only the newest sources name, and marks what no source states', () => {
+    for (const name of NEWEST_ENUM_NAMES) {
+      const up = builtInCatalog.unitPrimitives.get(name)
+      expect(up?._source, name).toContain('movax01h/ai-gateway duo_workflow_service/schemas/v1/flow_config.schema.json @ eee38f6f')
+      expect(up?._assumed, name).toEqual(['description', 'group', 'feature_category', 'backend_services', 'add_ons', 'cut_off_date'])
+    }
+    expect(builtInCatalog.unitPrimitives.get('self_hosted_duo_agent_platform')?.add_ons).toEqual(['self_hosted_dap'])
+    expect(builtInCatalog.unitPrimitives.get('duo_workflow_execute_workflow')?.backend_services).toEqual(['ai_gateway', 'duo_workflow_service'])
   })
 
   it('has the ai_gateway and Duo Workflow Service backends with their audiences', () => {
@@ -154,7 +190,8 @@ describe('builtInCatalog', () => {
   })
 
   it('has the add-ons and license types of §7', () => {
-    expect([...builtInCatalog.addOns.keys()]).toEqual(['duo_amazon_q', 'duo_core', 'duo_enterprise', 'duo_pro', 'self_hosted_dap'])
+    // gitlab_credits: GitlabSubscriptions::AddOn (flyisland/gitlab-ee ee/app/models/gitlab_subscriptions/add_on.rb @ 8fbce3d3)
+    expect([...builtInCatalog.addOns.keys()]).toEqual(['duo_amazon_q', 'duo_core', 'duo_enterprise', 'duo_pro', 'gitlab_credits', 'self_hosted_dap'])
     expect([...builtInCatalog.licenseTypes.keys()]).toEqual(['premium', 'ultimate'])
   })
 
@@ -164,16 +201,18 @@ describe('builtInCatalog', () => {
       expect(Array.isArray(up._assumed), up.name).toBe(true)
       for (const field of up._assumed as string[]) expect(Object.keys(up), `${up.name}.${field}`).toContain(field)
     }
-    // The one entry the public docs give in full.
+    // The one entry the public docs give in full; its add-ons follow the newest gateway, which names a token
+    // with duo_chat and without duo_classic_chat the Duo Core cut-off (ai_gateway/api/v2/chat/agent.py @ eee38f6f).
     expect(builtInCatalog.unitPrimitives.get('duo_chat')).toMatchObject({
       cut_off_date: '2024-10-17T00:00:00+00:00',
       min_gitlab_version: '16.9',
       min_gitlab_version_for_free_access: '16.8',
       group: 'group::duo_chat',
       feature_category: 'duo_chat',
-      add_ons: ['duo_pro', 'duo_enterprise'],
-      _assumed: [],
+      add_ons: ['duo_core', 'duo_pro', 'duo_enterprise'],
+      _assumed: ['add_ons'],
     })
+    expect(builtInCatalog.unitPrimitives.get('duo_classic_chat')?.add_ons).toEqual(['duo_pro', 'duo_enterprise'])
     expect(builtInCatalog.unitPrimitives.get('code_suggestions')?.cut_off_date).toBe('2024-02-15T00:00:00+00:00')
     expect(builtInCatalog.unitPrimitives.get('amazon_q_integration')?._assumed).toContain('add_ons')
   })
@@ -297,37 +336,67 @@ describe('resolveEntitlements', () => {
   const justBefore = new Date('2024-10-16T23:59:59.999Z')
   const atCutOff = new Date('2024-10-17T00:00:00.000Z')
 
-  it('before the cut-off everything is free', () => {
+  // Rails' order, not sorted: TokenIssuer selects from UnitPrimitive.all in catalog order and builds aud from
+  // flat_map(&:backend_services).uniq (flyisland/gitlab-ee ee/lib/cloud_connector/tokens/token_issuer.rb @ caa4042e;
+  // token_issuer_spec.rb expects the unsorted order).
+  it('before the cut-off everything is free, in catalog order', () => {
     expect(resolveEntitlements(catalog, { addOns: [], now: justBefore })).toEqual({
-      scopes: ['free_forever', 'no_backend', 'paid_enterprise', 'paid_pro'],
+      scopes: ['paid_pro', 'free_forever', 'paid_enterprise', 'no_backend'],
       audiences: ['gitlab-ai-gateway', 'gitlab-duo-workflow-service'],
+      unknownAddOns: [],
     })
   })
 
   it('at the cut-off instant a primitive is no longer free (the cut-off must be strictly in the future)', () => {
-    expect(resolveEntitlements(catalog, { addOns: [], now: atCutOff })).toEqual({ scopes: ['free_forever', 'no_backend'], audiences: ['gitlab-ai-gateway'] })
+    expect(resolveEntitlements(catalog, { addOns: [], now: atCutOff })).toEqual({ scopes: ['free_forever', 'no_backend'], audiences: ['gitlab-ai-gateway'], unknownAddOns: [] })
   })
 
   it('after the cut-off an active add-on grants what it covers', () => {
     expect(resolveEntitlements(catalog, { addOns: ['duo_pro'], now: atCutOff })).toEqual({
-      scopes: ['free_forever', 'no_backend', 'paid_pro'],
+      scopes: ['paid_pro', 'free_forever', 'no_backend'],
       audiences: ['gitlab-ai-gateway'],
+      unknownAddOns: [],
     })
     expect(resolveEntitlements(catalog, { addOns: ['duo_enterprise'], now: atCutOff })).toEqual({
-      scopes: ['free_forever', 'no_backend', 'paid_enterprise', 'paid_pro'],
+      scopes: ['paid_pro', 'free_forever', 'paid_enterprise', 'no_backend'],
       audiences: ['gitlab-ai-gateway', 'gitlab-duo-workflow-service'],
+      unknownAddOns: [],
     })
     expect(resolveEntitlements(catalog, { addOns: ['duo_core'], now: atCutOff }).scopes).toEqual(['free_forever', 'no_backend'])
   })
 
-  it('refuses unknown add-on names instead of silently dropping scopes', () => {
-    const e = catchError(() => resolveEntitlements(catalog, { addOns: ['duo_pro', 'duo_enterprice'], now: atCutOff })) as InvalidOptionsError
+  it('aud lists each backend service in the order the primitives first name it', () => {
+    const c = createCatalog({
+      unitPrimitives: [
+        { ...UP, name: 'dws_first', backend_services: ['dws'] },
+        { ...UP, name: 'both', backend_services: ['ai_gateway', 'dws'] },
+      ],
+      backendServices: [AIGW, { name: 'dws', jwt_aud: 'gitlab-duo-workflow-service' }],
+    })
+    expect(resolveEntitlements(c, { addOns: [], now: atCutOff }).audiences).toEqual(['gitlab-duo-workflow-service', 'gitlab-ai-gateway'])
+  })
+
+  // ee/app/models/gitlab_subscriptions/add_on_purchase.rb @ caa4042e: NORMALIZED_ADD_ON_NAME = { 'code_suggestions' => 'duo_pro' }
+  it('normalises a purchased code_suggestions add-on to duo_pro, as Rails does before minting', () => {
+    expect(resolveEntitlements(catalog, { addOns: ['code_suggestions'], now: atCutOff })).toEqual(
+      resolveEntitlements(catalog, { addOns: ['duo_pro'], now: atCutOff }),
+    )
+  })
+
+  it('reports unknown add-on names (they grant nothing); strict refuses them', () => {
+    const loose = resolveEntitlements(catalog, { addOns: ['duo_pro', 'duo_enterprice', 'duo_enterprice'], now: atCutOff })
+    expect(loose).toEqual({ scopes: ['paid_pro', 'free_forever', 'no_backend'], audiences: ['gitlab-ai-gateway'], unknownAddOns: ['duo_enterprice'] })
+    const e = catchError(() => resolveEntitlements(catalog, { addOns: ['duo_pro', 'duo_enterprice'], now: atCutOff, strict: true })) as InvalidOptionsError
     expect(e).toBeInstanceOf(InvalidOptionsError)
     expect(e.code).toBe('ERR_INVALID_OPTIONS')
     expect(e.message).toBe(
       'resolveEntitlements: addOns[1]: unknown add-on "duo_enterprice". The catalog knows these add-ons: duo_core, duo_enterprise, duo_pro. Fix the name, or load the catalog that defines it.',
     )
     expect(e.issues).toEqual([{ path: 'addOns[1]', message: 'unknown add-on "duo_enterprice"' }])
+  })
+
+  it('knows gitlab_credits in the built-in catalog', () => {
+    expect(resolveEntitlements(builtInCatalog, { addOns: ['gitlab_credits'], now: atCutOff, strict: true }).unknownAddOns).toEqual([])
   })
 
   it('refuses an invalid clock value', () => {
@@ -337,12 +406,16 @@ describe('resolveEntitlements', () => {
 
   it('on the built-in catalog: Duo Enterprise after every cut-off grants chat and code, Duo Pro not the enterprise features', () => {
     const now = new Date('2026-02-01T00:00:00Z')
-    expect(resolveEntitlements(builtInCatalog, { addOns: [], now })).toEqual({ scopes: [], audiences: [] })
+    expect(resolveEntitlements(builtInCatalog, { addOns: [], now })).toEqual({ scopes: [], audiences: [], unknownAddOns: [] })
     const ent = resolveEntitlements(builtInCatalog, { addOns: ['duo_enterprise'], now })
     expect(ent.scopes).toContain('complete_code')
     expect(ent.scopes).toContain('duo_chat')
     expect(ent.scopes).toContain('troubleshoot_job')
     expect(ent.scopes).not.toContain('amazon_q_integration')
+    // Duo Core: agentic duo_chat, not duo_classic_chat (ai_gateway/api/v2/chat/agent.py @ eee38f6f)
+    const core = resolveEntitlements(builtInCatalog, { addOns: ['duo_core'], now })
+    expect(core.scopes).toContain('duo_chat')
+    expect(core.scopes).not.toContain('duo_classic_chat')
     expect(ent.audiences).toEqual(['gitlab-ai-gateway', 'gitlab-duo-workflow-service'])
     const pro = resolveEntitlements(builtInCatalog, { addOns: ['duo_pro'], now })
     expect(pro.scopes).toContain('complete_code')
@@ -361,7 +434,7 @@ describe('resolveEntitlements', () => {
 })
 
 describe('audiencesFor and assertKnownPrimitive', () => {
-  it('gives the sorted distinct audiences of the primitives', () => {
+  it('gives the audiences of the primitives in Rails\' order (backend services de-duplicated)', () => {
     expect(audiencesFor(builtInCatalog, ['complete_code', 'duo_chat'])).toEqual(['gitlab-ai-gateway'])
     expect(audiencesFor(builtInCatalog, ['duo_agent_platform', 'complete_code'])).toEqual(['gitlab-ai-gateway', 'gitlab-duo-workflow-service'])
     expect(audiencesFor(builtInCatalog, [])).toEqual([])
@@ -372,14 +445,14 @@ describe('audiencesFor and assertKnownPrimitive', () => {
     expect(e).toBeInstanceOf(CatalogError)
     expect(e.code).toBe('ERR_CATALOG_UNKNOWN_PRIMITIVE')
     expect(e.message).toBe(
-      'Unknown unit primitive "complete_cod": did you mean complete_code? Use a name from the catalog (43 unit primitives), or load a catalog that defines it with loadCatalogDir().',
+      'Unknown unit primitive "complete_cod": did you mean complete_code? Use a name from the catalog (61 unit primitives), or load a catalog that defines it with loadCatalogDir().',
     )
   })
 
   it('says when nothing is close', () => {
     const e = catchError(() => assertKnownPrimitive(builtInCatalog, 'zzzzzzzzzzzz')) as CatalogError
     expect(e.message).toBe(
-      'Unknown unit primitive "zzzzzzzzzzzz": no known name is close. Use a name from the catalog (43 unit primitives), or load a catalog that defines it with loadCatalogDir().',
+      'Unknown unit primitive "zzzzzzzzzzzz": no known name is close. Use a name from the catalog (61 unit primitives), or load a catalog that defines it with loadCatalogDir().',
     )
   })
 

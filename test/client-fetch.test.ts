@@ -70,6 +70,7 @@ describe('createAuthenticatedFetch', () => {
       'x-gitlab-deployment-type': 'self-managed',
       'x-gitlab-version': '18.5.4',
       'x-gitlab-feature-enabled-by-namespace-ids': '',
+      'x-gitlab-subject-type': '',
       'x-gitlab-feature-enablement-type': '',
       'x-gitlab-enabled-feature-flags': '',
       'x-gitlab-enabled-instance-verbose-ai-logs': '',

@@ -110,6 +110,8 @@ describe('createGatewayClient: what goes on the wire', () => {
       'x-gitlab-deployment-type': 'self-managed',
       'x-gitlab-version': '18.5.4',
       'x-gitlab-feature-enabled-by-namespace-ids': '',
+      // always sent, '' without a user (flyisland/gitlab-ee ee/lib/cloud_connector.rb @ 063f90c1)
+      'x-gitlab-subject-type': '',
       'x-gitlab-feature-enablement-type': '',
       'x-gitlab-enabled-feature-flags': '',
       'x-gitlab-enabled-instance-verbose-ai-logs': '',
@@ -119,7 +121,7 @@ describe('createGatewayClient: what goes on the wire', () => {
     const jwt = decodeJwt(token)
     expect(jwt.signatureValid).toBe(true)
     expect(jwt.header).toEqual({ alg: 'RS256', typ: 'JWT', kid: KEY.kid })
-    expect(Object.keys(jwt.claims).sort()).toEqual(['aud', 'exp', 'gitlab_realm', 'iat', 'iss', 'jti', 'nbf', 'scopes', 'sub'])
+    expect(Object.keys(jwt.claims).sort()).toEqual(['aud', 'exp', 'gitlab_realm', 'iat', 'iss', 'jti', 'nbf', 'scopes', 'skip_usage_cutoff', 'sub'])
     expect(jwt.claims).toEqual({
       iss: ISSUER,
       sub: INSTANCE_ID,
@@ -131,6 +133,8 @@ describe('createGatewayClient: what goes on the wire', () => {
       jti: '11111111-1111-4111-8111-111111111111',
       gitlab_realm: 'self-managed',
       scopes: iss.entitlements().scopes,
+      // always added, false unless a team member (flyisland/gitlab-ee ee/lib/gitlab/ai_gateway.rb @ 52d0d30b)
+      skip_usage_cutoff: false,
     })
     expect(jwt.claims['scopes']).toContain('complete_code')
     // the agreement the gateway checks (domain.md §5 step 5)
@@ -397,29 +401,25 @@ describe('createGatewayClient: token sources that answer at once (peekToken)', (
 
 describe('createGatewayClient: mapping the gateway refusals', () => {
   it('403 → GatewayForbiddenError naming the unit primitive missing from the token scopes', async () => {
-    const source = fixedSource(signJwt(claims({ scopes: ['duo_chat'] })))
+    // preflight finds nothing wrong (no additional context sent), yet the gateway names a primitive it wanted
+    const source = fixedSource(signJwt(claims({ scopes: ['duo_classic_chat'] })))
     server.use(
       http.post(`${GATEWAY}/v2/chat/agent`, () =>
         HttpResponse.json({ detail: 'Unauthorized to access include_file_context' }, { status: 403 }),
       ),
     )
-    const err = await rejection(
-      client({ tokenSource: source }).chat(
-        { messages: [{ role: 'user', content: 'explain', additional_context: [{ category: 'file' }] }] },
-        { requestId: 'rid-403' },
-      ),
-    )
+    const err = await rejection(client({ tokenSource: source }).chat({ messages: [{ role: 'user', content: 'explain' }] }, { requestId: 'rid-403' }))
     expect(err).toBeInstanceOf(GatewayForbiddenError)
     const e = err as GatewayForbiddenError
     expect(e.code).toBe('ERR_GATEWAY_FORBIDDEN')
     expect(e.status).toBe(403)
     expect(e.unitPrimitive).toBe('include_file_context')
     expect(e.missingScope).toBe(true)
-    expect(e.tokenScopes).toEqual(['duo_chat'])
+    expect(e.tokenScopes).toEqual(['duo_classic_chat'])
     expect(e.detail).toBe('Unauthorized to access include_file_context')
     expect(e.message).toBe(
       'The AI Gateway refused POST /v2/chat/agent with 403 "Unauthorized to access include_file_context" (request id rid-403): ' +
-        "the token's scopes do not include the unit primitive 'include_file_context' this request needs (scopes: duo_chat). " +
+        "the token's scopes do not include the unit primitive 'include_file_context' this request needs (scopes: duo_classic_chat). " +
         "Give the instance the add-on that grants 'include_file_context' (e.g. duo_pro or duo_enterprise) or check its cut_off_date in the catalog.",
     )
   })

@@ -316,16 +316,43 @@ describe('the other endpoints of the gateway', () => {
     expect(denied).toMatchObject({ status: 403, json: { detail: 'Unauthorized to access code generations' } })
   })
 
-  it('/v2/chat/agent: duo_chat, NDJSON events, and include_*_context per additional context', async () => {
+  // ai_gateway/api/v2/chat/agent.py @ eee38f6f (movax01h/ai-gateway): duo_classic_chat; duo_chat only with @GitLabDuo.
+  it('/v2/chat/agent: duo_classic_chat, NDJSON events, and include_*_context per additional context', async () => {
     const body = { messages: [{ role: 'user', content: 'hi', additional_context: [{ category: 'file', id: 'a.py', content: 'x' }] }] }
-    const denied = await call('/v2/chat/agent', { headers: await authHeaders(['duo_chat']), body })
+    const denied = await call('/v2/chat/agent', { headers: await authHeaders(['duo_classic_chat']), body })
     expect(denied).toMatchObject({ status: 403, json: { detail: 'Unauthorized to access include_file_context' } })
-    const ok = await call('/v2/chat/agent', { headers: await authHeaders(['duo_chat', 'include_file_context']), body })
+    const ok = await call('/v2/chat/agent', { headers: await authHeaders(['duo_classic_chat', 'include_file_context']), body })
     expect(ok.status).toBe(200)
     expect(ok.headers.get('content-type')).toBe('application/x-ndjson; charset=utf-8')
     expect(ok.text).toBe(`${JSON.stringify({ type: 'final_answer_delta', data: { thought: '', text: DEFAULT_MODEL_REPLY } })}\n`)
+    expect(emu.requests.at(-1)?.unitPrimitive).toBe('duo_classic_chat')
     const noChat = await call('/v2/chat/agent', { headers: await authHeaders(['complete_code']), body })
     expect(noChat).toMatchObject({ status: 403, json: { detail: 'Unauthorized to access duo chat' } })
+  })
+
+  it('/v2/chat/agent: a duo_chat-only token (Duo Core) only for the @GitLabDuo code-review flow', async () => {
+    const headers = await authHeaders(['duo_chat'])
+    const plain = { messages: [{ role: 'user', content: 'what is gitlab?' }] }
+    expect(await call('/v2/chat/agent', { headers, body: plain })).toMatchObject({
+      status: 403,
+      json: { detail: 'Duo Core no longer authorized to access Duo Classic Chat' },
+    })
+    // the last user message with content decides; assistant turns and empty user turns are skipped
+    const review = {
+      messages: [
+        { role: 'user', content: 'diff: ...' },
+        { role: 'user', content: '@GitLabDuo please review' },
+        { role: 'assistant', content: null },
+        { role: 'user', content: '' },
+      ],
+    }
+    const ok = await call('/v2/chat/agent', { headers, body: review })
+    expect(ok.status).toBe(200)
+    expect(emu.requests.at(-1)?.unitPrimitive).toBe('duo_chat')
+    // an earlier mention does not count, and the match is case-sensitive
+    const earlier = { messages: [{ role: 'user', content: '@GitLabDuo hi' }, { role: 'user', content: 'and now?' }] }
+    expect((await call('/v2/chat/agent', { headers, body: earlier })).status).toBe(403)
+    expect((await call('/v2/chat/agent', { headers, body: { messages: [{ role: 'user', content: '@gitlabduo review' }] } })).status).toBe(403)
   })
 
   it('/v1/chat/{name}: the unit primitive of each chat invokable, 404 for an unknown one', async () => {
@@ -351,6 +378,8 @@ describe('the other endpoints of the gateway', () => {
     expect(denied).toMatchObject({ status: 403, json: { detail: 'Unauthorized to search documentations' } })
   })
 
+  // ai_gateway/api/v1/code/user_access_token.py @ eee38f6f: complete_code or ai_gateway_model_provider_proxy, every one held
+  // becomes a scope, never for a gateway-issued token; generations refuse gateway-issued tokens too (completions.py).
   it('/v1/code/user_access_token: a gateway-issued token the gateway then accepts for completions, but not for generations', async () => {
     const globalUserId = 'pgkDzqQoXjWQxdwm4wEX1jID6Aa3OGvWDr4I9wLPqmw='
     const headers = await emu.instance.authHeaders({ scopes: ['complete_code', 'generate_code'] }, { user: { id: 42, globalUserId } })
@@ -375,7 +404,25 @@ describe('the other endpoints of the gateway', () => {
     // a gateway-issued token cannot mint another one, nor generate code
     expect(await call('/v1/code/user_access_token', { method: 'POST', headers: ideHeaders })).toMatchObject({
       status: 403,
-      json: { detail: 'Unauthorized to create user access token for code suggestions' },
+      json: { detail: 'Unauthorized to create user access token' },
+    })
+    expect(await call('/v2/code/generations', { headers: ideHeaders, body: completion })).toMatchObject({
+      status: 403,
+      json: { detail: 'Unauthorized to access code generations' },
+    })
+
+    const proxyOnly = await emu.instance.authHeaders({ scopes: ['ai_gateway_model_provider_proxy'] }, { user: { id: 42, globalUserId } })
+    const proxy = await call('/v1/code/user_access_token', { method: 'POST', headers: proxyOnly })
+    expect(proxy.status).toBe(200)
+    const proxyClaims = JSON.parse(Buffer.from(UserAccessTokenResponseSchema.parse(proxy.json).token.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>
+    expect(proxyClaims['scopes']).toEqual(['ai_gateway_model_provider_proxy'])
+    const both = await emu.instance.authHeaders({ scopes: ['ai_gateway_model_provider_proxy', 'complete_code'] }, { user: { id: 42, globalUserId } })
+    const bothToken = UserAccessTokenResponseSchema.parse((await call('/v1/code/user_access_token', { method: 'POST', headers: both })).json).token
+    expect(JSON.parse(Buffer.from(bothToken.split('.')[1]!, 'base64url').toString('utf8')).scopes).toEqual(['complete_code', 'ai_gateway_model_provider_proxy'])
+    const neither = await emu.instance.authHeaders({ scopes: ['generate_code'] }, { user: { id: 42, globalUserId } })
+    expect(await call('/v1/code/user_access_token', { method: 'POST', headers: neither })).toMatchObject({
+      status: 403,
+      json: { detail: 'Unauthorized to create user access token' },
     })
 
     const { 'x-gitlab-global-user-id': _dropped, ...noUser } = headers
@@ -576,3 +623,40 @@ function freePort(): Promise<number> {
     })
   })
 }
+
+// Issue 12, item 6: the route tables are Maps, so a name from the request never finds Object.prototype.
+describe('names that are Object.prototype members are unknown names like any other', () => {
+  const chatBody = {
+    prompt_components: [{ type: 'prompt', metadata: { source: 'GitLab EE', version: '18.5.4' }, payload: { content: 'explain' } }],
+  }
+
+  it('prompt ids constructor, __proto__, toString, hasOwnProperty: 404 Prompt not found', async () => {
+    const headers = await authHeaders(['complete_code', 'duo_chat'])
+    for (const id of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      expect(await call(`/v1/prompts/${id}`, { headers, body: { inputs: {} } }), id).toMatchObject({ status: 404, json: { detail: `Prompt '${id}' not found` } })
+    }
+  })
+
+  it('chat invokables constructor, __proto__, toString: 404 Not found', async () => {
+    const headers = await authHeaders(['duo_chat'])
+    for (const name of ['constructor', '__proto__', 'toString']) {
+      expect(await call(`/v1/chat/${name}`, { headers, body: chatBody }), name).toMatchObject({ status: 404, json: { detail: 'Not found' } })
+    }
+  })
+
+  it('a model named toString, constructor or __proto__ is not a failing model (unless configured as one)', async () => {
+    const headers = await authHeaders()
+    for (const name of ['toString', 'constructor', '__proto__']) {
+      const body = { ...CHECK_BODY, model_metadata: { ...CHECK_BODY.model_metadata, name, endpoint: 'http://model.test:8000/v1', identifier: null } }
+      expect(await call(MODEL_CHECK, { headers, body }), name).toMatchObject({ status: 200, json: DEFAULT_MODEL_REPLY })
+    }
+    emu.configure({ failingModels: { toString: { status: 503 } } })
+    const failing = { ...CHECK_BODY, model_metadata: { ...CHECK_BODY.model_metadata, name: 'toString', identifier: null } }
+    expect(await call(MODEL_CHECK, { headers, body: failing })).toMatchObject({ status: 421, json: { detail: '503: Service Unavailable' } })
+  })
+
+  it('a prompt configured under such a name is served', async () => {
+    emu.configure({ prompts: { constructor: 'duo_chat' } })
+    expect((await call('/v1/prompts/constructor', { headers: await authHeaders(['duo_chat']), body: { inputs: {} } })).status).toBe(200)
+  })
+})

@@ -27,6 +27,8 @@ describe('buildGatewayHeaders', () => {
       'x-gitlab-deployment-type': 'self-managed',
       'x-gitlab-version': '18.5.4',
       'x-gitlab-feature-enabled-by-namespace-ids': '',
+      // always sent: user&.user_type.to_s, '' without a user (flyisland/gitlab-ee ee/lib/cloud_connector.rb @ 063f90c1)
+      'x-gitlab-subject-type': '',
       'x-gitlab-feature-enablement-type': '',
       'x-gitlab-enabled-feature-flags': '',
       'x-gitlab-enabled-instance-verbose-ai-logs': '',
@@ -80,6 +82,14 @@ describe('buildGatewayHeaders', () => {
     expect(buildGatewayHeaders({ instance: { ...instance, deploymentType: 'dedicated' } })['x-gitlab-deployment-type']).toBe('dedicated')
     // Rails sends x-gitlab-namespace-id = the billable namespace when no specific one is known
     expect(buildGatewayHeaders({ instance, feature: { rootNamespaceId: 7 } })['x-gitlab-namespace-id']).toBe('7')
+  })
+
+  // CloudConnector.ai_headers: 'x-gitlab-subject-type' => user&.user_type.to_s (ee/lib/cloud_connector.rb @ 063f90c1;
+  // ee/spec/lib/gitlab/duo_workflow/client_spec.rb expects 'human' for an ordinary user)
+  it('always sends x-gitlab-subject-type: the user type, human by default, empty without a user', () => {
+    expect(buildGatewayHeaders({ instance })['x-gitlab-subject-type']).toBe('')
+    expect(buildGatewayHeaders({ instance, user: { id: 1, salt: 's' } })['x-gitlab-subject-type']).toBe('human')
+    expect(buildGatewayHeaders({ instance, user: { id: 1, salt: 's', subjectType: 'service_account' } })['x-gitlab-subject-type']).toBe('service_account')
   })
 
   it('uses a given global user id as is', () => {

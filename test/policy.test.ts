@@ -468,3 +468,42 @@ describe('createTokenSource: options validation', () => {
     expect(() => decideTokenSource({ license: 'none' }, '')).toThrow('decideTokenSource: unitPrimitive must be a non-empty string, e.g. "complete_code".')
   })
 })
+
+describe('the feature setting Rails passes explicitly to Tokens.get (issue 13)', () => {
+  // flyisland/gitlab-ee ee/lib/cloud_connector/tokens.rb @ 52d0d30b: get(unit_primitive:, feature_setting:) and
+  // `feature_setting ||= ::Ai::FeatureSetting.feature_for_unit_primitive(unit_primitive)`; Duo Workflow passes the
+  // duo_agent_platform feature setting (ee/spec/lib/gitlab/duo_workflow/client_spec.rb).
+  const situation = { license: 'offline-cloud', policy: 'rails', selfHostedFeatures: ['duo_agent_platform'] } as const
+
+  it("policy 'rails' judges the given feature setting instead of the unit primitive's", async () => {
+    const source = createTokenSource({ ...situation, selfIssued: await reportedIssuer(), now: () => NOW })
+    // duo_chat maps to duo_agent_platform_agentic_chat, which is not self-hosted here
+    expect((await source.getToken({ unitPrimitive: 'duo_chat' })).source).toBe('none')
+    const given = await source.getToken({ unitPrimitive: 'duo_chat', featureSetting: 'duo_agent_platform' })
+    expect(given.source).toBe('self-issued')
+    expect(given.branch).toBe('feature-self-hosted')
+    expect(given.reason).toBe(
+      'duo_chat maps to the feature setting duo_agent_platform (Agents & flows), which is assigned to a self-hosted model, so GitLab self-issues the token.',
+    )
+    // and the other way round: a given setting that is not self-hosted wins over a mapped one that is
+    const chat = createTokenSource({ ...situation, selfHostedFeatures: ['duo_chat'], selfIssued: await reportedIssuer(), now: () => NOW })
+    expect((await chat.getToken({ unitPrimitive: 'duo_classic_chat' })).source).toBe('self-issued')
+    expect((await chat.getToken({ unitPrimitive: 'duo_classic_chat', featureSetting: 'code_completions' })).source).toBe('none')
+    expect(chat.decide('duo_classic_chat', 'code_completions')).toMatchObject({ source: 'none', featureSetting: 'code_completions' })
+  })
+
+  it('decideTokenSource takes it as a third argument and refuses an empty name', () => {
+    expect(decideTokenSource({ ...situation }, 'duo_chat', 'duo_agent_platform').branch).toBe('feature-self-hosted')
+    expect(() => decideTokenSource({ ...situation }, 'duo_chat', '')).toThrow(InvalidOptionsError)
+  })
+
+  it('the request\'s skipUsageCutoff reaches the self-issued token', async () => {
+    const source = createTokenSource({ license: 'offline-cloud', selfIssued: await reportedIssuer(), now: () => NOW })
+    const member = await source.getToken({ unitPrimitive: 'complete_code', skipUsageCutoff: true })
+    const plain = await source.getToken({ unitPrimitive: 'complete_code' })
+    const claims = (t: string | undefined) => JSON.parse(Buffer.from((t ?? '').split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>
+    expect(claims(member.token).skip_usage_cutoff).toBe(true)
+    expect(claims(plain.token).skip_usage_cutoff).toBe(false)
+    expect(source.peekToken?.({ unitPrimitive: 'complete_code', skipUsageCutoff: true })?.token).toBe(member.token)
+  })
+})

@@ -54,6 +54,8 @@ describe('createTestInstance', () => {
       jti: JTI,
       gitlab_realm: 'self-managed',
       scopes: ['complete_code'],
+      // always added (flyisland/gitlab-ee ee/lib/gitlab/ai_gateway.rb @ 52d0d30b)
+      skip_usage_cutoff: false,
     })
     // RS256 is deterministic: the same claims give the same token
     expect(await instance.token({ scopes: ['complete_code'] })).toBe(issued.token)
@@ -68,6 +70,7 @@ describe('createTestInstance', () => {
       'x-gitlab-deployment-type': 'self-managed',
       'x-gitlab-version': '18.5.4',
       'x-gitlab-feature-enabled-by-namespace-ids': '',
+      'x-gitlab-subject-type': '',
       'x-gitlab-feature-enablement-type': '',
       'x-gitlab-enabled-feature-flags': '',
       'x-gitlab-enabled-instance-verbose-ai-logs': '',

@@ -39,15 +39,22 @@ const CATALOG = createCatalog({
  */
 const GOLDEN_TOKEN =
   'eyJ0eXAiOiJKV1QiLCJraWQiOiJzV0FOS1dheVdPa3dpNThFLWtJSGRYWXFWdE9ybjk0dzZUMWJWNVd0eG9nIiwiYWxnIjoiUlMyNTYifQ.' +
-  'eyJqdGkiOiIzZDViMGM1ZS04ZjFhLTRjMmItOWU3ZC0xYTJiM2M0ZDVlNmYiLCJhdWQiOlsiZ2l0bGFiLWFpLWdhdGV3YXkiLCJnaXRsYWItZHVvLXdvcmtmbG93LXNlcnZpY2UiXSwic3ViIjoiZjc5OGU4MjAtMjA3Zi00ODQ5LTg2OWQtMWY3NTNlZGIzMzEyIiwiaXNzIjoiaHR0cHM6Ly9naXRsYWIuZXhhbXBsZS5jb20iLCJpYXQiOjE3Njk5NDcyMDAsIm5iZiI6MTc2OTk0NzE5NSwiZXhwIjoxNzY5OTUwODAwLCJnaXRsYWJfcmVhbG0iOiJzZWxmLW1hbmFnZWQiLCJzY29wZXMiOlsiY29tcGxldGVfY29kZSIsImRvY3VtZW50YXRpb25fc2VhcmNoIiwiZHVvX2FnZW50X3BsYXRmb3JtIiwiZHVvX2NoYXQiLCJzZWxmX2hvc3RlZF9tb2RlbHMiLCJzdW1tYXJpemVfcmV2aWV3Il0sInNraXBfdXNhZ2VfY3V0b2ZmIjp0cnVlfQ.' +
-  'fQQy3eE9D-zYmDDBDp4DhPndqcfVphNh5Fu0wDieT98jO4r8N8qC2ncO3SbLo4PdT_NyLtGu9bLFei_A13zK-VMfgii-epvdGDzvGZuzJOxAPP8ai7k251UsrhKcza0k39txPt9h6gnH-T4OUCgbFj_ow3_Do9YYJ0dEVR4tiJ0bZc3VuWkqCDrskEhEDiVLZm6EKGBmT9S8dwOCFZYTZbowPrf4JmkjgyJ5JO4DMjeXH5fOdffy9bM04MKO0OsZ_ub1hkdX6PvKM7zXAgr48fFPRAEbQ0lQUeRqEhmH6kYO93IfOolPTnLxmRLnTHrwMDPltS2-J3Zn9KLIZsYhBw'
+  'eyJqdGkiOiIzZDViMGM1ZS04ZjFhLTRjMmItOWU3ZC0xYTJiM2M0ZDVlNmYiLCJhdWQiOlsiZ2l0bGFiLWFpLWdhdGV3YXkiLCJnaXRsYWItZHVvLXdvcmtmbG93LXNlcnZpY2UiXSwic3ViIjoiZjc5OGU4MjAtMjA3Zi00ODQ5LTg2OWQtMWY3NTNlZGIzMzEyIiwiaXNzIjoiaHR0cHM6Ly9naXRsYWIuZXhhbXBsZS5jb20iLCJpYXQiOjE3Njk5NDcyMDAsIm5iZiI6MTc2OTk0NzE5NSwiZXhwIjoxNzY5OTUwODAwLCJnaXRsYWJfcmVhbG0iOiJzZWxmLW1hbmFnZWQiLCJzY29wZXMiOlsiY29tcGxldGVfY29kZSIsImR1b19jaGF0IiwiZG9jdW1lbnRhdGlvbl9zZWFyY2giLCJkdW9fYWdlbnRfcGxhdGZvcm0iLCJzZWxmX2hvc3RlZF9tb2RlbHMiLCJzdW1tYXJpemVfcmV2aWV3Il0sInNraXBfdXNhZ2VfY3V0b2ZmIjp0cnVlfQ.' +
+  'ieK-VmB4yDYc349inrReTrivBpMgBWG5AHIlSxSnJ-fijie-LyMz5vRwVMXFhV0qkHpflvLYgMeg85id4VtZR9bf5jvwNUckmc4F2Um93UwKy0L_Vq42aphFootxUVnnO5Ggq_wV6BI_0cYnS31T-xld7p9UPSFP7xWcck1XS9m-WntCL146SWb6p460gsOgiWZuOY32WJid1dpFtRByyBQKBRcVBRh2smKG4Pkq2QL_EzexK7oZ-Gywos0qOQprtVJTjvtBcXkGHHFDZxmi0t15vLwZ39U_vf7uZoB1BGVzPxcqURgX0gMg2NHifqjvkKS5QEJ4_OYeRpJ7EyxkfA'
 
 const GOLDEN_HEADER_JSON = '{"typ":"JWT","kid":"sWANKWayWOkwi58E-kIHdXYqVtOrn94w6T1bV5Wtxog","alg":"RS256"}'
+/**
+ * Written from the source, not from our output: `TokenIssuer#token` (flyisland/gitlab-ee
+ * ee/lib/cloud_connector/tokens/token_issuer.rb @ caa4042e) selects the available primitives from
+ * `UnitPrimitive.all` in catalog order (token_issuer_spec.rb expects that order, unsorted) and puts
+ * `unit_primitives.flat_map(&:backend_services).uniq.map(&:jwt_aud)` in `aud`; `extra_claims` hold
+ * `skip_usage_cutoff` (ee/lib/gitlab/ai_gateway.rb @ 52d0d30b).
+ */
 const GOLDEN_PAYLOAD_JSON =
   '{"jti":"3d5b0c5e-8f1a-4c2b-9e7d-1a2b3c4d5e6f","aud":["gitlab-ai-gateway","gitlab-duo-workflow-service"],' +
   '"sub":"f798e820-207f-4849-869d-1f753edb3312","iss":"https://gitlab.example.com","iat":1769947200,"nbf":1769947195,' +
-  '"exp":1769950800,"gitlab_realm":"self-managed","scopes":["complete_code","documentation_search","duo_agent_platform",' +
-  '"duo_chat","self_hosted_models","summarize_review"],"skip_usage_cutoff":true}'
+  '"exp":1769950800,"gitlab_realm":"self-managed","scopes":["complete_code","duo_chat","documentation_search",' +
+  '"duo_agent_platform","self_hosted_models","summarize_review"],"skip_usage_cutoff":true}'
 
 function up(name: string, extra: Record<string, unknown>) {
   return { name, description: `${name} (test)`, group: 'group::test', feature_category: 'test', backend_services: ['ai_gateway'], ...extra }
@@ -87,7 +94,7 @@ async function rejection(p: Promise<unknown> | (() => unknown)): Promise<unknown
 
 describe('createTokenIssuer: the golden token', () => {
   it('mints exactly the pinned JWT for a fixed key, clock and jti', async () => {
-    const issuer = createTokenIssuer(await baseOptions({ extraClaims: { skip_usage_cutoff: true } }))
+    const issuer = createTokenIssuer(await baseOptions({ skipUsageCutoff: true }))
     const { token } = await issuer.issue()
     expect(token).toBe(GOLDEN_TOKEN)
   })
@@ -116,7 +123,7 @@ describe('createTokenIssuer: the golden token', () => {
       nbf: 1769947195,
       exp: 1769950800,
       gitlab_realm: 'self-managed',
-      scopes: ['complete_code', 'documentation_search', 'duo_agent_platform', 'duo_chat', 'self_hosted_models', 'summarize_review'],
+      scopes: ['complete_code', 'duo_chat', 'documentation_search', 'duo_agent_platform', 'self_hosted_models', 'summarize_review'],
       skip_usage_cutoff: true,
     })
   })
@@ -128,13 +135,59 @@ describe('createTokenIssuer: the golden token', () => {
   })
 
   it('returns header, claims and expiresAt that match the token bytes', async () => {
-    const issuer = createTokenIssuer(await baseOptions({ extraClaims: { skip_usage_cutoff: true } }))
+    const issuer = createTokenIssuer(await baseOptions({ skipUsageCutoff: true }))
     const minted = await issuer.issue()
     expect(JSON.stringify(minted.header)).toBe(GOLDEN_HEADER_JSON)
     expect(JSON.stringify(minted.claims)).toBe(GOLDEN_PAYLOAD_JSON)
     expect(minted.expiresAt.toISOString()).toBe('2026-02-01T13:00:00.000Z')
     expect(minted.warnings).toEqual([])
     expect(issuer.kid).toBe('sWANKWayWOkwi58E-kIHdXYqVtOrn94w6T1bV5Wtxog')
+  })
+})
+
+describe('createTokenIssuer: as the newest Rails mints (issue 13)', () => {
+  // ee/lib/gitlab/ai_gateway.rb @ 52d0d30b: cloud_connector_token always passes
+  // extra_claims: { skip_usage_cutoff: gitlab_team_member?(user) }.
+  it('always adds skip_usage_cutoff, false unless the issuer or the request says true', async () => {
+    const issuer = createTokenIssuer(await baseOptions())
+    const plain = await issuer.issue({ scopes: ['complete_code'] })
+    expect(segmentJson(plain.token, 1)).toBe(
+      `{"jti":"${JTI}","aud":["gitlab-ai-gateway"],"sub":"${INSTANCE}","iss":"${ISSUER}","iat":1769947200,"nbf":1769947195,"exp":1769950800,` +
+        '"gitlab_realm":"self-managed","scopes":["complete_code"],"skip_usage_cutoff":false}',
+    )
+    expect((await issuer.issue({ scopes: ['complete_code'], skipUsageCutoff: true })).claims.skip_usage_cutoff).toBe(true)
+    const member = createTokenIssuer(await baseOptions({ skipUsageCutoff: true }))
+    expect((await member.issue()).claims.skip_usage_cutoff).toBe(true)
+    expect((await member.issue({ skipUsageCutoff: false })).claims.skip_usage_cutoff).toBe(false)
+  })
+
+  it('getToken keeps one cached token per skip_usage_cutoff value', async () => {
+    const issuer = createTokenIssuer(await baseOptions())
+    const normal = await issuer.getToken({ unitPrimitive: 'complete_code' })
+    const member = await issuer.getToken({ unitPrimitive: 'complete_code', skipUsageCutoff: true })
+    expect(JSON.parse(segmentJson(normal.token ?? '', 1)).skip_usage_cutoff).toBe(false)
+    expect(JSON.parse(segmentJson(member.token ?? '', 1)).skip_usage_cutoff).toBe(true)
+    expect((await issuer.getToken({ unitPrimitive: 'duo_chat', skipUsageCutoff: false })).token).toBe(normal.token)
+    expect(issuer.peekToken({ unitPrimitive: 'duo_chat', skipUsageCutoff: true })?.token).toBe(member.token)
+    expect(issuer.stats.mints).toBe(2)
+  })
+
+  // ee/app/models/gitlab_subscriptions/add_on_purchase.rb @ caa4042e: uniq_normalized_add_on_names maps
+  // NORMALIZED_ADD_ON_NAME = { 'code_suggestions' => 'duo_pro' }; tokens.rb @ 52d0d30b uses it.
+  it('a purchased code_suggestions add-on counts as duo_pro', async () => {
+    const issuer = createTokenIssuer(await baseOptions({ addOns: ['code_suggestions'] }))
+    expect(issuer.entitlements().scopes).toEqual(['complete_code', 'documentation_search', 'summarize_review'])
+    expect(issuer.warnings).toEqual([])
+  })
+
+  it('an add-on the catalog does not know is a warning through the logger, not a crash, and grants nothing', async () => {
+    const warn = vi.fn()
+    const issuer = createTokenIssuer(await baseOptions({ addOns: ['duo_enterprise', 'secrets_manager'], logger: { warn } }))
+    const message =
+      'addOns: "secrets_manager" is not an add-on of the catalog (known: duo_pro, duo_enterprise) and grants no unit primitive; fix the name, or pass the catalog that defines it (strict: true refuses unknown add-ons).'
+    expect(issuer.warnings).toEqual([message])
+    expect(warn).toHaveBeenCalledWith('cloud_connector.unknown_add_on', { addOns: ['secrets_manager'], message })
+    expect((await issuer.issue()).claims.scopes).toHaveLength(6)
   })
 })
 
@@ -293,11 +346,12 @@ describe('createTokenIssuer: getToken (the issuer as a TokenSource)', () => {
       "Self-issued JWT signed with this instance's key (kid sWANKWayWOkwi58E-kIHdXYqVtOrn94w6T1bV5Wtxog), carrying 6 entitled scopes including complete_code; expires 2026-02-01T13:00:00.000Z.",
     )
     expect(b.token).toBe(a.token)
+    // catalog order, as Rails lists them (token_issuer.rb @ caa4042e)
     expect(JSON.parse(segmentJson(a.token ?? '', 1)).scopes).toEqual([
       'complete_code',
+      'duo_chat',
       'documentation_search',
       'duo_agent_platform',
-      'duo_chat',
       'self_hosted_models',
       'summarize_review',
     ])
@@ -391,9 +445,9 @@ describe('createTokenIssuer: options validation', () => {
     ['jti not a function', { jti: 'abc' }, 'createTokenIssuer: options.jti must be a function returning a new UUID v4'],
     ['cache bad', { cache: { maxEntries: 0 } }, 'createTokenIssuer: options.cache.maxEntries must be at least 1'],
     [
-      'unknown add-on',
-      { addOns: ['duo_enterprize'] },
-      'createTokenIssuer: options.addOns[0] "duo_enterprize" is not an add-on of the catalog (known: duo_pro, duo_enterprise); fix the name or pass the catalog that defines it.',
+      'unknown add-on in strict mode',
+      { addOns: ['duo_pro', 'duo_enterprize'], strict: true },
+      'createTokenIssuer: options.addOns[1] "duo_enterprize" is not an add-on of the catalog (known: duo_pro, duo_enterprise); fix the name or pass the catalog that defines it (strict mode refuses unknown add-ons).',
     ],
     [
       'refresh window not shorter than ttl',

@@ -7,30 +7,55 @@ import type { Catalog } from './catalog.js'
 import { parseCutOffDate, type UnitPrimitive } from './schema.js'
 
 export interface Entitlements {
-  /** Unit-primitive names, sorted (code-unit order), so equal entitlements give equal tokens. */
+  /**
+   * Unit-primitive names in catalog order, as Rails lists them (`TokenIssuer#available_unit_primitives`
+   * selects from `UnitPrimitive.all`, which the gem loads in file-name order): not sorted.
+   */
   scopes: string[]
-  /** Distinct `jwt_aud` of the scopes' backend services, sorted. */
+  /** The `jwt_aud` of the scopes' backend services, in the order Rails puts them in `aud` (see `audiencesFor`). */
   audiences: string[]
+  /**
+   * Add-on names (after normalisation) the catalog does not know. They grant nothing; unless `strict`,
+   * they are reported here instead of refused (a newer GitLab may sell an add-on this catalog predates).
+   */
+  unknownAddOns: string[]
 }
 
 export interface ResolveEntitlementsOptions {
-  /** Add-ons the instance has active (purchased, not expired), e.g. `['duo_enterprise']`. */
+  /** Add-ons the instance has active (purchased, not expired), e.g. `['duo_enterprise']`; `code_suggestions` counts as `duo_pro`. */
   addOns: readonly string[]
   /** The moment to judge cut-off dates at; pass the issuer's clock. */
   now: Date
+  /** Refuse an add-on the catalog does not know (`ERR_INVALID_OPTIONS`) instead of reporting it in `unknownAddOns`. */
+  strict?: boolean
 }
 
 /**
- * GitLab's rule for self-issued tokens: every unit primitive that is free — no `cut_off_date`,
- * or one strictly after `now` — plus every one that lists an active add-on in `add_ons`.
- * `license_types` are not consulted (Rails does not consult them for the token either).
+ * How Rails names a purchased add-on before it mints: `AddOnPurchase.uniq_normalized_add_on_names` maps
+ * through `NORMALIZED_ADD_ON_NAME = { 'code_suggestions' => 'duo_pro' }` (flyisland/gitlab-ee
+ * `ee/app/models/gitlab_subscriptions/add_on_purchase.rb` @ caa4042e; used by `CloudConnector::Tokens`
+ * `fetch_active_add_ons` in `ee/lib/cloud_connector/tokens.rb` @ 52d0d30b).
+ */
+export const NORMALIZED_ADD_ON_NAMES: Readonly<Record<string, string>> = Object.freeze({ code_suggestions: 'duo_pro' })
+
+/** An add-on name as Rails hands it to the token issuer (`code_suggestions` → `duo_pro`). */
+export function normalizeAddOnName(name: string): string {
+  return Object.hasOwn(NORMALIZED_ADD_ON_NAMES, name) ? (NORMALIZED_ADD_ON_NAMES[name] as string) : name
+}
+
+/**
+ * GitLab's rule for self-issued tokens (`CloudConnector::Tokens::TokenIssuer#available_unit_primitives`):
+ * every unit primitive that is free — no `cut_off_date`, or one strictly after `now` — plus every one
+ * that lists an active add-on in `add_ons`. `license_types` are not consulted (Rails does not consult
+ * them for the token either).
  *
- * An add-on name the catalog does not know is refused (`InvalidOptionsError`,
- * `ERR_INVALID_OPTIONS`) instead of being ignored: a typo would silently drop scopes and
- * surface only later as a 403 from the gateway.
+ * Add-on names are normalised as Rails does (`code_suggestions` → `duo_pro`). A name the catalog does
+ * not know grants nothing and is listed in `unknownAddOns` (callers warn about it); with `strict` it is
+ * refused (`InvalidOptionsError`, `ERR_INVALID_OPTIONS`), since a typo silently drops scopes that show
+ * up only later as a 403 from the gateway.
  */
 export function resolveEntitlements(catalog: Catalog, opts: ResolveEntitlementsOptions): Entitlements {
-  const { addOns, now } = opts ?? ({} as Partial<ResolveEntitlementsOptions>)
+  const { addOns, now, strict } = opts ?? ({} as Partial<ResolveEntitlementsOptions>)
   if (!(now instanceof Date) || Number.isNaN(now.getTime())) {
     throw new InvalidOptionsError('resolveEntitlements: options.now must be a valid Date (pass your clock, e.g. now: clock()).', [
       { path: 'now', message: 'expected a valid Date' },
@@ -41,13 +66,22 @@ export function resolveEntitlements(catalog: Catalog, opts: ResolveEntitlementsO
       { path: 'addOns', message: 'expected an array of strings' },
     ])
   }
+  const notStrings = addOns.flatMap((name: unknown, i) => (typeof name === 'string' ? [] : [{ path: `addOns[${i}]`, message: 'expected a string' }]))
+  if (notStrings.length > 0) {
+    throw new InvalidOptionsError(`resolveEntitlements: ${notStrings.map((i) => `${i.path}: ${i.message}`).join('; ')}.`, notStrings)
+  }
   const active = new Set<string>()
+  const unknownAddOns: string[] = []
   const issues: { path: string; message: string }[] = []
-  addOns.forEach((name: unknown, i) => {
-    if (typeof name === 'string' && catalog.addOns.has(name)) active.add(name)
-    else issues.push({ path: `addOns[${i}]`, message: typeof name === 'string' ? `unknown add-on ${quote(name)}` : 'expected a string' })
+  addOns.forEach((given: string, i) => {
+    const name = normalizeAddOnName(given)
+    if (catalog.addOns.has(name)) active.add(name)
+    else if (!unknownAddOns.includes(name)) {
+      unknownAddOns.push(name)
+      issues.push({ path: `addOns[${i}]`, message: `unknown add-on ${quote(name)}` })
+    }
   })
-  if (issues.length > 0) {
+  if (strict === true && issues.length > 0) {
     const known = [...catalog.addOns.keys()].sort().join(', ') || 'none'
     const list = issues.map((i) => `${i.path}: ${i.message}`).join('; ')
     throw new InvalidOptionsError(`resolveEntitlements: ${list}. The catalog knows these add-ons: ${known}. Fix the name, or load the catalog that defines it.`, issues)
@@ -57,19 +91,25 @@ export function resolveEntitlements(catalog: Catalog, opts: ResolveEntitlementsO
   for (const up of catalog.unitPrimitives.values()) {
     if (hasFreeAccess(up, now) || (up.add_ons ?? []).some((a) => active.has(a))) scopes.push(up.name)
   }
-  scopes.sort(byCodeUnit)
-  return { scopes, audiences: audiencesFor(catalog, scopes) }
+  return { scopes, audiences: audiencesFor(catalog, scopes), unknownAddOns }
 }
 
 /**
- * Distinct `jwt_aud` of the backend services of these unit primitives, sorted. Throws
- * `ERR_CATALOG_UNKNOWN_PRIMITIVE` for a name the catalog does not have.
+ * The `aud` of a token carrying these unit primitives, as Rails builds it (`TokenIssuer#token`:
+ * `unit_primitives.flat_map(&:backend_services).uniq` then `map(&:jwt_aud)`, flyisland/gitlab-ee
+ * `ee/lib/cloud_connector/tokens/token_issuer.rb` @ caa4042e): each backend service once, in the order the
+ * primitives first name it; not sorted. Rails de-duplicates backend services, not audiences, so two
+ * services sharing a `jwt_aud` would repeat it; so does this. Throws `ERR_CATALOG_UNKNOWN_PRIMITIVE` for
+ * a name the catalog does not have.
  */
 export function audiencesFor(catalog: Catalog, primitives: readonly string[]): string[] {
-  const out = new Set<string>()
+  const seen = new Set<string>()
+  const out: string[] = []
   for (const name of primitives) {
     const up = assertKnownPrimitive(catalog, name)
     for (const service of up.backend_services ?? []) {
+      if (seen.has(service)) continue
+      seen.add(service)
       const backend = catalog.backendServices.get(service)
       // createCatalog / loadCatalogDir refuse dangling references; a hand-built Catalog may not.
       if (!backend) {
@@ -77,10 +117,10 @@ export function audiencesFor(catalog: Catalog, primitives: readonly string[]): s
           path: 'backend_services',
         })
       }
-      out.add(backend.jwt_aud)
+      out.push(backend.jwt_aud)
     }
   }
-  return [...out].sort(byCodeUnit)
+  return out
 }
 
 /**

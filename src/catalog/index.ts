@@ -14,6 +14,8 @@ export { createCatalog, type Catalog, type CatalogData } from './catalog.js'
 export { loadCatalogDir, DEFAULT_MAX_CATALOG_FILE_BYTES, DEFAULT_MAX_CATALOG_FILES, type LoadCatalogOptions } from './loader.js'
 export {
   resolveEntitlements,
+  normalizeAddOnName,
+  NORMALIZED_ADD_ON_NAMES,
   audiencesFor,
   assertKnownPrimitive,
   hasFreeAccess,

@@ -7,9 +7,10 @@
  * lookups: a token is decoded once per token string, and preflight runs once per clock second for the same
  * token, headers and endpoint (see `#preflight`).
  */
+import type { EndpointAccess } from '../inspect/access.js'
 import { inspectToken, preflight, PreflightError, type PreflightInput, type PreflightResult, type TokenReport } from '../inspect/index.js'
 import { fingerprint, redact } from '../redact.js'
-import type { Clock, Logger, Problem, TokenResult, TokenSource } from '../types.js'
+import type { Clock, Logger, Problem, TokenRequest, TokenResult, TokenSource } from '../types.js'
 import type { ClockSkewInfo, TokenDiagnosis } from './errors.js'
 
 export interface AuthorizerOptions {
@@ -30,6 +31,10 @@ export interface AuthorizeInput {
   endpoint: string
   /** The endpoint's 403 detail, for preflight's message. */
   forbiddenDetail?: string | undefined
+  /** The endpoint's whole rule for this request's body (`endpointAccess`); preflight judges it instead of `unitPrimitive`. */
+  access?: EndpointAccess | undefined
+  /** The feature setting the call is made for, handed to the token source (`TokenRequest.featureSetting`). */
+  featureSetting?: string | undefined
   /**
    * A precomputed key standing for (headers preflight reads, unit primitive, timeout, 403 detail), when the
    * caller knows them to be fixed (the client's static headers); computed from them otherwise.
@@ -92,8 +97,8 @@ export class Authorizer {
     try {
       pending = Promise.resolve(
         input.refreshAfter === undefined
-          ? this.#source.getToken({ unitPrimitive: input.unitPrimitive, signal: input.signal })
-          : this.#forceRefresh(input.unitPrimitive, input.refreshAfter, input.signal),
+          ? this.#source.getToken(tokenRequest(input, input.signal))
+          : this.#forceRefresh(input, input.refreshAfter, input.signal),
       )
     } catch (e) {
       return Promise.reject(e)
@@ -110,7 +115,7 @@ export class Authorizer {
     if (peek === undefined) return undefined
     let tokenResult: TokenResult | undefined
     try {
-      tokenResult = peek.call(this.#source, input.signal === undefined ? { unitPrimitive: input.unitPrimitive } : { unitPrimitive: input.unitPrimitive, signal: input.signal })
+      tokenResult = peek.call(this.#source, tokenRequest(input, input.signal))
     } catch {
       // a source whose peek fails is asked properly
       return undefined
@@ -130,7 +135,7 @@ export class Authorizer {
       this.#bearer = `Bearer ${token ?? ''}`
     }
     headers['authorization'] = this.#bearer
-    const result = this.#preflight(token, headers, input.unitPrimitive, input.requestTimeoutMs, tokenResult, input.forbiddenDetail, input.memoKey)
+    const result = this.#preflight(token, headers, input, tokenResult)
     if (!result.ok || token === undefined || token.length === 0) {
       this.#logger?.error?.('gateway.preflight_rejected', {
         endpoint: input.endpoint,
@@ -232,19 +237,14 @@ export class Authorizer {
    * `exp`/`nbf`), so a cached token is decoded and judged once per second instead of once per request; only the
    * "expires during the request" warning may show up to a second late.
    */
-  #preflight(
-    token: string | undefined,
-    headers: Record<string, string>,
-    unitPrimitive: string,
-    requestTimeoutMs: number | undefined,
-    tokenResult: TokenResult,
-    forbiddenDetail: string | undefined,
-    memoKey: string | undefined,
-  ): PreflightResult {
+  #preflight(token: string | undefined, headers: Record<string, string>, call: AuthorizeInput, tokenResult: TokenResult): PreflightResult {
+    const { unitPrimitive, requestTimeoutMs, forbiddenDetail, access } = call
     const at = this.#now()
     const memoisable = token !== undefined && token.length > 0 && tokenResult.source !== 'none'
     const second = Math.floor(at.getTime() / 1000)
-    const key = !memoisable ? '' : (memoKey ?? `~${preflightKey(headers, unitPrimitive, requestTimeoutMs, forbiddenDetail)}`)
+    const key = !memoisable
+      ? ''
+      : `${call.memoKey ?? `~${preflightKey(headers, unitPrimitive, requestTimeoutMs, forbiddenDetail)}`}${access === undefined ? '' : `|${accessKey(access)}`}`
     const existing = memoisable ? this.#entries.get(token) : undefined
     const hit = existing?.preflights.get(key)
     if (hit !== undefined && hit.second === second) return hit.result
@@ -253,6 +253,7 @@ export class Authorizer {
     if (this.#leeway !== undefined) input.leewaySeconds = this.#leeway
     if (requestTimeoutMs !== undefined) input.requestTimeoutMs = requestTimeoutMs
     if (forbiddenDetail !== undefined) input.forbiddenDetail = forbiddenDetail
+    if (access !== undefined) input.access = access
     const result = preflight(input)
     if (memoisable) {
       const entry = existing ?? this.entryFor(token, result.report)
@@ -262,12 +263,13 @@ export class Authorizer {
     return result
   }
 
-  async #forceRefresh(unitPrimitive: string, rejected: string, signal: AbortSignal | undefined): Promise<TokenResult> {
-    const key = `${unitPrimitive}\u0000${rejected}`
+  async #forceRefresh(call: AuthorizeInput, rejected: string, signal: AbortSignal | undefined): Promise<TokenResult> {
+    const request = tokenRequest(call, undefined)
+    const key = `${request.unitPrimitive}\u0000${request.featureSetting ?? ''}\u0000${request.skipUsageCutoff === true ? 1 : 0}\u0000${rejected}`
     let pending = this.#refreshing.get(key)
     if (pending === undefined) {
       // shared by every caller refused with this token: one caller's abort must not fail the others' refresh
-      pending = this.#source.getToken({ unitPrimitive, forceRefresh: true })
+      pending = this.#source.getToken({ ...request, forceRefresh: true })
       this.#refreshing.set(key, pending)
       // keep the settled promise briefly so that 401s arriving just after still share it
       void pending.then(
@@ -312,6 +314,30 @@ export class Authorizer {
       })
     }
   }
+}
+
+/**
+ * What the token source is asked for a call. `skipUsageCutoff` follows the `x-gitlab-is-team-member` header
+ * the call sends, as Rails derives both from `gitlab_team_member?(user)` (flyisland/gitlab-ee
+ * ee/lib/gitlab/ai_gateway.rb @ 52d0d30b), so the token's claim and the header agree.
+ */
+function tokenRequest(call: AuthorizeInput, signal: AbortSignal | undefined): TokenRequest {
+  const request: TokenRequest = { unitPrimitive: call.unitPrimitive }
+  if (call.featureSetting !== undefined) request.featureSetting = call.featureSetting
+  if (call.base['x-gitlab-is-team-member'] === 'true') request.skipUsageCutoff = true
+  if (signal !== undefined) request.signal = signal
+  return request
+}
+
+/** An access rule as a memo key (rules are small: a few names and messages). */
+const ACCESS_KEYS = new WeakMap<EndpointAccess, string>()
+function accessKey(access: EndpointAccess): string {
+  let key = ACCESS_KEYS.get(access)
+  if (key === undefined) {
+    key = JSON.stringify([access.anyOf, access.forbiddenDetail, access.refusesGatewayTokens === true, access.fallback ?? null, access.also ?? null])
+    ACCESS_KEYS.set(access, key)
+  }
+  return key
 }
 
 /** Everything preflight reads besides the token and the clock, as a memo key. */

@@ -10,6 +10,7 @@ import { z } from 'zod'
 import { CloudConnectorError, HeaderError, InvalidOptionsError } from '../errors.js'
 import { buildGatewayHeaders, type GatewayFeatureContext, type GatewayHeadersContext, type GatewayUserContext } from '../headers.js'
 import type { Logger } from '../types.js'
+import { accessFor, tokenUnitPrimitiveOf } from '../inspect/access.js'
 import { Authorizer, preflightKey, scrub, type Authorization, type AuthorizeInput } from './auth.js'
 import {
   ENDPOINTS,
@@ -46,6 +47,8 @@ export interface CallOptions {
   retry?: boolean | number
   /** Per-call header context, merged over the client's (`user` and `feature` replace the client's; `extra` is merged). */
   context?: { user?: GatewayUserContext; feature?: GatewayFeatureContext; extra?: Record<string, string> }
+  /** The AI feature setting this call is made for, handed to the token source (Rails' `Tokens.get(feature_setting:)`). */
+  featureSetting?: string
 }
 
 /** A parsed JSON answer. */
@@ -101,7 +104,11 @@ export interface GatewayClient {
   codeGenerations(body: CodeGenerationsBody, options?: CallOptions): Promise<GatewayResult<SuggestionsResponse>>
   /** `POST /v2/code/generations` with `stream: true`. */
   streamCodeGenerations(body: CodeGenerationsBody, options?: CallOptions): Promise<GatewayStream>
-  /** `POST /v2/chat/agent` (`duo_chat`, or `duo_classic_chat` via `options.unitPrimitive`): a stream of NDJSON events. */
+  /**
+   * `POST /v2/chat/agent`: a stream of NDJSON events. The token is asked for `duo_classic_chat`, or for
+   * `duo_chat` when the last user message mentions @GitLabDuo (GitLab's code-review flow), unless
+   * `options.unitPrimitive` says otherwise; preflight applies the gateway's whole rule (`ENDPOINTS.chat.access`).
+   */
   chat(body: ChatAgentBody, options?: CallOptions & { unitPrimitive?: 'duo_chat' | 'duo_classic_chat' }): Promise<GatewayStream>
   /** `POST /v1/code/user_access_token` (`complete_code`; needs a user context). The returned token is a secret. */
   userAccessToken(options?: CallOptions): Promise<GatewayResult<UserAccessTokenResponse>>
@@ -393,7 +400,9 @@ class Client implements GatewayClient {
     const base = this.#headersFor(options, requestId, def)
     if (check !== undefined) check(base)
 
-    const unitPrimitive = unitPrimitiveOverride ?? def.unitPrimitive
+    // the gateway's rule for this body (one table: ENDPOINTS[name].access), and the primitive GitLab asks its token for
+    const access = def.access === undefined ? undefined : accessFor(def.access, rawBody)
+    const unitPrimitive = unitPrimitiveOverride ?? (access === undefined ? def.unitPrimitive : tokenUnitPrimitiveOf(access))
     const timeout = options.timeout ?? this.#o.timeout
     const kyOptions: KyOptions = { method: def.method, headers: base }
     if (options.timeout !== undefined) kyOptions.timeout = options.timeout
@@ -416,7 +425,17 @@ class Client implements GatewayClient {
       auth:
         unitPrimitive === undefined
           ? undefined
-          : { unitPrimitive, base, signal, requestTimeoutMs: timeout === false ? undefined : timeout, endpoint: name, forbiddenDetail: def.forbiddenDetail, memoKey },
+          : {
+              unitPrimitive,
+              base,
+              signal,
+              requestTimeoutMs: timeout === false ? undefined : timeout,
+              endpoint: name,
+              forbiddenDetail: def.forbiddenDetail,
+              memoKey,
+              access,
+              featureSetting: options.featureSetting,
+            },
     }
   }
 

@@ -1,14 +1,20 @@
 /**
- * The one table of gateway endpoints the SDK knows: path, method, the unit primitive the gateway checks for
- * it (domain.md §6), the request-body schema and the response schema. The client methods, the fetch adapter
- * (path → unit primitive) and the docs all read it from here.
+ * The one table of gateway endpoints the SDK knows: path, method, the gateway's authorisation rule for it
+ * (`access`: which unit primitives admit a request, which issuers it refuses, what depends on the body;
+ * domain.md §6), the request-body schema and the response schema. The client methods, preflight, the fetch
+ * adapter (path → unit primitive), the verifier (`endpointAccess`), the emulator and the msw handlers all
+ * read it from here.
+ *
+ * The rules follow the newest public gateway, `movax01h/ai-gateway` at eee38f6f (2026-08, gitlab-cloud-connector
+ * 3.27.0); each cites the file it is read from.
  *
  * Request bodies mirror the gateway's pydantic models (`ai_gateway/api/v2/code/typing.py`,
  * `api/v2/chat/typing.py`, `api/v1/prompts/invoke.py`) as far as the SDK can check them before sending;
  * objects are loose so that fields added by newer gateways pass through.
  */
 import { z } from 'zod'
-import { GATEWAY_MESSAGES } from '../inspect/index.js'
+import { accessFor, tokenUnitPrimitiveOf, type AccessRule, type EndpointAccess } from '../inspect/access.js'
+import { GATEWAY_MESSAGES } from '../inspect/messages.js'
 
 export type HttpMethod = 'GET' | 'POST'
 
@@ -16,12 +22,21 @@ export interface EndpointDefinition<Body extends z.ZodType | undefined = z.ZodTy
   readonly method: HttpMethod
   /** Path below the gateway base URL, exactly as sent (the model check keeps Rails's `%2F`). */
   readonly path: string
-  /** The unit primitive the gateway requires; `undefined` for the unauthenticated endpoints. */
+  /**
+   * The unit primitive a token is asked for by default (what GitLab passes to `Tokens.get` for this call);
+   * `undefined` for the unauthenticated endpoints. For a body-dependent rule it is the one for an ordinary body.
+   */
   readonly unitPrimitive: string | undefined
-  /** The gateway's 403 `detail` for this endpoint when the token lacks the unit primitive (what preflight reports). */
+  /** The gateway's 403 `detail` for this endpoint when the token lacks every primitive that admits it. */
   readonly forbiddenDetail?: string
-  /** Other unit primitives the gateway also accepts for this endpoint. */
-  readonly alternativeUnitPrimitives?: readonly string[]
+  /** The gateway's authorisation of the endpoint (see `endpointAccess`); absent for the unauthenticated endpoints. */
+  readonly access?: AccessRule
+  /**
+   * The route sits behind the gateway's usage-quota layer (`has_sufficient_usage_quota`,
+   * ai_gateway/api/middleware/route/usage_quota.py @ eee38f6f): it may answer 402 `insufficient_credits` or 403
+   * `USAGE_QUOTA_NOT_ENTITLED` before its own checks, unless the token's `skip_usage_cutoff` is true.
+   */
+  readonly usageQuota?: boolean
   /** Request body schema, validated before anything leaves. */
   readonly body: Body
   /** Response body schema (JSON), or `undefined` for a streamed text response. */
@@ -182,6 +197,75 @@ export function isUserAccessTokenResponse(v: unknown): boolean {
 /** The prompt endpoint answers with the model's text as a JSON string (`response_model=str`). */
 export const ModelReplySchema = z.string()
 
+// --- authorisation rules ------------------------------------------------------------------------
+
+/** Any JSON object (unlike `isRecord`, one with an own `__proto__` member too: the gateway reads those bodies as well). */
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** The chat carve-out's marker (`_has_gitlabduo_mention`, ai_gateway/api/v2/chat/agent.py @ eee38f6f). */
+export const GITLAB_DUO_MENTION = '@GitLabDuo'
+
+/**
+ * `_has_gitlabduo_mention` (ai_gateway/api/v2/chat/agent.py @ eee38f6f): the content of the *last* user
+ * message that has content (assistant scratchpad turns and empty user turns are skipped), searched for the
+ * exact, case-sensitive text `@GitLabDuo`.
+ */
+export function lastUserMessageMentionsGitLabDuo(body: unknown): boolean {
+  const messages = isObject(body) && Array.isArray(body['messages']) ? (body['messages'] as unknown[]) : []
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i]
+    if (!isObject(m) || m['role'] !== 'user') continue
+    const content = m['content']
+    if (typeof content === 'string' && content !== '') return content.includes(GITLAB_DUO_MENTION)
+  }
+  return false
+}
+
+/**
+ * `authorize_additional_context` (ai_gateway/api/v2/chat/agent.py @ eee38f6f): every `additional_context` of
+ * every message needs `include_<category>_context`, refused with `Unauthorized to access <primitive>`.
+ */
+function additionalContextNeeds(body: unknown): { unitPrimitive: string; forbiddenDetail: string }[] {
+  const messages = isObject(body) && Array.isArray(body['messages']) ? (body['messages'] as unknown[]) : []
+  const out: { unitPrimitive: string; forbiddenDetail: string }[] = []
+  for (const m of messages) {
+    const contexts = isObject(m) && Array.isArray(m['additional_context']) ? (m['additional_context'] as unknown[]) : []
+    for (const c of contexts) {
+      if (!isObject(c) || typeof c['category'] !== 'string') continue
+      const up = `include_${c['category']}_context`
+      out.push({ unitPrimitive: up, forbiddenDetail: `Unauthorized to access ${up}` })
+    }
+  }
+  return out
+}
+
+/**
+ * `POST /v2/chat/agent` (ai_gateway/api/v2/chat/agent.py @ eee38f6f, `get_agent`): the `chat/react` prompt
+ * declares `duo_classic_chat` (prompts/definitions/chat/react/base/*.yml). A token without it but with
+ * `duo_chat` is the Duo Core cut-off: refused with "Duo Core no longer authorized to access Duo Classic Chat",
+ * unless the last user message mentions @GitLabDuo (the merge-request code-review flow), which is
+ * re-authorised against `duo_chat`; a token with neither: "Unauthorized to access duo chat". Then each
+ * additional context. GitLab asks its token for `duo_chat` in the code-review flow and `duo_classic_chat`
+ * otherwise (`Completions::Chat`: `is_duo_code_review ? :duo_chat : :duo_classic_chat`, flyisland/gitlab-ee
+ * ee/lib/gitlab/llm/completions/chat.rb @ 52d0d30b); the gateway can only tell the flow by the mention, and so
+ * does this rule.
+ */
+const CHAT_ACCESS: AccessRule = (body) => {
+  const mention = lastUserMessageMentionsGitLabDuo(body)
+  const also = additionalContextNeeds(body)
+  return {
+    anyOf: ['duo_classic_chat'],
+    forbiddenDetail: GATEWAY_MESSAGES.forbiddenDuoChat,
+    fallback: { unitPrimitive: 'duo_chat', allowed: mention, refusedDetail: GATEWAY_MESSAGES.duoCoreClassicChatCutOff },
+    ...(also.length === 0 ? {} : { also }),
+    tokenUnitPrimitive: mention ? 'duo_chat' : 'duo_classic_chat',
+  }
+}
+
+const COMPLETIONS_ACCESS: EndpointAccess = { anyOf: ['complete_code'], forbiddenDetail: GATEWAY_MESSAGES.forbiddenCodeCompletions }
+/** Amazon Q completions need `amazon_q_integration` instead (`_get_provider_config`, ai_gateway/api/v2/code/completions.py @ eee38f6f). */
+const AMAZON_Q_COMPLETIONS_ACCESS: EndpointAccess = { anyOf: ['amazon_q_integration'], forbiddenDetail: GATEWAY_MESSAGES.forbiddenCodeCompletions }
+
 // --- the table ---------------------------------------------------------------------------------
 
 export const ENDPOINTS = {
@@ -191,6 +275,8 @@ export const ENDPOINTS = {
     path: '/v1/prompts/model_configuration%2Fcheck',
     unitPrimitive: 'complete_code',
     forbiddenDetail: GATEWAY_MESSAGES.forbiddenModelConfigurationCheck,
+    // the prompt's unit_primitive (prompts/definitions/model_configuration/check/base/1.0.0.yml @ eee38f6f)
+    access: { anyOf: ['complete_code'], forbiddenDetail: GATEWAY_MESSAGES.forbiddenModelConfigurationCheck },
     body: ModelConfigurationCheckBodySchema,
     response: ModelReplySchema,
     accepts: (v) => typeof v === 'string',
@@ -202,6 +288,8 @@ export const ENDPOINTS = {
     path: '/v2/code/completions',
     unitPrimitive: 'complete_code',
     forbiddenDetail: GATEWAY_MESSAGES.forbiddenCodeCompletions,
+    access: (body) => (isObject(body) && body['model_provider'] === 'amazon_q' ? AMAZON_Q_COMPLETIONS_ACCESS : COMPLETIONS_ACCESS),
+    usageQuota: true,
     body: CodeCompletionsBodySchema,
     response: SuggestionsResponseSchema,
     accepts: isSuggestionsResponse,
@@ -213,19 +301,22 @@ export const ENDPOINTS = {
     path: '/v2/code/generations',
     unitPrimitive: 'generate_code',
     forbiddenDetail: GATEWAY_MESSAGES.forbiddenCodeGenerations,
+    // `current_user.can(GENERATE_CODE, disallowed_issuers=[service_name])` (ai_gateway/api/v2/code/completions.py @ eee38f6f)
+    access: { anyOf: ['generate_code'], forbiddenDetail: GATEWAY_MESSAGES.forbiddenCodeGenerations, refusesGatewayTokens: true },
+    usageQuota: true,
     body: CodeGenerationsBodySchema,
     response: SuggestionsResponseSchema,
     accepts: isSuggestionsResponse,
     retrySafe: false,
     streaming: false,
   },
-  /** Duo Chat ReAct agent. The gateway's `chat/react` prompt lists `duo_chat`; newer catalogs add `duo_classic_chat`. */
+  /** Duo Chat ReAct agent (see `CHAT_ACCESS` for who may use it). */
   chat: {
     method: 'POST',
     path: '/v2/chat/agent',
-    unitPrimitive: 'duo_chat',
+    unitPrimitive: 'duo_classic_chat',
     forbiddenDetail: GATEWAY_MESSAGES.forbiddenDuoChat,
-    alternativeUnitPrimitives: ['duo_classic_chat'],
+    access: CHAT_ACCESS,
     body: ChatAgentBodySchema,
     response: undefined,
     retrySafe: false,
@@ -236,8 +327,15 @@ export const ENDPOINTS = {
     method: 'POST',
     path: '/v1/code/user_access_token',
     unitPrimitive: 'complete_code',
-    // api/v1/code/user_access_token.py
-    forbiddenDetail: 'Unauthorized to create user access token for code suggestions',
+    forbiddenDetail: GATEWAY_MESSAGES.forbiddenUserAccessToken,
+    // complete_code or ai_gateway_model_provider_proxy, never a token the gateway issued
+    // (ai_gateway/api/v1/code/user_access_token.py @ eee38f6f)
+    access: {
+      anyOf: ['complete_code', 'ai_gateway_model_provider_proxy'],
+      forbiddenDetail: GATEWAY_MESSAGES.forbiddenUserAccessToken,
+      refusesGatewayTokens: true,
+    },
+    usageQuota: true,
     body: undefined,
     response: UserAccessTokenResponseSchema,
     accepts: isUserAccessTokenResponse,
@@ -265,6 +363,21 @@ export const UNAUTHENTICATED_PATHS: readonly string[] = [
   '/metrics',
   '/v1/models/definitions',
 ]
+
+/**
+ * What the gateway checks for a request to this endpoint with this body (pass it to `preflight({ access })`
+ * or `verifier.authenticate(headers, { access })`); `undefined` for an unauthenticated endpoint.
+ */
+export function endpointAccess(name: EndpointName, body?: unknown): EndpointAccess | undefined {
+  const def: EndpointDefinition = ENDPOINTS[name]
+  return def.access === undefined ? undefined : accessFor(def.access, body)
+}
+
+/** The unit primitive to ask the token source for, for this endpoint and body. */
+export function tokenUnitPrimitiveFor(name: EndpointName, body?: unknown): string | undefined {
+  const access = endpointAccess(name, body)
+  return access === undefined ? undefined : tokenUnitPrimitiveOf(access)
+}
 
 /**
  * The table entry for a request path (relative to the gateway base URL), matching the encoded path Rails

@@ -19,6 +19,8 @@ export type GatewayErrorCode = Extract<
   | 'ERR_GATEWAY_REDIRECT'
   | 'ERR_ABORTED'
   | 'ERR_CLOCK_SKEW'
+  | 'ERR_USAGE_QUOTA_EXCEEDED'
+  | 'ERR_USAGE_QUOTA_NOT_ENTITLED'
 >
 
 /** Where a gateway error happened. */
@@ -243,6 +245,33 @@ export class GatewayRedirectError extends GatewayError {
 export class AbortedError extends GatewayError {
   constructor(message: string, ctx: GatewayErrorContext = {}) {
     super('ERR_ABORTED', message, ctx)
+  }
+}
+
+/**
+ * The gateway's usage-quota layer refused the request before looking at it (completions, generations,
+ * user_access_token; ai_gateway/api/middleware/route/usage_quota.py @ eee38f6f): 402 `insufficient_credits`
+ * (`ERR_USAGE_QUOTA_EXCEEDED`: the consumer has no credits left) or 403 `USAGE_QUOTA_NOT_ENTITLED`
+ * (`ERR_USAGE_QUOTA_NOT_ENTITLED`: no entitlement to the feature, or the quota service was unavailable). Not a
+ * scope problem: the token was accepted.
+ */
+export class UsageQuotaError extends GatewayError {
+  /** The gateway's `error`: `insufficient_credits` or `not_entitled`. */
+  readonly gatewayError: string | undefined
+  /** The gateway's `error_code`: `USAGE_QUOTA_EXCEEDED` or `USAGE_QUOTA_NOT_ENTITLED`. */
+  readonly errorCode: string | undefined
+  /** The gateway's `message`. */
+  readonly detail: string | undefined
+
+  constructor(
+    code: Extract<GatewayErrorCode, 'ERR_USAGE_QUOTA_EXCEEDED' | 'ERR_USAGE_QUOTA_NOT_ENTITLED'>,
+    message: string,
+    ctx: GatewayErrorContext & { gatewayError?: string; errorCode?: string; detail?: string },
+  ) {
+    super(code, message, ctx)
+    this.gatewayError = ctx.gatewayError
+    this.errorCode = ctx.errorCode
+    this.detail = ctx.detail
   }
 }
 

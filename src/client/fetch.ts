@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto'
 import { InvalidOptionsError } from '../errors.js'
 import { Authorizer, secretsInBody, type Authorization } from './auth.js'
+import { accessFor, tokenUnitPrimitiveOf } from '../inspect/access.js'
 import { endpointForPath, UNAUTHENTICATED_PATHS } from './endpoints.js'
 import { resolveFetchOptions, type AuthenticatedFetchOptions, type ResolvedFetchOptions } from './options.js'
 import { authError, readBody } from './responses.js'
@@ -35,8 +36,8 @@ export function createAuthenticatedFetch(options: AuthenticatedFetchOptions): ty
       return send(request)
     }
     const known = endpointForPath(rel)
-    const unitPrimitive = unitPrimitiveFor(o, url, request, known?.definition.unitPrimitive)
-    if (unitPrimitive === undefined) {
+    const chosen = unitPrimitiveFor(o, url, request, undefined)
+    if (chosen === undefined && known?.definition.unitPrimitive === undefined) {
       throw new InvalidOptionsError(
         `createAuthenticatedFetch: no unit primitive is known for ${request.method} ${rel}; pass options.unitPrimitive ` +
           `(a name, or a function of the URL) so the right token is requested. Nothing was sent.`,
@@ -47,6 +48,10 @@ export function createAuthenticatedFetch(options: AuthenticatedFetchOptions): ty
 
     // Buffered once so that the 401 retry can replay it (gateway bodies are small JSON documents).
     const body = request.body === null ? undefined : await request.arrayBuffer()
+    // A known endpoint whose primitive no option chose: the table's rule for this body (chat's depends on it).
+    const rule = chosen === undefined ? known?.definition.access : undefined
+    const access = rule === undefined ? undefined : accessFor(rule, typeof rule === 'function' ? jsonOf(body) : undefined)
+    const unitPrimitive = chosen ?? (access !== undefined ? tokenUnitPrimitiveOf(access) : (known?.definition.unitPrimitive as string))
     const requestId = request.headers.get('x-request-id') ?? randomUUID()
     const base: Record<string, string> = {}
     request.headers.forEach((value, name) => {
@@ -73,6 +78,7 @@ export function createAuthenticatedFetch(options: AuthenticatedFetchOptions): ty
       requestTimeoutMs: o.requestTimeoutMs,
       endpoint,
       forbiddenDetail: unitPrimitive === known?.definition.unitPrimitive ? known.definition.forbiddenDetail : undefined,
+      access,
     }
     const authorize = (refreshAfter?: string) => authorizer.authorize(refreshAfter === undefined ? authInput : { ...authInput, refreshAfter })
 
@@ -147,6 +153,16 @@ function unitPrimitiveFor(o: ResolvedFetchOptions, url: URL, request: Request, f
     if (chosen !== undefined) return chosen
   }
   return fromTable
+}
+
+/** The body as JSON, for a body-dependent rule; anything that is not JSON counts as no body. */
+function jsonOf(body: ArrayBuffer | undefined): unknown {
+  if (body === undefined || body.byteLength === 0) return undefined
+  try {
+    return JSON.parse(new TextDecoder().decode(body)) as unknown
+  } catch {
+    return undefined
+  }
 }
 
 function logged(o: ResolvedFetchOptions, endpoint: string, requestId: string, response: Response, auth: Authorization, attempts: number): Response {

@@ -14,6 +14,7 @@ import {
   GatewayHttpError,
   GatewayValidationError,
   ModelUnreachableError,
+  UsageQuotaError,
   type ClockSkewInfo,
   type GatewayErrorContext,
   type TokenDiagnosis,
@@ -27,6 +28,9 @@ export interface GatewayBody {
   /** The parsed `detail` with echoed inputs removed. */
   detail: unknown
   issues: ValidationIssue[]
+  /** With an `error`: the body's `error_code` and `message` (the usage-quota layer sends all three). */
+  errorCode?: string
+  errorMessage?: string
 }
 
 const MAX_BODY = 64 * 1024
@@ -51,7 +55,12 @@ export async function readBody(response: Response, secrets: readonly (string | u
     return { message: typeof json === 'string' ? scrub(json, secrets, 300) : undefined, detail: undefined, issues: [] }
   }
   const obj = json as Record<string, unknown>
-  if (typeof obj['error'] === 'string') return { message: scrub(obj['error'], secrets, 300), detail: undefined, issues: [] }
+  if (typeof obj['error'] === 'string') {
+    const out: GatewayBody = { message: scrub(obj['error'], secrets, 300), detail: undefined, issues: [] }
+    if (typeof obj['error_code'] === 'string') out.errorCode = scrub(obj['error_code'], secrets, 80)
+    if (typeof obj['message'] === 'string') out.errorMessage = scrub(obj['message'], secrets, 300)
+    return out
+  }
   const detail = obj['detail']
   if (typeof detail === 'string') return { message: scrub(detail, secrets, 300), detail: scrub(detail, secrets, 300), issues: [] }
   if (Array.isArray(detail)) {
@@ -90,6 +99,29 @@ export async function errorForResponse(response: Response, ctx: MapContext): Pro
   const where = `${ctx.method ?? ''} ${ctx.path ?? ''}`.trim()
   const rid = `request id ${ctx.requestId ?? 'unknown'}`
   const quoted = body.message === undefined ? '' : ` ${JSON.stringify(body.message)}`
+
+  // The usage-quota layer: 402 insufficient_credits / 403 USAGE_QUOTA_NOT_ENTITLED
+  // (ai_gateway/api/middleware/route/usage_quota.py @ eee38f6f). A 403 of that layer is not a missing scope.
+  if (status === 402 || (status === 403 && body.errorCode === 'USAGE_QUOTA_NOT_ENTITLED')) {
+    const exceeded = status === 402
+    const said = body.errorMessage === undefined ? quoted : ` ${JSON.stringify(body.errorMessage)}`
+    return new UsageQuotaError(
+      exceeded ? 'ERR_USAGE_QUOTA_EXCEEDED' : 'ERR_USAGE_QUOTA_NOT_ENTITLED',
+      exceeded
+        ? `The AI Gateway refused ${where} with 402${said} (${rid}): the consumer has no usage credits left for this request. ` +
+            'The token was accepted; buy or wait for credits (GitLab Credits), or ask the instance administrator.'
+        : `The AI Gateway refused ${where} with 403${said} (${rid}): its usage-quota check says the consumer is not entitled to this ` +
+            'feature (or the quota service was unavailable). The token was accepted and its scopes are not the problem; check the ' +
+            'subscription and usage entitlements, and retry later if the quota service was down.',
+      {
+        ...base,
+        status,
+        ...(body.message === undefined ? {} : { gatewayError: body.message }),
+        ...(body.errorCode === undefined ? {} : { errorCode: body.errorCode }),
+        ...(body.errorMessage === undefined ? {} : { detail: body.errorMessage }),
+      },
+    )
+  }
 
   if (status === 403) {
     // The gateway names the primitive it wanted when it is not the endpoint's own, e.g.

@@ -34,6 +34,8 @@ import {
   type GatewayUser,
   type RouteKnobs,
   type RouteResult,
+  type UsageQuotaState,
+  usageQuotaRefusal,
 } from './routes.js'
 import { generateSigningKeyAsync } from './keygen.js'
 import { validate } from './schema.js'
@@ -54,6 +56,12 @@ export interface GatewayKnobs {
   modelReply?: string
   /** Extra prompts for `/v1/prompts/{id}`: prompt id → unit primitive (the model check is built in). */
   prompts?: Record<string, string>
+  /**
+   * What the gateway's usage-quota layer answers on the routes behind it (completions, generations,
+   * user_access_token): `ok` (default), `insufficient_credits` (402) or `not_entitled` (403
+   * `USAGE_QUOTA_NOT_ENTITLED`). A token whose `skip_usage_cutoff` claim is true is never stopped.
+   */
+  usageQuota?: UsageQuotaState
 }
 
 export interface GatewayCoreOptions extends GatewayKnobs {
@@ -202,6 +210,10 @@ export function createGatewayCore(options: GatewayCoreOptions = {}): GatewayCore
       }
       value = parsedBody.ok ? parsedBody.value : undefined
     }
+    if (route.usageQuota === true) {
+      const refusal = usageQuotaRefusal(knobs.usageQuota, user)
+      if (refusal !== undefined) return { response: refusal, route: route.name, ...(verdict ? { verdict } : {}) }
+    }
     let out: RouteResult
     try {
       out = await route.handle({
@@ -268,6 +280,7 @@ const optionsSchema = z.object({
     .optional(),
   modelReply: z.string().optional(),
   prompts: z.record(z.string().min(1), z.string().min(1)).optional(),
+  usageQuota: z.enum(['ok', 'insufficient_credits', 'not_entitled']).optional(),
   issuerUrls: z.array(z.url({ protocol: /^https?$/ })).optional(),
   discoveryTimeoutMs: z.number().int().positive().optional(),
   basePath: z.string().regex(/^(?:\/[^?#]*)?$/, 'must be empty or start with "/"').optional(),
@@ -295,9 +308,11 @@ function knobsFrom(o: ParsedOptions, base?: Knobs): Knobs {
     jwksCacheTtlSeconds: o.jwksCacheTtlSeconds ?? base?.jwksCacheTtlSeconds ?? 86_400,
     now: o.now ?? base?.now ?? (() => new Date()),
     bypassAuth: o.bypassAuth ?? base?.bypassAuth ?? false,
-    failingModels: { ...(o.failingModels ?? base?.failingModels ?? {}) },
+    // Maps: a name from a request ("constructor", "__proto__", "toString") must not find Object.prototype.
+    failingModels: o.failingModels !== undefined ? new Map(Object.entries(o.failingModels)) : new Map(base?.failingModels ?? []),
     modelReply: o.modelReply ?? base?.modelReply ?? DEFAULT_MODEL_REPLY,
-    prompts: { ...(base?.prompts ?? DEFAULT_PROMPTS), ...(o.prompts ?? {}) },
+    prompts: new Map([...(base?.prompts ?? DEFAULT_PROMPTS), ...Object.entries(o.prompts ?? {})]),
+    usageQuota: o.usageQuota ?? base?.usageQuota ?? 'ok',
   }
 }
 

@@ -1,12 +1,19 @@
 /**
  * The gateway's endpoints as the emulator answers them (domain.md §6). Each entry carries what a
  * client can observe of the real route in `movax01h/ai-gateway`: path, method, request model (for
- * the 422), the unit primitive it needs and the exact 403 detail it raises, then a canned,
- * schema-valid answer in place of a model's.
+ * the 422), then its authorisation — for the endpoints of the SDK's table, the table's own rule
+ * (`ENDPOINTS[name].access`, judged by `judgeAccess` as preflight and the verifier judge it) — then a
+ * canned, schema-valid answer in place of a model's.
+ *
+ * Every lookup keyed by a name from the request (prompt id, chat invokable, model name) is a `Map`:
+ * a name such as `constructor` or `__proto__` is just an unknown name.
  */
 import { randomUUID } from 'node:crypto'
 import { SignJWT } from 'jose'
-import { forbiddenMessage, GATEWAY_MESSAGES } from '../inspect/messages.js'
+import { endpointAccess, ENDPOINTS } from '../client/endpoints.js'
+import { judgeAccess, singlePrimitiveAccess, tokenUnitPrimitiveOf, type EndpointAccess } from '../inspect/access.js'
+import { forbiddenMessage } from '../inspect/messages.js'
+import { pyTruthy } from '../inspect/python.js'
 import { checkScope } from '../inspect/rules.js'
 import type { SigningKey } from '../types.js'
 import { jsonResponse, pythonReasonPhrase, textResponse, type EmulatorResponse } from './http.js'
@@ -19,15 +26,23 @@ export interface FailingModel {
   reason?: string
 }
 
+/**
+ * What the gateway's usage-quota layer answers (ai_gateway/api/middleware/route/usage_quota.py @ eee38f6f):
+ * `ok` lets requests through; `insufficient_credits` is its 402, `not_entitled` its 403
+ * `USAGE_QUOTA_NOT_ENTITLED` (also what it answers when the quota service is unavailable).
+ */
+export type UsageQuotaState = 'ok' | 'insufficient_credits' | 'not_entitled'
+
 /** The behaviour knobs a route reads. */
 export interface RouteKnobs {
   audience: string
   bypassAuth: boolean
   /** Keyed by the model's `name`, `endpoint` or `identifier` (as sent in `model_metadata`). */
-  failingModels: Readonly<Record<string, FailingModel>>
+  failingModels: ReadonlyMap<string, FailingModel>
   modelReply: string
   /** Prompt id → the unit primitive its prompt definition declares. */
-  prompts: Readonly<Record<string, string>>
+  prompts: ReadonlyMap<string, string>
+  usageQuota: UsageQuotaState
 }
 
 /** The authenticated caller, as the gateway's `StarletteUser` sees it. */
@@ -61,26 +76,29 @@ export interface GatewayRoute {
   public?: boolean
   /** The request model; a body that fails it is a 422 before the endpoint runs. */
   body?: Schema
+  /** Behind the usage-quota layer: after the 422, before the endpoint's own checks. */
+  usageQuota?: boolean
   handle(ctx: RouteContext): RouteResult | Promise<RouteResult>
 }
 
-/** The prompt the self-hosted model check runs, and what it needs. */
+/** The prompt the self-hosted model check runs, and what it needs (the endpoint table's primitive). */
 export const MODEL_CHECK_PROMPT_ID = 'model_configuration/check'
-export const DEFAULT_PROMPTS: Readonly<Record<string, string>> = Object.freeze({ [MODEL_CHECK_PROMPT_ID]: 'complete_code' })
+export const DEFAULT_PROMPTS: ReadonlyMap<string, string> = new Map([[MODEL_CHECK_PROMPT_ID, ENDPOINTS.checkModelConfiguration.unitPrimitive]])
 
 export const DEFAULT_MODEL_REPLY = 'Hello! This is the cloud-connector emulator answering for the model.'
 
 /** `/v1/chat/{chat_invokable}` (CHAT_INVOKABLES in `api/v1/chat/agent.py`). */
-export const CHAT_INVOKABLES: Readonly<Record<string, string>> = Object.freeze({
-  explain_code: 'duo_chat',
-  write_tests: 'duo_chat',
-  refactor_code: 'duo_chat',
-  explain_vulnerability: 'explain_vulnerability',
-  summarize_comments: 'summarize_comments',
-  troubleshoot_job: 'troubleshoot_job',
-  agent: 'duo_chat',
-})
+export const CHAT_INVOKABLES: ReadonlyMap<string, string> = new Map([
+  ['explain_code', 'duo_chat'],
+  ['write_tests', 'duo_chat'],
+  ['refactor_code', 'duo_chat'],
+  ['explain_vulnerability', 'explain_vulnerability'],
+  ['summarize_comments', 'summarize_comments'],
+  ['troubleshoot_job', 'troubleshoot_job'],
+  ['agent', 'duo_chat'],
+])
 
+/** `AdditionalContext.category` (ai_gateway/chat/agents/typing.py @ eee38f6f). */
 export const ADDITIONAL_CONTEXT_CATEGORIES = [
   'file',
   'snippet',
@@ -91,7 +109,8 @@ export const ADDITIONAL_CONTEXT_CATEGORIES = [
   'terminal',
   'repository',
   'directory',
-  'user_rule',
+  'os_information',
+  'agent_user_environment',
 ] as const
 
 /** `ModelMetadata | AmazonQModelMetadata` (`ai_gateway/prompts/typing.py`). */
@@ -155,7 +174,8 @@ export const AgentRequest = s.model('AgentRequest', {
   messages: s.required(
     s.list(
       s.model('Message', {
-        role: s.required(s.enumOf(['user', 'assistant'])),
+        // `Role` (ai_gateway/models/base_chat.py @ eee38f6f)
+        role: s.required(s.enumOf(['system', 'user', 'assistant'])),
         content: s.required(s.optional(s.str())),
         additional_context: s.absent(s.optional(s.list(AdditionalContext))),
         agent_scratchpad: s.absent(s.optional(s.list(s.any()))),
@@ -225,11 +245,11 @@ export const GATEWAY_ROUTES: readonly GatewayRoute[] = [
     method: 'POST',
     path: /^\/v2\/(?:code\/)?completions$/,
     body: CompletionsRequest,
+    usageQuota: ENDPOINTS.codeCompletions.usageQuota,
     handle(ctx) {
-      const body = ctx.body as Record<string, unknown>
-      const up = body['model_provider'] === 'amazon_q' ? 'amazon_q_integration' : 'complete_code'
-      if (!can(ctx.user, up)) return forbidden(GATEWAY_MESSAGES.forbiddenCodeCompletions, up)
-      return { ...jsonResponse(200, suggestionsResponse(ctx, 'completion')), unitPrimitive: up }
+      const granted = authorize(ctx, endpointAccess('codeCompletions', ctx.body))
+      if (!granted.ok) return granted.refusal
+      return { ...jsonResponse(200, suggestionsResponse(ctx, 'completion')), unitPrimitive: granted.unitPrimitive }
     },
   },
   {
@@ -237,12 +257,11 @@ export const GATEWAY_ROUTES: readonly GatewayRoute[] = [
     method: 'POST',
     path: /^\/v2\/code\/generations$/,
     body: GenerationsRequest,
+    usageQuota: ENDPOINTS.codeGenerations.usageQuota,
     handle(ctx) {
-      // Refuses tokens the gateway issued itself (`disallowed_issuers=[service_name]`).
-      if (!can(ctx.user, 'generate_code', [ctx.knobs.audience])) {
-        return forbidden(GATEWAY_MESSAGES.forbiddenCodeGenerations, 'generate_code')
-      }
-      return { ...jsonResponse(200, suggestionsResponse(ctx, 'generation')), unitPrimitive: 'generate_code' }
+      const granted = authorize(ctx, endpointAccess('codeGenerations', ctx.body))
+      if (!granted.ok) return granted.refusal
+      return { ...jsonResponse(200, suggestionsResponse(ctx, 'generation')), unitPrimitive: granted.unitPrimitive }
     },
   },
   {
@@ -251,16 +270,8 @@ export const GATEWAY_ROUTES: readonly GatewayRoute[] = [
     path: /^\/v2\/chat\/agent$/,
     body: AgentRequest,
     handle(ctx) {
-      // The `chat/react` prompt declares duo_chat (older catalogs) or duo_classic_chat (newer).
-      const chat = can(ctx.user, 'duo_chat') ? 'duo_chat' : can(ctx.user, 'duo_classic_chat') ? 'duo_classic_chat' : undefined
-      if (chat === undefined) return forbidden(GATEWAY_MESSAGES.forbiddenDuoChat, 'duo_chat')
-      const messages = (ctx.body as { messages: Array<{ additional_context?: Array<{ category: string }> | null }> }).messages
-      for (const m of messages) {
-        for (const c of m.additional_context ?? []) {
-          const up = `include_${c.category}_context`
-          if (!can(ctx.user, up)) return forbidden(`Unauthorized to access ${up}`, up)
-        }
-      }
+      const granted = authorize(ctx, endpointAccess('chat', ctx.body))
+      if (!granted.ok) return granted.refusal
       const events = [
         { type: 'final_answer_delta', data: { thought: '', text: ctx.knobs.modelReply } },
       ]
@@ -268,7 +279,7 @@ export const GATEWAY_ROUTES: readonly GatewayRoute[] = [
         status: 200,
         headers: { 'content-type': 'application/x-ndjson; charset=utf-8' },
         body: events.map((e) => `${JSON.stringify(e)}\n`).join(''),
-        unitPrimitive: chat,
+        unitPrimitive: granted.unitPrimitive,
       }
     },
   },
@@ -279,10 +290,11 @@ export const GATEWAY_ROUTES: readonly GatewayRoute[] = [
     body: ChatRequest,
     handle(ctx) {
       const name = ctx.params['chat_invokable'] ?? ''
-      const up = CHAT_INVOKABLES[name]
+      const up = CHAT_INVOKABLES.get(name)
       if (up === undefined) return jsonResponse(404, { detail: 'Not found' })
       // f"Unauthorized to access {unit_primitive}": a StrEnum, so no quotes (unlike the prompt ids).
-      if (!can(ctx.user, up)) return forbidden(`Unauthorized to access ${up}`, up)
+      const granted = authorize(ctx, singlePrimitiveAccess(up, `Unauthorized to access ${up}`))
+      if (!granted.ok) return granted.refusal
       const payload = (ctx.body as { prompt_components: Array<{ payload: { provider?: string | null; model?: string | null } }> })
         .prompt_components[0]?.payload
       return {
@@ -302,6 +314,7 @@ export const GATEWAY_ROUTES: readonly GatewayRoute[] = [
     name: 'user_access_token',
     method: 'POST',
     path: /^\/v1\/code\/user_access_token$/,
+    usageQuota: ENDPOINTS.userAccessToken.usageQuota,
     handle: userAccessToken,
   },
   {
@@ -310,9 +323,8 @@ export const GATEWAY_ROUTES: readonly GatewayRoute[] = [
     path: /^\/v1\/search\/gitlab-docs$/,
     body: SearchRequest,
     handle(ctx) {
-      if (!can(ctx.user, 'documentation_search')) {
-        return forbidden('Unauthorized to search documentations', 'documentation_search')
-      }
+      const granted = authorize(ctx, singlePrimitiveAccess('documentation_search', 'Unauthorized to search documentations'))
+      if (!granted.ok) return granted.refusal
       const query = String((ctx.body as { payload: { query: string } }).payload.query)
       return {
         ...jsonResponse(200, {
@@ -334,17 +346,39 @@ export const GATEWAY_ROUTES: readonly GatewayRoute[] = [
 ]
 
 /**
- * `current_user.can(unit_primitive, disallowed_issuers)` of gitlab-cloud-connector, with Python's
- * `in` (shared with the verifier): a string `scopes` is a substring test, an object is a key test,
- * and a `scopes` that cannot be searched (null, a number) makes the gateway fail with a 500.
+ * The endpoint's rule for this request (`judgeAccess`, the same judgement as preflight and the verifier);
+ * the debug user of AIGW_AUTH__BYPASS_EXTERNAL may do anything (`can` is true for it).
  */
-export function can(user: GatewayUser, unitPrimitive: string, disallowedIssuers: readonly string[] = []): boolean {
-  if (user.debug) return true
-  const claims = user.claims ?? {}
-  if (disallowedIssuers.length > 0 && typeof claims['iss'] === 'string' && disallowedIssuers.includes(claims['iss'])) return false
-  const scope = checkScope(claims, unitPrimitive)
-  if (!scope.ok && !scope.missing) throw new GatewayServerError(scope.fatal)
-  return scope.ok
+export function authorize(ctx: RouteContext, access: EndpointAccess | undefined): { ok: true; unitPrimitive: string } | { ok: false; refusal: RouteResult } {
+  if (access === undefined) throw new Error('emulator: an authenticated route without an access rule')
+  if (ctx.user.debug) return { ok: true, unitPrimitive: access.anyOf[0] ?? tokenUnitPrimitiveOf(access) }
+  const verdict = judgeAccess(access, ctx.user.claims ?? {}, ctx.knobs.audience)
+  if (verdict.ok) return verdict
+  if (verdict.status === 500) throw new GatewayServerError(verdict.fatal)
+  return { ok: false, refusal: forbidden(verdict.detail, verdict.unitPrimitive) }
+}
+
+/**
+ * The usage-quota layer (`has_sufficient_usage_quota`, ai_gateway/api/middleware/route/usage_quota.py @ eee38f6f):
+ * skipped when the token's `skip_usage_cutoff` claim is truthy (`should_skip_usage_quota_for_user`,
+ * lib/usage_quota/client.py), else the quota service's answer: 402 `insufficient_credits` or 403 `not_entitled`,
+ * with the exact bodies the gateway sends.
+ */
+export function usageQuotaRefusal(state: UsageQuotaState, user: GatewayUser): EmulatorResponse | undefined {
+  if (state === 'ok') return undefined
+  if (pyTruthy(user.claims?.['skip_usage_cutoff'])) return undefined
+  if (state === 'insufficient_credits') {
+    return jsonResponse(402, {
+      error: 'insufficient_credits',
+      error_code: 'USAGE_QUOTA_EXCEEDED',
+      message: 'Consumer does not have sufficient credits for this request',
+    })
+  }
+  return jsonResponse(403, {
+    error: 'not_entitled',
+    error_code: 'USAGE_QUOTA_NOT_ENTITLED',
+    message: 'Consumer does not have entitlements to use this feature.',
+  })
 }
 
 /** An exception the gateway would not handle: the double answers Starlette's plain 500. */
@@ -356,15 +390,12 @@ export class GatewayServerError extends Error {
 }
 
 /** The model the request names, if the emulator was told to make it fail. */
-export function failingModelFor(
-  failing: Readonly<Record<string, FailingModel>>,
-  metadata: unknown,
-): FailingModel | undefined {
+export function failingModelFor(failing: ReadonlyMap<string, FailingModel>, metadata: unknown): FailingModel | undefined {
   if (!isPlainObject(metadata)) return undefined
   for (const member of ['endpoint', 'name', 'identifier'] as const) {
     const v = metadata[member]
     if (typeof v !== 'string' || v === '') continue
-    const hit = failing[v] ?? failing[v.replace(/\/+$/, '')] ?? failing[`${v}/`]
+    const hit = failing.get(v) ?? failing.get(v.replace(/\/+$/, '')) ?? failing.get(`${v}/`)
     if (hit !== undefined) return hit
   }
   return undefined
@@ -372,10 +403,11 @@ export function failingModelFor(
 
 async function invokePrompt(ctx: RouteContext): Promise<RouteResult> {
   const promptId = ctx.params['prompt_id'] ?? ''
-  const up = ctx.knobs.prompts[promptId]
+  const up = ctx.knobs.prompts.get(promptId)
   // The registry looks the prompt up first (KeyError → 404), then checks the caller's unit primitive.
   if (up === undefined) return jsonResponse(404, { detail: `Prompt '${promptId}' not found` })
-  if (!can(ctx.user, up)) return forbidden(forbiddenMessage(promptId), up)
+  const granted = authorize(ctx, singlePrimitiveAccess(up, forbiddenMessage(promptId)))
+  if (!granted.ok) return granted.refusal
   const body = ctx.body as { stream?: unknown; model_metadata?: unknown }
   const failing = failingModelFor(ctx.knobs.failingModels, body.model_metadata)
   if (failing !== undefined) {
@@ -391,10 +423,14 @@ async function invokePrompt(ctx: RouteContext): Promise<RouteResult> {
 }
 
 async function userAccessToken(ctx: RouteContext): Promise<RouteResult> {
-  const up = 'complete_code'
-  if (!can(ctx.user, up, [ctx.knobs.audience])) {
-    return forbidden('Unauthorized to create user access token for code suggestions', up)
-  }
+  const access = endpointAccess('userAccessToken')
+  const granted = authorize(ctx, access)
+  if (!granted.ok) return granted.refusal
+  const up = granted.unitPrimitive
+  // Every primitive of the rule the caller holds becomes a scope of the new token, in the rule's order
+  // (ai_gateway/api/v1/code/user_access_token.py @ eee38f6f).
+  const scopes = ctx.user.debug ? [...(access?.anyOf ?? [])] : (access?.anyOf ?? []).filter((p) => checkScope(ctx.user.claims ?? {}, p).ok)
+  // The 400s for missing headers are the older gateway's; the newest reads these values from the caller (assumed unchanged).
   for (const [header, name] of [
     ['x-gitlab-global-user-id', 'X-Gitlab-Global-User-Id'],
     ['x-gitlab-instance-id', 'X-Gitlab-Instance-Id'],
@@ -409,7 +445,7 @@ async function userAccessToken(ctx: RouteContext): Promise<RouteResult> {
   // TokenAuthority.encode: issued by and for the gateway, subject = the global user id.
   const token = await new SignJWT({
     gitlab_realm: ctx.headers['x-gitlab-realm'],
-    scopes: [up],
+    scopes,
     gitlab_instance_id: ctx.headers['x-gitlab-instance-id'],
   })
     .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: key.kid })

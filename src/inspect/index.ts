@@ -11,3 +11,12 @@ export {
   type GatewayHeaderName,
 } from './messages.js'
 export { headersToMap, getHeader, parseAuthorization } from './headers.js'
+export {
+  judgeAccess,
+  accessFor,
+  tokenUnitPrimitiveOf,
+  singlePrimitiveAccess,
+  type EndpointAccess,
+  type AccessRule,
+  type AccessVerdict,
+} from './access.js'

@@ -79,6 +79,7 @@ export const PROBLEM_CODES = [
   'SCOPES_MISSING',
   'SCOPES_NOT_A_LIST',
   'SCOPE_MISSING',
+  'GATEWAY_ISSUED_TOKEN',
 ] as const
 export type ProblemCode = (typeof PROBLEM_CODES)[number]
 

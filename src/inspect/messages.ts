@@ -30,8 +30,12 @@ export const GATEWAY_MESSAGES = {
   forbiddenCodeCompletions: 'Unauthorized to access code completions',
   /** 403 of POST /v2/code/generations. */
   forbiddenCodeGenerations: 'Unauthorized to access code generations',
-  /** 403 of POST /v2/chat/agent. */
+  /** 403 of POST /v2/chat/agent: neither duo_classic_chat nor duo_chat (ai_gateway/api/v2/chat/agent.py @ eee38f6f). */
   forbiddenDuoChat: 'Unauthorized to access duo chat',
+  /** 403 of POST /v2/chat/agent: duo_chat without duo_classic_chat and no @GitLabDuo mention (agent.py @ eee38f6f). */
+  duoCoreClassicChatCutOff: 'Duo Core no longer authorized to access Duo Classic Chat',
+  /** 403 of POST /v1/code/user_access_token (ai_gateway/api/v1/code/user_access_token.py @ eee38f6f). */
+  forbiddenUserAccessToken: 'Unauthorized to create user access token',
 } as const
 
 /** `Header mismatch '<Header-Name>'`. */

@@ -18,18 +18,25 @@ import {
   type ProblemCode,
   type TokenReport,
 } from './inspect.js'
+import { judgeAccess, singlePrimitiveAccess, type EndpointAccess } from './access.js'
 import { audienceProblem, epochSeconds, joseCheckAlgorithm, joseLoad, joseVerifySignature, type TrustedKey } from './jose.js'
 import { DEFAULT_AUDIENCE, forbiddenMessage, GATEWAY_MESSAGES, headerMismatchMessage, JOSE_REASONS } from './messages.js'
 import { pyInt } from './python.js'
-import { checkScope, headerMismatches, type HeaderMismatch } from './rules.js'
+import { headerMismatches, type HeaderMismatch } from './rules.js'
 
 export interface PreflightInput {
   /** The token about to be sent as `Authorization: Bearer <token>`; undefined to check the Authorization header in `headers` instead. */
   token: string | undefined
   /** The other headers about to be sent (names case-insensitive). */
   headers: HeadersInput
-  /** The endpoint's unit primitive (403 when the token's scopes lack it). */
+  /** The endpoint's unit primitive (403 when the token's scopes lack it). Shorthand for `access` with one primitive. */
   unitPrimitive?: string
+  /**
+   * The endpoint's whole rule, its body already applied: `endpointAccess('chat', body)` from the endpoint
+   * table (several admitting primitives, refused issuers, chat's @GitLabDuo carve-out, additional context).
+   * Takes precedence over `unitPrimitive` / `forbiddenDetail`.
+   */
+  access?: EndpointAccess
   /** The gateway's service name / audience. Default 'gitlab-ai-gateway'. */
   audience?: string
   now?: Clock
@@ -137,6 +144,7 @@ const RANK: Partial<Record<ProblemCode, number>> = {
   INSTANCE_ID_MISMATCH: 73,
   GLOBAL_USER_ID_MISMATCH: 73,
   SCOPE_MISSING: 80,
+  GATEWAY_ISSUED_TOKEN: 80,
 }
 
 /** A crash is ranked where it happens: by its claim. */
@@ -266,20 +274,12 @@ function run(input: PreflightInput): PreflightResult {
         }),
       )
     }
-    if (input.unitPrimitive !== undefined) {
-      const scope = checkScope(claims, input.unitPrimitive)
-      if (!scope.ok && scope.missing) {
-        found.push(
-          gatewayProblem('SCOPE_MISSING', 403, input.forbiddenDetail ?? forbiddenMessage(input.unitPrimitive), {
-            message: scope.scopesPresent
-              ? `The token's scopes do not include "${input.unitPrimitive}", which this endpoint needs.`
-              : `The token has no "scopes" claim, so it grants no unit primitive; this endpoint needs "${input.unitPrimitive}".`,
-            fix: `Issue the token with "${input.unitPrimitive}" in scopes: a self-issued token lists every primitive that is free or belongs to an active add-on (e.g. duo_enterprise); check the instance's add-ons and the primitive's cut_off_date.`,
-            claim: 'scopes',
-          }),
-        )
-      } else if (!scope.ok) {
-        found.push(crashProblem('The "scopes" claim is not a list: the gateway\'s `unit_primitive in scopes` raises a TypeError and it answers 500.', scope.fatal, 'scopes', 'Set "scopes" to a list of unit-primitive names.'))
+    const access = input.access ?? (input.unitPrimitive !== undefined ? singlePrimitiveAccess(input.unitPrimitive, input.forbiddenDetail ?? forbiddenMessage(input.unitPrimitive)) : undefined)
+    if (access !== undefined) {
+      const verdict = judgeAccess(access, claims, audience)
+      if (!verdict.ok && verdict.status === 403) found.push(accessProblem(verdict, access, audience))
+      else if (!verdict.ok) {
+        found.push(crashProblem('The "scopes" claim is not a list: the gateway\'s `unit_primitive in scopes` raises a TypeError and it answers 500.', verdict.fatal, 'scopes', 'Set "scopes" to a list of unit-primitive names.'))
       }
     } else if (!Object.hasOwn(claims, 'scopes')) {
       found.push(
@@ -369,6 +369,35 @@ function timeProblems(claims: Record<string, unknown>, now: number, nowMs: numbe
       )
     }
   }
+}
+
+/** Why the gateway's endpoint check would refuse the token, with the gateway's own 403 detail. */
+function accessProblem(verdict: Extract<ReturnType<typeof judgeAccess>, { status: 403 }>, access: EndpointAccess, audience: string): Problem {
+  const up = verdict.unitPrimitive
+  const names = [...access.anyOf, ...(access.fallback ? [access.fallback.unitPrimitive] : [])]
+  const wanted = names.length > 1 && up === access.anyOf[0] ? names.map((n) => `"${n}"`).join(' or ') : `"${up}"`
+  if (verdict.why === 'gateway-issued') {
+    return gatewayProblem('GATEWAY_ISSUED_TOKEN', 403, verdict.detail, {
+      message: `The token was issued by the gateway itself ("iss" is "${audience}", a /v1/code/user_access_token token), and this endpoint refuses such tokens whatever their scopes.`,
+      fix: "Send the instance's own token here (self-issued or synced); gateway-issued user tokens are for direct code completion only.",
+      claim: 'iss',
+    })
+  }
+  if (verdict.why === 'fallback') {
+    const fb = access.fallback
+    return gatewayProblem('SCOPE_MISSING', 403, verdict.detail, {
+      message: `The token carries "${fb?.unitPrimitive ?? ''}" but not "${up}": the gateway admits it only for the @GitLabDuo code-review flow (the last user message must mention @GitLabDuo), and this request does not.`,
+      fix: `Issue the token with "${up}" in scopes (an add-on that grants it, e.g. duo_pro or duo_enterprise; Duo Core no longer does), or use Agentic Chat (the Duo Agent Platform) instead of classic chat.`,
+      claim: 'scopes',
+    })
+  }
+  return gatewayProblem('SCOPE_MISSING', 403, verdict.detail, {
+    message: verdict.scopesPresent
+      ? `The token's scopes do not include ${wanted}, which this endpoint needs.`
+      : `The token has no "scopes" claim, so it grants no unit primitive; this endpoint needs ${wanted}.`,
+    fix: `Issue the token with ${wanted} in scopes: a self-issued token lists every primitive that is free or belongs to an active add-on (e.g. duo_enterprise); check the instance's add-ons and the primitive's cut_off_date.`,
+    claim: 'scopes',
+  })
 }
 
 function mismatchProblem(m: HeaderMismatch): Problem {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
-import { audiencesFor, builtInCatalog, hasFreeAccess, parseCutOffDate, resolveEntitlements, type Catalog } from '../catalog/index.js'
+import { audiencesFor, builtInCatalog, hasFreeAccess, normalizeAddOnName, parseCutOffDate, resolveEntitlements, type Catalog } from '../catalog/index.js'
 import { InvalidOptionsError, TokenError } from '../errors.js'
 import type { Clock, CloudConnectorClaims, JwtHeader, Logger, Realm, SigningKey, TokenRequest, TokenResult, TokenSource } from '../types.js'
 import { createTokenCache, type ExternalTokenStore, type TokenCache } from './cache.js'
@@ -31,7 +31,9 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
   const newJti: () => string = opts.jti ?? randomUUID
   const ttlSeconds = opts.ttlSeconds ?? DEFAULT_TTL_SECONDS
   const catalog: Catalog = opts.catalog ?? builtInCatalog
-  const addOns = [...new Set(opts.addOns ?? [])]
+  // Rails hands the issuer the normalised names of the purchased add-ons (`uniq_normalized_add_on_names`).
+  const addOns = [...new Set((opts.addOns ?? []).map(normalizeAddOnName))]
+  const strict = opts.strict === true
   const logger = opts.logger
   const signer = opts.signer
   const keyInput = opts.key
@@ -44,17 +46,24 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
     )
   }
 
-  const givenAddOns = opts.addOns ?? []
-  const unknownAddOn = givenAddOns.findIndex((a) => !catalog.addOns.has(a))
-  if (unknownAddOn >= 0) {
+  const unknownAddOns = addOns.filter((a) => !catalog.addOns.has(a))
+  if (strict && unknownAddOns.length > 0) {
     const known = [...catalog.addOns.keys()].join(', ') || 'none'
+    const index = (opts.addOns ?? []).findIndex((a) => normalizeAddOnName(a) === unknownAddOns[0])
     throw new InvalidOptionsError(
-      `createTokenIssuer: options.addOns[${unknownAddOn}] ${JSON.stringify(String(givenAddOns[unknownAddOn]).slice(0, 64))} is not an add-on of the catalog (known: ${known}); fix the name or pass the catalog that defines it.`,
-      [{ path: `options.addOns.${unknownAddOn}`, message: 'is not an add-on of the catalog' }],
+      `createTokenIssuer: options.addOns[${index}] ${JSON.stringify(String(unknownAddOns[0]).slice(0, 64))} is not an add-on of the catalog (known: ${known}); fix the name or pass the catalog that defines it (strict mode refuses unknown add-ons).`,
+      [{ path: `options.addOns.${index}`, message: 'is not an add-on of the catalog' }],
     )
   }
 
   const warnings: string[] = []
+  if (unknownAddOns.length > 0) {
+    // A newer GitLab may sell an add-on this catalog predates: it grants nothing here, which the user must know.
+    const known = [...catalog.addOns.keys()].join(', ') || 'none'
+    const warning = `addOns: ${unknownAddOns.map((a) => JSON.stringify(a.slice(0, 64))).join(', ')} ${unknownAddOns.length === 1 ? 'is not an add-on' : 'are not add-ons'} of the catalog (known: ${known}) and grant${unknownAddOns.length === 1 ? 's' : ''} no unit primitive; fix the name, or pass the catalog that defines ${unknownAddOns.length === 1 ? 'it' : 'them'} (strict: true refuses unknown add-ons).`
+    warnings.push(warning)
+    logger?.warn?.('cloud_connector.unknown_add_on', { addOns: unknownAddOns.map((a) => a.slice(0, 64)), message: warning })
+  }
   if (opts.instanceId === UUID_NOT_SET) {
     const warning =
       'instanceId is "uuid-not-set": GitLab sends this when the instance UUID is missing; the gateway can only match it literally (sub ↔ X-Gitlab-Instance-Id) and cannot attribute usage to an instance. Set the instance UUID (Gitlab::CurrentSettings.uuid).'
@@ -118,7 +127,7 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
 
   /** Everything that determines the token, resolved now (entitlements depend on the clock). */
   function resolve(
-    req: { scopes?: readonly string[] | 'all'; audience?: readonly string[]; extraClaims?: unknown },
+    req: { scopes?: readonly string[] | 'all'; audience?: readonly string[]; extraClaims?: unknown; skipUsageCutoff?: boolean | undefined },
     where: string,
     at: Date = currentTime(),
   ): Resolved {
@@ -138,7 +147,7 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
       scopes = entitled.scopes.filter((s) => wanted.has(s))
     }
     const audience = req.audience ? [...new Set(req.audience)] : scopesAudience(scopes, entitled)
-    const extraClaims = { ...baseExtraClaims, ...checkExtraClaims(req.extraClaims, where) }
+    const extraClaims = withSkipUsageCutoff({ ...baseExtraClaims, ...checkExtraClaims(req.extraClaims, where) }, req.skipUsageCutoff ?? opts.skipUsageCutoff)
     const key = peekKey()
     const cacheKey = `cc-token:${sha256(
       canonicalJson({ iss: opts.issuer, sub: opts.instanceId, realm: opts.realm, aud: audience, kid: key.kid, scopes, ttl: ttlSeconds, extraClaims }),
@@ -183,16 +192,20 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
   // when the clock crosses a catalog cut-off date or the signing key changes, so it is memoised
   // between those instants instead of recomputed (and re-hashed) on every request.
   const cutOffs = cutOffInstants(catalog)
-  let memo: { resolved: Resolved; scopeSet: ReadonlySet<string>; kid: string; from: number; until: number } | undefined
-  function resolveAll(): { resolved: Resolved; scopeSet: ReadonlySet<string> } {
+  type Memo = { resolved: Resolved; scopeSet: ReadonlySet<string>; kid: string; from: number; until: number }
+  // one per value of the skip_usage_cutoff claim the request asks for (undefined: the issuer's)
+  const memos = new Map<boolean | undefined, Memo>()
+  function resolveAll(skipUsageCutoff?: boolean): { resolved: Resolved; scopeSet: ReadonlySet<string> } {
     const at = currentTime()
     const t = at.getTime()
     const kid = peekKey().kid
+    const memo = memos.get(skipUsageCutoff)
     if (memo && memo.kid === kid && t >= memo.from && t < memo.until) return memo
-    const resolved = resolve({ scopes: 'all' }, 'getToken()', at)
+    const resolved = resolve({ scopes: 'all', skipUsageCutoff }, 'getToken()', at)
     const { from, until } = windowAround(cutOffs, t)
-    memo = { resolved, scopeSet: new Set(resolved.scopes), kid, from, until }
-    return memo
+    const next = { resolved, scopeSet: new Set(resolved.scopes), kid, from, until }
+    memos.set(skipUsageCutoff, next)
+    return next
   }
 
   /** The `reason` of a token result, per minted token and unit primitive (built once: it is the same text every time). */
@@ -216,14 +229,14 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
       const req = parseOptions('issue()', issueRequestSchema, request, ISSUE_REQUEST_NAMES)
       // The default request resolves exactly as getToken() does: reuse its memo instead of walking the catalog.
       const isDefault = (req.scopes === undefined || req.scopes === 'all') && req.audience === undefined && req.extraClaims === undefined
-      return mint(isDefault ? resolveAll().resolved : resolve(req, 'issue()'))
+      return mint(isDefault ? resolveAll(req.skipUsageCutoff).resolved : resolve(req, 'issue()'))
     },
 
     // Not `async`: a cached token (the hot path) is answered without an async frame or a mint closure.
     getToken(request) {
       try {
         const unitPrimitive = checkUnitPrimitive(request)
-        const { resolved, scopeSet } = resolveAll()
+        const { resolved, scopeSet } = resolveAll(skipOf(request))
         if (!scopeSet.has(unitPrimitive)) throw notEntitled(unitPrimitive, catalog, addOns, currentTime())
         if (cache === undefined) return mint(resolved).then((minted) => selfIssued(minted, unitPrimitive))
         if (request.forceRefresh !== true) {
@@ -243,7 +256,7 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
       const unitPrimitive = request?.unitPrimitive as unknown
       if (typeof unitPrimitive !== 'string' || unitPrimitive.length === 0) return undefined
       try {
-        const { resolved, scopeSet } = resolveAll()
+        const { resolved, scopeSet } = resolveAll(skipOf(request))
         if (!scopeSet.has(unitPrimitive)) return undefined
         const hit = cache.lookup(resolved.cacheKey)
         return hit === undefined ? undefined : selfIssued(hit, unitPrimitive)
@@ -311,17 +324,27 @@ export interface TokenIssuerOptions {
   signer?: JwtSigner
   /** `false` disables the getToken() cache. */
   cache?: { refreshBeforeSeconds?: number; maxEntries?: number; store?: ExternalTokenStore } | false
-  /** Claims appended after GitLab's (e.g. `{ skip_usage_cutoff: true }`); may not override them. */
+  /**
+   * The `skip_usage_cutoff` claim, which Rails adds to every AI Gateway token (`Gitlab::AiGateway
+   * .cloud_connector_token`): true only for a GitLab team member, whose requests skip the gateway's
+   * usage quota. Default false. A request may set it too (`issue({ skipUsageCutoff })`, `getToken`).
+   */
+  skipUsageCutoff?: boolean
+  /** Claims appended after GitLab's (e.g. `{ gitlab_namespace_id: '42' }`); may not override them. */
   extraClaims?: Record<string, unknown>
+  /** Refuse an add-on the catalog does not know (default: warn through `logger` and in `warnings`; it grants nothing). */
+  strict?: boolean
   logger?: Logger
 }
 
 export interface IssueRequest {
   /** `'all'` (default): every scope the instance is entitled to, as Rails does; or a subset. */
   scopes?: readonly string[] | 'all'
-  /** Default: the distinct `jwt_aud` of the scopes' backend services. */
+  /** Default: the `jwt_aud` of the scopes' backend services, in Rails' order. */
   audience?: readonly string[]
   extraClaims?: Record<string, unknown>
+  /** Overrides the issuer's `skipUsageCutoff` for this token. */
+  skipUsageCutoff?: boolean
 }
 
 export interface IssuedToken {
@@ -393,10 +416,12 @@ const ISSUER_OPTION_NAMES = [
   'signer',
   'cache',
   'extraClaims',
+  'skipUsageCutoff',
+  'strict',
   'logger',
 ] as const
 
-const ISSUE_REQUEST_NAMES = ['scopes', 'audience', 'extraClaims'] as const
+const ISSUE_REQUEST_NAMES = ['scopes', 'audience', 'extraClaims', 'skipUsageCutoff'] as const
 
 const nonEmpty = (what: string) => z.string({ error: `must be a ${what}` }).min(1, { error: `must be a non-empty ${what}` })
 
@@ -454,6 +479,8 @@ const issuerOptionsSchema = z.strictObject({
     .optional(),
   // Checked by checkExtraClaims: a zod record would copy the object and could swallow a "__proto__" key.
   extraClaims: z.unknown().optional(),
+  skipUsageCutoff: z.boolean({ error: 'must be a boolean (true for a GitLab team member, as Rails sets it)' }).optional(),
+  strict: z.boolean({ error: 'must be a boolean' }).optional(),
   logger: z
     .custom<Logger>((v) => !!v && typeof v === 'object', { error: 'must be an object with optional debug/info/warn/error methods' })
     .optional(),
@@ -467,7 +494,25 @@ const issueRequestSchema = z.strictObject({
     .optional(),
   audience: z.array(nonEmpty('audience'), { error: 'must be an array of audiences' }).min(1, { error: 'must not be empty' }).optional(),
   extraClaims: z.unknown().optional(),
+  skipUsageCutoff: z.boolean({ error: 'must be a boolean' }).optional(),
 })
+
+/**
+ * The `skip_usage_cutoff` claim after the extra claims: Rails always sends it (`Gitlab::AiGateway
+ * .cloud_connector_token` passes `extra_claims: { skip_usage_cutoff: gitlab_team_member?(user) }`,
+ * flyisland/gitlab-ee `ee/lib/gitlab/ai_gateway.rb` @ 52d0d30b), first among the extra claims. The option
+ * (request, then issuer) decides its value; without one, an extra claim of that name does; else false.
+ */
+function withSkipUsageCutoff(extra: Record<string, unknown>, option: boolean | undefined): Record<string, unknown> {
+  const { skip_usage_cutoff: fromExtra, ...rest } = extra
+  return { skip_usage_cutoff: option ?? (Object.hasOwn(extra, 'skip_usage_cutoff') ? fromExtra : false), ...rest }
+}
+
+/** A request's own `skipUsageCutoff`, when it is a boolean (anything else: the issuer's). */
+function skipOf(request: TokenRequest | undefined): boolean | undefined {
+  const v = (request as { skipUsageCutoff?: unknown } | undefined)?.skipUsageCutoff
+  return typeof v === 'boolean' ? v : undefined
+}
 
 function checkUnitPrimitive(request: TokenRequest | undefined): string {
   const up = request?.unitPrimitive as unknown

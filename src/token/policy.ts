@@ -13,7 +13,8 @@ import { fn, parseOptions } from './options.js'
  *
  *   1. GitLab.com (`Gitlab::Saas.feature_available?(:cloud_connector_self_signed_tokens)`) → self-issued
  *   2. unit primitive `self_hosted_models`                                                → self-issued
- *   3. the unit primitive's feature setting is self-hosted (`Ai::FeatureSetting#self_hosted?`) → self-issued
+ *   3. the feature setting is self-hosted (`Ai::FeatureSetting#self_hosted?`): the one the caller passes
+ *      (`Tokens.get(feature_setting:)`), else the one the unit primitive maps to  → self-issued
  *   4. `CLOUD_CONNECTOR_SELF_SIGN_TOKENS` is true (`Gitlab::Utils.to_boolean`)            → self-issued
  *   5. else `ServiceAccessToken.active.last&.token`: the synced CustomersDot token, or nil.
  *
@@ -23,7 +24,7 @@ import { fn, parseOptions } from './options.js'
  * online cloud license uses its synced token and falls back to a self-issued one. It ends with no
  * token only when there is neither a signing key nor a synced token, and then says what to configure.
  */
-export function decideTokenSource(situation: TokenSituation, unitPrimitive: string): PolicyDecision {
+export function decideTokenSource(situation: TokenSituation, unitPrimitive: string, featureSetting?: string): PolicyDecision {
   if (typeof unitPrimitive !== 'string' || unitPrimitive.length === 0) {
     throw new InvalidOptionsError('decideTokenSource: unitPrimitive must be a non-empty string, e.g. "complete_code".', [
       { path: 'unitPrimitive', message: 'is required' },
@@ -34,8 +35,13 @@ export function decideTokenSource(situation: TokenSituation, unitPrimitive: stri
       { path: 'situation.license', message: 'is not a license kind' },
     ])
   }
+  if (featureSetting !== undefined && (typeof featureSetting !== 'string' || featureSetting.length === 0)) {
+    throw new InvalidOptionsError('decideTokenSource: featureSetting must be a feature setting name, e.g. "duo_agent_platform", or undefined.', [
+      { path: 'featureSetting', message: 'must be a non-empty string' },
+    ])
+  }
   const policy = situation.policy ?? 'safe'
-  const rails = decideRails(situation, unitPrimitive)
+  const rails = decideRails(situation, unitPrimitive, featureSetting)
   // The answer first, the context after: this object is printed to users as is.
   const { source, branch, reason, ...context } = policy === 'rails' ? rails : decideSafe(situation, unitPrimitive, rails)
   return { source, branch, reason, ...context }
@@ -119,11 +125,11 @@ export function createTokenSource(options: TokenSourceOptions): PolicyTokenSourc
    * every request costs more than the rest of a cached-token request.
    */
   const decisions = new Map<string, PolicyDecision>()
-  function decisionFor(unitPrimitive: string, state: SyncedTokenState, expiresAt: Date | undefined): PolicyDecision {
-    const key = `${unitPrimitive}\u0000${state}\u0000${expiresAt === undefined ? '' : expiresAt.getTime()}`
+  function decisionFor(unitPrimitive: string, state: SyncedTokenState, expiresAt: Date | undefined, featureSetting: string | undefined): PolicyDecision {
+    const key = `${unitPrimitive}\u0000${state}\u0000${expiresAt === undefined ? '' : expiresAt.getTime()}\u0000${featureSetting ?? ''}`
     let decision = decisions.get(key)
     if (decision === undefined) {
-      decision = decideTokenSource(situation(state, expiresAt), unitPrimitive)
+      decision = decideTokenSource(situation(state, expiresAt), unitPrimitive, featureSetting)
       if (decisions.size >= 256) decisions.clear()
       decisions.set(key, decision)
     }
@@ -142,13 +148,7 @@ export function createTokenSource(options: TokenSourceOptions): PolicyTokenSourc
     expiresAt: minted.expiresAt,
   })
 
-  function answer(
-    decision: PolicyDecision,
-    synced: SyncedToken | undefined,
-    unitPrimitive: string,
-    force: boolean,
-    signal: AbortSignal | undefined,
-  ): Promise<TokenResult> {
+  function answer(decision: PolicyDecision, synced: SyncedToken | undefined, request: TokenRequest, unitPrimitive: string, force: boolean): Promise<TokenResult> {
     logDecision(decision, unitPrimitive)
     if (decision.source === 'self-issued') {
       if (!issuer) {
@@ -159,9 +159,7 @@ export function createTokenSource(options: TokenSourceOptions): PolicyTokenSourc
           { unitPrimitive },
         )
       }
-      return issuer
-        .getToken(signal === undefined ? { unitPrimitive, forceRefresh: force } : { unitPrimitive, forceRefresh: force, signal })
-        .then((minted) => selfIssuedAnswer(decision, minted))
+      return issuer.getToken(issuerRequest(request, unitPrimitive, force)).then((minted) => selfIssuedAnswer(decision, minted))
     }
     if (decision.source === 'synced' && synced) {
       return Promise.resolve({ token: synced.token, source: 'synced', reason: decision.reason, branch: decision.branch, expiresAt: new Date(synced.expiresAt.getTime()) })
@@ -171,9 +169,9 @@ export function createTokenSource(options: TokenSourceOptions): PolicyTokenSourc
 
   const source: PolicyTokenSource = {
     policy,
-    decide(unitPrimitive) {
+    decide(unitPrimitive, featureSetting) {
       const known = knownState()
-      return decideTokenSource(situation(known.state, known.value?.expiresAt), unitPrimitive)
+      return decideTokenSource(situation(known.state, known.value?.expiresAt), unitPrimitive, featureSetting)
     },
 
     // Not `async`: with a known synced state and a cached self-issued token (the hot path) it answers
@@ -187,14 +185,15 @@ export function createTokenSource(options: TokenSourceOptions): PolicyTokenSourc
           ])
         }
         const force = request.forceRefresh === true
+        const feature = featureOf(request)
         let known = knownState()
         if (force && loader) known = { state: 'unknown' }
-        const decision = decisionFor(unitPrimitive, known.state, known.value?.expiresAt)
+        const decision = decisionFor(unitPrimitive, known.state, known.value?.expiresAt, feature)
         // The loader is asked only when the decision actually depends on the synced token.
         if (decision.source === 'synced' && known.state === 'unknown') {
-          return load(force).then((synced) => answer(decisionFor(unitPrimitive, stateOf(synced), synced?.expiresAt), synced, unitPrimitive, force, request.signal))
+          return load(force).then((synced) => answer(decisionFor(unitPrimitive, stateOf(synced), synced?.expiresAt, feature), synced, request, unitPrimitive, force))
         }
-        return answer(decision, known.value, unitPrimitive, force, request.signal)
+        return answer(decision, known.value, request, unitPrimitive, force)
       } catch (e) {
         return Promise.reject(e)
       }
@@ -205,9 +204,9 @@ export function createTokenSource(options: TokenSourceOptions): PolicyTokenSourc
       if (typeof unitPrimitive !== 'string' || unitPrimitive.length === 0 || request.forceRefresh === true) return undefined
       try {
         const known = knownState()
-        const decision = decisionFor(unitPrimitive, known.state, known.value?.expiresAt)
+        const decision = decisionFor(unitPrimitive, known.state, known.value?.expiresAt, featureOf(request))
         if (decision.source === 'self-issued') {
-          const minted = issuer?.peekToken?.({ unitPrimitive })
+          const minted = issuer?.peekToken?.(issuerRequest(request, unitPrimitive, false))
           if (minted === undefined) return undefined
           logDecision(decision, unitPrimitive)
           return selfIssuedAnswer(decision, minted)
@@ -226,6 +225,20 @@ export function createTokenSource(options: TokenSourceOptions): PolicyTokenSourc
     },
   }
   return Object.freeze(source)
+}
+
+/** What the issuer is asked: the unit primitive, the claim the request wants, and the refresh/abort of the call. */
+function issuerRequest(request: TokenRequest, unitPrimitive: string, force: boolean): TokenRequest {
+  const out: TokenRequest = { unitPrimitive, forceRefresh: force }
+  if (typeof request.skipUsageCutoff === 'boolean') out.skipUsageCutoff = request.skipUsageCutoff
+  if (request.signal !== undefined) out.signal = request.signal
+  return out
+}
+
+/** The feature setting the caller named, if it is usable (anything else counts as not given: the map decides). */
+function featureOf(request: TokenRequest): string | undefined {
+  const f = (request as { featureSetting?: unknown }).featureSetting
+  return typeof f === 'string' && f.length > 0 ? f : undefined
 }
 
 export type TokenPolicy = 'safe' | 'rails'
@@ -316,8 +329,8 @@ export interface TokenSourceOptions {
 
 export interface PolicyTokenSource extends TokenSource {
   readonly policy: TokenPolicy
-  /** The decision for a unit primitive with what is known now (a loader not yet asked counts as 'unknown'). */
-  decide(unitPrimitive: string): PolicyDecision
+  /** The decision for a unit primitive (and the feature setting a caller names) with what is known now (a loader not yet asked counts as 'unknown'). */
+  decide(unitPrimitive: string, featureSetting?: string): PolicyDecision
   invalidate(): void
 }
 
@@ -366,8 +379,13 @@ const LICENSES: readonly LicenseKind[] = ['online-cloud', 'offline-cloud', 'lega
 
 const SELF_ISSUE_BRANCHES: ReadonlySet<PolicyBranch> = new Set(['gitlab-com', 'self-hosted-models', 'feature-self-hosted', 'self-sign-override'])
 
-function decideRails(s: TokenSituation, up: string): PolicyDecision {
-  const featureSetting = featureSettingFor(up, s.featureSettingMap)
+/**
+ * `CloudConnector::Tokens.get(unit_primitive:, feature_setting:)` (flyisland/gitlab-ee
+ * `ee/lib/cloud_connector/tokens.rb` @ 52d0d30b): `feature_setting ||= FeatureSetting.feature_for_unit_primitive(...)`,
+ * so a feature setting the caller passes is judged instead of the unit primitive's.
+ */
+function decideRails(s: TokenSituation, up: string, given?: string): PolicyDecision {
+  const featureSetting = given ?? featureSettingFor(up, s.featureSettingMap)
   const base = { policy: 'rails' as const, unitPrimitive: up, ...(featureSetting ? { featureSetting } : {}) }
   const selfIssue = railsSelfIssueBranch(s, up, featureSetting)
   if (selfIssue) return { ...base, source: 'self-issued', branch: selfIssue.branch, reason: selfIssue.reason }

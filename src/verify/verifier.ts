@@ -26,7 +26,8 @@ import {
   type TrustedKey,
 } from '../inspect/jose.js'
 import { DEFAULT_AUDIENCE, forbiddenMessage, GATEWAY_MESSAGES, headerMismatchMessage, type GatewayHeaderName } from '../inspect/messages.js'
-import { checkScope, headerMismatches } from '../inspect/rules.js'
+import { judgeAccess, singlePrimitiveAccess, type EndpointAccess } from '../inspect/access.js'
+import { headerMismatches } from '../inspect/rules.js'
 import type { Jwks } from '../keys/jwks.js'
 import { fingerprint } from '../redact.js'
 import type { Clock, HeadersInput, Logger, SigningKey } from '../types.js'
@@ -53,7 +54,13 @@ export interface StrictOptions {
 }
 
 export interface GatewayVerifierOptions {
-  /** The service name / audience. Default 'gitlab-ai-gateway' ('gitlab-duo-workflow-service' for the Duo Workflow Service). */
+  /**
+   * The service name, which the gateway also checks `aud` against: 'gitlab-ai-gateway' (default) for the AI
+   * Gateway, 'gitlab-duo-workflow-service' (`DUO_WORKFLOW_AUDIENCE`) for the Duo Workflow Service — the same
+   * code reads it from CLOUD_CONNECTOR_SERVICE_NAME (movax01h/ai-gateway ai_gateway/__init__.py,
+   * duo_workflow_service/__init__.py @ eee38f6f). Tokens whose `iss` is this name are the service's own:
+   * their `sub` is checked against X-Gitlab-Global-User-Id, and endpoints that refuse them do so by this name.
+   */
   audience?: string
   /** Trusted key set(s), e.g. an instance's /oauth/discovery/keys. */
   jwks?: Jwks | Jwks[]
@@ -85,10 +92,16 @@ export interface GatewayVerifierOptions {
 }
 
 export interface AuthenticateOptions {
-  /** The endpoint's unit primitive: 403 when the token's scopes lack it. */
+  /** The endpoint's unit primitive: 403 when the token's scopes lack it. Shorthand for `access` with one primitive. */
   unitPrimitive?: string
   /** The endpoint's 403 detail; default `Unauthorized to access '<unitPrimitive>'`. */
   forbiddenDetail?: string
+  /**
+   * The endpoint's whole rule for this request, e.g. `endpointAccess('chat', body)` from the endpoint table:
+   * several admitting primitives, issuers it refuses (`iss` equal to this verifier's `audience`, the service
+   * name), chat's @GitLabDuo carve-out, additional context. Takes precedence over `unitPrimitive`.
+   */
+  access?: EndpointAccess
 }
 
 export type VerdictCheck = 'authorization' | 'scheme' | 'authentication-type' | 'keys' | 'token' | 'headers' | 'scope' | 'internal'
@@ -176,12 +189,12 @@ export function createGatewayVerifier(options: GatewayVerifierOptions = {}): Gat
       if (mismatch !== undefined) {
         return { status: 401, error: headerMismatchMessage(mismatch.header), claims, check: 'headers', header: mismatch.header }
       }
-      if (opts.unitPrimitive !== undefined) {
-        const scope = checkScope(claims, opts.unitPrimitive)
-        if (!scope.ok && scope.missing) {
-          return { status: 403, error: opts.forbiddenDetail ?? forbiddenMessage(opts.unitPrimitive), claims, check: 'scope' }
-        }
-        if (!scope.ok) return { status: 500, error: GATEWAY_MESSAGES.internalServerError, reason: scope.fatal, claims, check: 'scope' }
+      const access =
+        opts.access ?? (opts.unitPrimitive !== undefined ? singlePrimitiveAccess(opts.unitPrimitive, opts.forbiddenDetail ?? forbiddenMessage(opts.unitPrimitive)) : undefined)
+      if (access !== undefined) {
+        const judged = judgeAccess(access, claims, audience)
+        if (!judged.ok && judged.status === 403) return { status: 403, error: judged.detail, claims, check: 'scope' }
+        if (!judged.ok) return { status: 500, error: GATEWAY_MESSAGES.internalServerError, reason: judged.fatal, claims, check: 'scope' }
       }
       return { status: 200, claims }
     } catch (e) {
