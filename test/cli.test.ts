@@ -89,7 +89,7 @@ describe('cloud-connector CLI', () => {
     writeFileSync(bad, readFileSync(KEY_FILE, 'utf8').slice(0, 300))
     const truncated = await run(['jwks', '--key', bad])
     expect(truncated.code).toBe(1)
-    expect(truncated.stderr).toMatch(/key file '.*bad\.pem': The signing key PEM is truncated.*\[ERR_KEY_TRUNCATED\]/)
+    expect(truncated.stderr).toMatch(/^error: jwks: key file '.*bad\.pem' is truncated: copy the whole PEM, from its BEGIN line to its END line \[ERR_KEY_TRUNCATED\]\n$/)
     expect(truncated.stderr).not.toMatch(/\n\s+at /)
     // --debug adds the stack
     const debug = await run(['jwks', '--key', bad, '--debug'])
@@ -229,14 +229,15 @@ describe('cloud-connector CLI', () => {
       const args = ['check-model', '--gateway', url, '--model', 'mistral', '--endpoint', 'http://model:8000/v1', '--key', KEY_FILE, '--issuer', ISSUER, '--instance-id', INSTANCE_ID, '--add-on', 'duo_enterprise']
       const r = await run([...args, '--json'])
       expect(r.code).toBe(1)
-      const out = JSON.parse(r.stdout) as { ok: boolean; code: string; hint: string; message: string }
-      expect(out).toMatchObject({ ok: false, code: 'ERR_GATEWAY_REDIRECT' })
-      expect(out.hint).toBe(`check-model follows no redirect: pass the gateway's final URL with --gateway (curl -sI ${url}/monitoring/healthz shows the Location).`)
+      const out = JSON.parse(r.stdout) as { ok: boolean; code: string; fix: string; message: string; sent: boolean }
+      expect(out).toMatchObject({ ok: false, code: 'ERR_GATEWAY_REDIRECT', sent: true })
+      expect(out.fix).toBe(`pass the gateway's final URL with --gateway (curl -sI ${url}/monitoring/healthz shows the Location)`)
       const text = await run(args)
       expect(text.code).toBe(1)
-      expect(text.stdout).toMatch(/verdict\s+not sent checkModelConfiguration: the AI Gateway answered POST \/v1\/prompts\/model_configuration%2Fcheck \(request id [0-9a-f-]{36}\) with a redirect/)
-      expect(text.stdout).toContain('[ERR_GATEWAY_REDIRECT]')
-      expect(text.stdout).toMatch(/hint\s+check-model follows no redirect/)
+      // the request went out: the verdict is "no answer", not "not sent"
+      expect(text.stdout).toContain('verdict  no answer [ERR_GATEWAY_REDIRECT]\n')
+      expect(text.stdout).toContain('cause    the gateway answered with a redirect, which the CLI does not follow: neither the token nor the body went elsewhere\n')
+      expect(text.stdout).toMatch(/fix\s+pass the gateway's final URL with --gateway/)
       // one request per run: the redirect was neither followed nor retried
       expect(requests).toBe(2)
     } finally {

@@ -5,14 +5,16 @@ export class UsageError extends Error {
   override readonly name = 'UsageError'
 }
 
-/** A failure the user can fix (missing file, bad key, bad token). Exit code 1, one line, no stack. */
+/** A failure the user can fix (missing file, bad key, busy port). Exit code 1, one line, no stack. */
 export class CliFailure extends Error {
   override readonly name = 'CliFailure'
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
+  /** A stable code for --json (ERR_FILE_UNREADABLE, ERR_PORT_IN_USE, or the library error's code). */
+  readonly code: string
+  readonly exitCode: number
+  constructor(message: string, options: { code?: string; exitCode?: number } = {}) {
     super(message)
+    this.code = options.code ?? 'ERR_CLI'
+    this.exitCode = options.exitCode ?? 1
   }
 }
 
@@ -28,6 +30,7 @@ export const COMMON_OPTIONS = {
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   debug: { type: 'boolean' },
+  verbose: { type: 'boolean' },
 } as const satisfies OptionSpec
 
 /** parseArgs with strict checking, turned into a UsageError that names the bad flag. */
@@ -39,11 +42,11 @@ export function parse(command: string, argv: string[], options: OptionSpec, maxP
     // node quotes the offending argument whole: a key or a token passed where a flag was expected
     // (a PEM starts with "-----BEGIN") must not be printed back.
     const msg = err instanceof Error ? err.message.replace(/\. To specify a positional argument.*$/s, '').replace(/'([^']*)'/g, (_m, arg: string) => `'${echo(arg)}'`) : String(err)
-    throw new UsageError(`${command}: ${msg}. See 'cloud-connector ${command} --help'.`)
+    throw new UsageError(`${msg}. See 'cloud-connector ${command} --help'.`)
   }
   if (!parsed.values.help && parsed.positionals.length > maxPositionals) {
     throw new UsageError(
-      `${command}: unexpected argument '${echo(parsed.positionals[maxPositionals] ?? '')}'. See 'cloud-connector ${command} --help'.`,
+      `unexpected argument '${echo(parsed.positionals[maxPositionals] ?? '')}'. See 'cloud-connector ${command} --help'.`,
     )
   }
   return parsed
@@ -67,7 +70,7 @@ export function flag(p: Parsed, name: string): boolean {
 export function required(command: string, p: Parsed, name: string, envName?: string, env?: NodeJS.ProcessEnv): string {
   const v = str(p, name) ?? (envName ? env?.[envName] : undefined)
   if (v === undefined || v === '') {
-    throw new UsageError(`${command}: --${name} is required${envName ? ` (or set ${envName})` : ''}. See 'cloud-connector ${command} --help'.`)
+    throw new UsageError(`--${name} is required${envName ? ` (or set ${envName})` : ''}. See 'cloud-connector ${command} --help'.`)
   }
   return v
 }
@@ -76,7 +79,7 @@ export function integer(command: string, p: Parsed, name: string, min: number, m
   const v = str(p, name)
   if (v === undefined) return undefined
   if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
-    throw new UsageError(`${command}: --${name} must be an integer from ${min} to ${max}, got '${truncate(v, 16)}'.`)
+    throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got '${truncate(v, 16)}'.`)
   }
   return Number(v)
 }

@@ -26,8 +26,33 @@ export function styleFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv): S
   return { bold: wrap(1, 22), red: wrap(31, 39), green: wrap(32, 39), yellow: wrap(33, 39), dim: wrap(2, 22) }
 }
 
+/**
+ * One JSON document on stdout. JSON.stringify escapes C0 controls but not DEL, C1 (an 8-bit CSI is one),
+ * line separators or bidirectional controls: those are escaped too (they occur only inside strings).
+ */
 export function printJson(io: CliIo, value: unknown): void {
-  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`)
+  const text = JSON.stringify(value, null, 2).replace(JSON_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  io.stdout.write(`${text}\n`)
+}
+const JSON_UNSAFE = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+
+/**
+ * Text the CLI did not write itself (what the user typed, a token's header, a gateway's or a model's answer)
+ * with every control character made visible: a message stays on one line and cannot drive the terminal
+ * (ANSI/OSC escapes such as `ESC ]0;` or `ESC [2J`, bidirectional overrides, line separators). Every place
+ * the CLI prints such text goes through here.
+ */
+export function visible(text: string): string {
+  return text.replace(CONTROL, (c) =>
+    c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  )
+}
+// C0, DEL, C1, the line/paragraph separators and the bidirectional embedding/override/isolate controls
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+
+/** At most `max` characters (an ellipsis marks the cut). */
+export function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text
 }
 
 /** Read a file the user named, turning fs errors into one-line messages. */

@@ -46,6 +46,7 @@ export {
   type TokenDiagnosis,
   type ClockSkewInfo,
   type ValidationIssue,
+  type AuthFailureCause,
 } from './errors.js'
 export {
   DEFAULT_RETRY,

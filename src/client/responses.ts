@@ -14,6 +14,7 @@ import {
   GatewayHttpError,
   GatewayValidationError,
   ModelUnreachableError,
+  type AuthFailureCause,
   type ClockSkewInfo,
   type GatewayErrorContext,
   type TokenDiagnosis,
@@ -192,40 +193,47 @@ export async function authError(
   if (skew !== undefined && skew.effect !== 'none') {
     return new ClockSkewError(`${head} ${skewText(skew, diagnosis)}`, { ...fields, clockSkew: skew })
   }
-  const explanation = explain(gatewayError, diagnosis)
+  const { cause, text } = explain(gatewayError, diagnosis)
   const skewNote = skew === undefined ? '' : ` Note: ${skewText(skew, diagnosis)}`
-  return new GatewayAuthError(`${head} ${explanation}${skewNote}`, { ...fields, ...(skew === undefined ? {} : { clockSkew: skew }) })
+  return new GatewayAuthError(`${head} ${text}${skewNote}`, { ...fields, likelyCause: cause, ...(skew === undefined ? {} : { clockSkew: skew }) })
 }
 
 // ---------------------------------------------------------------------------------------------
 
-function explain(gatewayError: string | undefined, d: TokenDiagnosis): string {
+function explain(gatewayError: string | undefined, d: TokenDiagnosis): { cause: AuthFailureCause; text: string } {
   const token = `kid ${d.kid ?? '?'}, iss ${d.iss ?? '?'}, sub ${d.sub ?? '?'}, aud ${JSON.stringify(d.aud ?? null)}, exp ${d.exp ?? '?'}, source ${d.source ?? '?'}`
   if (gatewayError === 'No authorization header presented') {
-    return 'The SDK sent an Authorization header, so something between this service and the gateway (a proxy or load balancer) removed it.'
+    return { cause: 'authorization-removed', text: 'The SDK sent an Authorization header, so something between this service and the gateway (a proxy or load balancer) removed it.' }
   }
   if (gatewayError === 'Invalid authorization header') {
-    return 'The SDK sent "Authorization: Bearer <token>", so an intermediary rewrote the header.'
+    return { cause: 'authorization-rewritten', text: 'The SDK sent "Authorization: Bearer <token>", so an intermediary rewrote the header.' }
   }
   if (gatewayError?.startsWith('Invalid authentication token type')) {
-    return 'The SDK sent "X-Gitlab-Authentication-Type: oidc", so an intermediary dropped or changed it.'
+    return { cause: 'auth-type-changed', text: 'The SDK sent "X-Gitlab-Authentication-Type: oidc", so an intermediary dropped or changed it.' }
   }
   if (gatewayError?.startsWith('Header mismatch')) {
-    return `The headers agreed with the token's claims when sent (preflight passed), so an intermediary changed ${gatewayError.slice('Header mismatch '.length)}.`
+    return {
+      cause: 'header-changed',
+      text: `The headers agreed with the token's claims when sent (preflight passed), so an intermediary changed ${gatewayError.slice('Header mismatch '.length)}.`,
+    }
   }
   const warnings = d.findings.length === 0 ? '' : ` Preflight warnings: ${d.findings.map((f) => f.code).join(', ')}.`
   if (d.source === 'synced') {
-    return (
-      `The synced token passed the SDK's checks (${token}), so the gateway could not verify it with CustomersDot's keys: ` +
-      `the token may have been revoked or replaced; sync the license again, or let the instance self-issue tokens.${warnings}`
-    )
+    return {
+      cause: 'synced-token-refused',
+      text:
+        `The synced token passed the SDK's checks (${token}), so the gateway could not verify it with CustomersDot's keys: ` +
+        `the token may have been revoked or replaced; sync the license again, or let the instance self-issue tokens.${warnings}`,
+    }
   }
-  return (
-    `The token passed the SDK's own checks (${token}), so the gateway most likely could not verify its signature: it only ` +
-    `trusts keys fetched by OIDC discovery from AIGW_GITLAB_URL (and the CustomersDot URL) and caches them for 24 h. ` +
-    `Check that AIGW_GITLAB_URL points at ${d.iss ?? 'the instance URL'}, that its /oauth/discovery/keys lists kid ` +
-    `${d.kid ?? '?'}, and that the key was published at least 24 h ago (or restart the gateway to reload keys).${warnings}`
-  )
+  return {
+    cause: 'key-not-trusted',
+    text:
+      `The token passed the SDK's own checks (${token}), so the gateway most likely could not verify its signature: it only ` +
+      `trusts keys fetched by OIDC discovery from AIGW_GITLAB_URL (and the CustomersDot URL) and caches them for 24 h. ` +
+      `Check that AIGW_GITLAB_URL points at ${d.iss ?? 'the instance URL'}, that its /oauth/discovery/keys lists kid ` +
+      `${d.kid ?? '?'}, and that the key was published at least 24 h ago (or restart the gateway to reload keys).${warnings}`,
+  }
 }
 
 function skewText(skew: ClockSkewInfo, d: TokenDiagnosis): string {

@@ -128,7 +128,9 @@ async function cli(label: string, argv: string[], env: NodeJS.ProcessEnv = {}, e
   }
   // --debug (stack traces) right after the command, so that a "--" later keeps working
   const code = await main([argv[0] as string, '--debug', ...argv.slice(1)], io)
+  // a crash has its own exit code (3), so an expected refusal (1) can no longer hide one
   expect(code, `${label}: ${stderr}`).toBe(expectedCode)
+  expect(stderr, label).not.toMatch(/unexpected failure/)
   see(`cli ${label} stdout`, stdout)
   see(`cli ${label} stderr`, stderr)
 }
@@ -267,7 +269,8 @@ describe('secret hygiene', () => {
       const gateway = await startServer(async (req, res, url) => {
         let body = ''
         for await (const chunk of req) body += String(chunk)
-        const scenario = String(req.headers['x-scenario'] ?? '422')
+        // the client picks a scenario by header; the CLI, which sets no header, by the model's name
+        const scenario = String(req.headers['x-scenario'] ?? /"name":"scenario-([\w-]+)"/.exec(body)?.[1] ?? '422')
         const secret = `${echo(req)} ${body}`
         if (url.pathname === '/monitoring/healthz') return json(res, 200, { status: 'ok' })
         switch (scenario) {
@@ -362,6 +365,10 @@ describe('secret hygiene', () => {
       await cli('verify, an expired token', ['verify', expired.token, '--jwks', jwksFile])
       await cli('verify, a forged token', ['verify', `${canaryToken.slice(0, -4)}AAAA`, '--jwks', jwksFile, '--json'])
       await cli('check-model, gateway echoing secrets', ['check-model', '--gateway', gateway.url, '--key', keyFile, ...mintArgs, '--model', 'm', '--endpoint', 'http://model:8000/v1', '--api-key', API_KEY])
+      for (const scenario of ['401', '403', '421', '500', 'not-json', 'bad-shape']) {
+        await cli(`check-model, gateway echoing secrets, ${scenario}`, ['check-model', '--gateway', gateway.url, '--key', keyFile, ...mintArgs, '--model', `scenario-${scenario}`, '--endpoint', 'http://model:8000/v1', '--api-key', API_KEY, '--verbose'])
+        await cli(`check-model --json, gateway echoing secrets, ${scenario}`, ['check-model', '--gateway', gateway.url, '--key', keyFile, ...mintArgs, '--model', `scenario-${scenario}`, '--endpoint', 'http://model:8000/v1', '--json', '--verbose'], { MODEL_API_KEY: API_KEY })
+      }
       await cli('check-model, json, key from the environment', ['check-model', '--gateway', gateway.url, '--key', keyFile, ...mintArgs, '--model', 'm', '--endpoint', 'http://model:8000/v1', '--json'], { MODEL_API_KEY: API_KEY })
       await cli('check-model, embedded emulator, failing model', ['check-model', '--model', 'failing', '--endpoint', 'http://model:8000/v1', '--api-key', API_KEY, '--scope', 'duo_chat'])
       await cli('serve, truncated key', ['serve', '--key', truncatedFile])

@@ -2,17 +2,16 @@ import {
   CloudConnectorError,
   createGatewayClient,
   createTokenSource,
-  type Problem,
   type TokenIssuer,
   type TokenSource,
   startEmulator,
 } from '../sdk.js'
 import { CliFailure, flag, integer, list, parse, required, str, UsageError } from '../args.js'
 import { printJson, styleFor } from '../io.js'
+import { EXIT, explain, findingLines } from '../explain.js'
 import type { Command } from '../main.js'
 import { loadKeyFile } from './keys.js'
 import { hostOf, instanceFrom, INSTANCE_OPTIONS, type InstanceArgs } from './instance.js'
-import { problemLines } from './tokens.js'
 
 const LICENSES = ['online-cloud', 'offline-cloud', 'legacy', 'none'] as const
 type License = (typeof LICENSES)[number]
@@ -47,15 +46,15 @@ export const checkModel: Command = {
     })
     const model = required('check-model', p, 'model')
     const endpoint = required('check-model', p, 'endpoint')
-    if (!URL.canParse(endpoint)) throw new UsageError(`check-model: --endpoint must be a URL, got '${endpoint.slice(0, 40)}'.`)
+    if (!URL.canParse(endpoint)) throw new UsageError(`--endpoint must be a URL, got '${endpoint.slice(0, 40)}'.`)
     const policy = str(p, 'policy') ?? 'safe'
-    if (policy !== 'safe' && policy !== 'rails') throw new UsageError(`check-model: --policy must be 'safe' or 'rails'.`)
+    if (policy !== 'safe' && policy !== 'rails') throw new UsageError(`--policy must be 'safe' or 'rails'.`)
     const license = (str(p, 'license') ?? 'offline-cloud') as License
-    if (!LICENSES.includes(license)) throw new UsageError(`check-model: --license must be one of ${LICENSES.join(', ')}.`)
+    if (!LICENSES.includes(license)) throw new UsageError(`--license must be one of ${LICENSES.join(', ')}.`)
     const timeout = integer('check-model', p, 'timeout', 100, 600_000) ?? 30_000
     const apiKey = str(p, 'api-key') ?? io.env.MODEL_API_KEY
     const gatewayArg = str(p, 'gateway') ?? io.env.AI_GATEWAY_URL
-    if (gatewayArg !== undefined && !URL.canParse(gatewayArg)) throw new UsageError(`check-model: --gateway must be a URL.`)
+    if (gatewayArg !== undefined && !URL.canParse(gatewayArg)) throw new UsageError(`--gateway must be a URL.`)
 
     let stop: (() => Promise<void>) | undefined
     let gatewayUrl: string
@@ -104,27 +103,47 @@ export const checkModel: Command = {
       return 0
     } catch (err) {
       if (!(err instanceof CloudConnectorError)) throw err
-      const findings = (err as { findings?: Problem[] }).findings ?? (err as { diagnosis?: Problem[] }).diagnosis ?? []
-      const status = (err as { status?: number }).status
-      // the library's advice names its option; on the command line the base URL is --gateway
-      const hint =
-        err.code === 'ERR_GATEWAY_REDIRECT'
-          ? `check-model follows no redirect: pass the gateway's final URL with --gateway (curl -sI ${gatewayUrl.replace(/\/+$/, '')}/monitoring/healthz shows the Location).`
-          : undefined
+      const e = explain(err, { command: 'check-model', gateway: gatewayUrl })
       if (flag(p, 'json')) {
-        printJson(io, { ok: false, gateway: gatewayUrl, embedded: stop !== undefined, model, code: err.code, status, message: err.message, ...(hint ? { hint } : {}), findings })
+        printJson(io, {
+          ok: false,
+          gateway: gatewayUrl,
+          embedded: stop !== undefined,
+          model,
+          code: e.code,
+          ...(e.status === undefined ? {} : { status: e.status }),
+          ...(e.gatewayError === undefined ? {} : { gatewayError: e.gatewayError }),
+          sent: e.sent ?? false,
+          message: e.cause,
+          ...(e.fix === undefined ? {} : { fix: e.fix }),
+          ...(e.requestId === undefined ? {} : { requestId: e.requestId }),
+          findings: e.findings,
+          ...(e.token === undefined ? {} : { token: e.token }),
+          ...(flag(p, 'verbose') ? { details: e.details } : {}),
+        })
       } else {
+        // "not sent" only when nothing went out; a transport failure after sending has no answer
+        const verdict =
+          e.sent === false
+            ? `not sent${e.status === undefined ? '' : ` (the gateway would answer ${e.status}${e.gatewayError === undefined ? '' : ` ${JSON.stringify(e.gatewayError)}`})`}`
+            : e.status === undefined
+              ? 'no answer'
+              : `${e.status}${e.gatewayError === undefined ? '' : ` ${JSON.stringify(e.gatewayError)}`}`
         io.stdout.write(
           [
             `${style.bold('checked')}  model '${model}' at ${endpoint} through ${stop ? 'the embedded gateway emulator' : gatewayUrl}`,
-            `${style.bold('verdict')}  ${style.red(`${status ?? 'not sent'} ${err.message}`)} [${err.code}]`,
-            ...(hint ? [`${style.bold('hint')}     ${hint}`] : []),
-            ...problemLines(findings, style),
+            `${style.bold('verdict')}  ${style.red(verdict)} [${e.code}]`,
+            `${style.bold('cause')}    ${e.cause}`,
+            ...(e.fix === undefined ? [] : [`${style.bold('fix')}      ${e.fix}`]),
+            // the first finding is the cause shown above
+            ...findingLines(e.findings.slice(1), style),
+            ...(e.requestId === undefined ? [] : [style.dim(`request id ${e.requestId}`)]),
+            ...(flag(p, 'verbose') ? [...(e.token === undefined ? [] : [`token    ${JSON.stringify(e.token)}`]), ...e.details] : []),
             '',
           ].join('\n'),
         )
       }
-      return 1
+      return EXIT.refused
     } finally {
       await stop?.()
     }

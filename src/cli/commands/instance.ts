@@ -36,7 +36,7 @@ export async function instanceFrom(command: string, p: Parsed, io: CliIo, extra:
 export function parseRealm(command: string, value: string | undefined): Realm {
   if (value === undefined) return 'self-managed'
   if (value === 'self-managed' || value === 'saas') return value
-  throw new UsageError(`${command}: --realm must be 'self-managed' or 'saas', got '${value.slice(0, 20)}'.`)
+  throw new UsageError(`--realm must be 'self-managed' or 'saas', got '${value.slice(0, 20)}'.`)
 }
 
 /** The host name of a URL, or undefined for a value that is not one. */

@@ -9,6 +9,7 @@ import {
 import { CliFailure, flag, integer, list, parse, str, UsageError } from '../args.js'
 import { printJson, readTokenArg, readUserFile, styleFor, type Style } from '../io.js'
 import type { Command } from '../main.js'
+import { finding, findingLines } from '../explain.js'
 import { hostOf, instanceFrom, INSTANCE_OPTIONS } from './instance.js'
 
 export const mint: Command = {
@@ -89,7 +90,7 @@ export const inspect: Command = {
     const out: string[] = [`${style.bold('checked')}  the structure and claims of a ${report.length}-character bearer value (kind: ${report.kind})`]
     if (report.header) out.push(`${style.bold('header')}   ${JSON.stringify(report.header)}`)
     if (report.claims) out.push(`${style.bold('claims')}   ${JSON.stringify(report.claims)}`)
-    out.push(...problemLines(report.problems, style))
+    out.push(...findingLines(report.problems.map(finding), style))
     out.push(
       errors.length === 0
         ? `${style.bold('verdict')}  ${style.green('well-formed')} — no structural problem (signature and headers are checked by 'verify')`
@@ -127,10 +128,10 @@ export const verify: Command = {
     const jwksFiles = list(p, 'jwks')
     const issuerUrls = list(p, 'issuer-url')
     if (jwksFiles.length === 0 && issuerUrls.length === 0) {
-      throw new UsageError("verify: give the trusted keys with --jwks FILE or --issuer-url URL (repeatable). See 'cloud-connector verify --help'.")
+      throw new UsageError("give the trusted keys with --jwks FILE or --issuer-url URL (repeatable). See 'cloud-connector verify --help'.")
     }
     for (const u of issuerUrls) {
-      if (!URL.canParse(u)) throw new UsageError(`verify: --issuer-url '${u.slice(0, 40)}' is not a URL.`)
+      if (!URL.canParse(u)) throw new UsageError(`--issuer-url '${u.slice(0, 40)}' is not a URL.`)
     }
     const jwks = await Promise.all(jwksFiles.map((f) => readJwksFile(f)))
     const token = await readTokenArg(io, p.positionals[0])
@@ -143,11 +144,11 @@ export const verify: Command = {
     }
     for (const h of list(p, 'header')) {
       const i = h.indexOf(':')
-      if (i <= 0) throw new UsageError(`verify: --header must look like "Name: value", got '${h.slice(0, 30)}'.`)
+      if (i <= 0) throw new UsageError(`--header must look like "Name: value", got '${h.slice(0, 30)}'.`)
       try {
         headers.set(h.slice(0, i).trim(), h.slice(i + 1).trim())
       } catch {
-        throw new UsageError(`verify: --header '${h.slice(0, i).slice(0, 30)}' is not a valid header.`)
+        throw new UsageError(`--header '${h.slice(0, i).slice(0, 30)}' is not a valid header.`)
       }
     }
     headers.set('Authorization', `Bearer ${token}`)
@@ -176,18 +177,6 @@ export const verify: Command = {
     io.stdout.write(`${lines.join('\n')}\n`)
     return accepted ? 0 : 1
   },
-}
-
-export function problemLines(problems: readonly Problem[], style: Style): string[] {
-  const out: string[] = []
-  for (const pr of problems) {
-    const tag = pr.severity === 'error' ? style.red(`${pr.status ?? 'error'}`) : style.yellow('warning')
-    out.push(`${tag}  ${pr.message}`)
-    if (pr.gatewayError) out.push(`     gateway: ${JSON.stringify({ error: pr.gatewayError })}`)
-    if (pr.reason) out.push(`     reason:  ${pr.reason}`)
-    out.push(`     fix:     ${pr.fix}`)
-  }
-  return out
 }
 
 async function readJwksFile(file: string): Promise<Jwks> {

@@ -1,0 +1,79 @@
+/**
+ * check-model against gateways on real loopback sockets — the emulator, or a plain node:http server that
+ * misbehaves on purpose — one test per exit path: the 401 diagnosis of the reported case, 403, 421, 422, a
+ * timeout, a refusal before sending, a usage error and an unexpected failure.
+ */
+import { readFileSync } from 'node:fs'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadSigningKeySync, startEmulator, type Emulator } from '../src/index.js'
+import { KEY_FILE, oneJson, runCli, SECOND_KEY_FILE } from './cli-support.js'
+
+const INSTANCE_KID = loadSigningKeySync(readFileSync(KEY_FILE, 'utf8')).kid
+const MODEL = ['--model', 'm', '--endpoint', 'http://m/v1']
+
+interface CheckJson {
+  ok: boolean
+  code: string
+  status?: number
+  gatewayError?: string
+  sent: boolean
+  message: string
+  fix?: string
+  findings: Record<string, unknown>[]
+  token?: Record<string, unknown>
+}
+
+describe('check-model: the reported case, a gateway that trusts another key', () => {
+  let emulator: Emulator
+  const args = () => ['check-model', '--gateway', emulator.gatewayUrl, '--key', KEY_FILE, '--issuer', emulator.instanceUrl, '--instance-id', emulator.instance.instanceId, '--add-on', 'duo_enterprise', ...MODEL]
+
+  beforeAll(async () => {
+    // the gateway discovers the instance's keys, which hold only the second key: it trusts another key
+    emulator = await startEmulator({ key: readFileSync(SECOND_KEY_FILE, 'utf8') })
+  })
+  afterAll(() => emulator.stop())
+
+  it('prints the 401, the gateway message, the likely cause and its fix; exit 1', async () => {
+    const before = emulator.countRequests({ side: 'gateway', path: /model_configuration/ })
+    const r = await runCli(args())
+    expect(r.code).toBe(1)
+    expect(r.stderr).toBe('')
+    const lines = r.stdout.split('\n')
+    expect(lines[1]).toBe('verdict  401 "Forbidden by auth provider" [ERR_GATEWAY_UNAUTHORIZED]')
+    expect(lines[2]).toBe(`cause    the gateway does not trust the key that signed the token (kid ${INSTANCE_KID}): the token passed every other check, but not the signature check`)
+    expect(lines[3]).toBe(
+      `fix      publish the instance JWKS ('cloud-connector jwks --key FILE') at ${emulator.instanceUrl}/oauth/discovery/keys, or check the gateway's issuer URLs (AIGW_GITLAB_URL); it keeps keys 24 h`,
+    )
+    expect(r.stdout).toMatch(/request id [0-9a-f-]{36}/)
+    expect(r.stdout).not.toMatch(/unexpected/)
+    // sent, refused, refreshed once and sent again: two requests reached the gateway
+    expect(emulator.countRequests({ side: 'gateway', path: /model_configuration/ }) - before).toBe(2)
+  })
+
+  it('--json: one JSON document with a flat findings array', async () => {
+    const r = await runCli([...args(), '--json'])
+    expect(r.code).toBe(1)
+    const out = oneJson<CheckJson>(r)
+    expect(out).toMatchObject({ ok: false, code: 'ERR_GATEWAY_UNAUTHORIZED', status: 401, gatewayError: 'Forbidden by auth provider', sent: true })
+    expect(Array.isArray(out.findings)).toBe(true)
+    expect(out.findings[0]).toMatchObject({ code: 'KEY_NOT_TRUSTED', severity: 'error', status: 401, gatewayError: 'Forbidden by auth provider' })
+    expect(out.findings[0]!.fix).toContain("'cloud-connector jwks --key FILE'")
+    // flat: no finding holds findings, and the token facts hold none either
+    for (const f of out.findings) expect(Object.values(f).some((v) => typeof v === 'object' && v !== null)).toBe(false)
+    expect(out.token).toMatchObject({ kid: INSTANCE_KID, source: 'self-issued', kind: 'jwt' })
+    expect(out.token).not.toHaveProperty('findings')
+    expect(JSON.stringify(out)).not.toMatch(/\.[A-Za-z0-9_-]{40,}\.[A-Za-z0-9_-]{40,}/) // no whole token
+  })
+})
+
+describe('the CLI exit codes', () => {
+  it('an unexpected failure exits 3 with one line that says so, never 1', async () => {
+    const r = await runCli(['jwks', '--key', KEY_FILE], {
+      stdoutWrite: () => {
+        throw new TypeError('stdout is gone')
+      },
+    })
+    expect(r.code).toBe(3)
+    expect(r.stderr).toBe('error: jwks: unexpected failure (a bug in cloud-connector; rerun with --debug and report it): TypeError: stdout is gone\n')
+  })
+})
