@@ -66,6 +66,38 @@ describe('check-model: the reported case, a gateway that trusts another key', ()
   })
 })
 
+describe('check-model: the gateway answers', () => {
+  let emulator: Emulator
+  const args = (model: string) => [
+    'check-model', '--gateway', emulator.gatewayUrl, '--key', KEY_FILE, '--issuer', emulator.instanceUrl, '--instance-id', emulator.instance.instanceId,
+    '--add-on', 'duo_enterprise', '--model', model, '--endpoint', 'http://model:8000/v1',
+  ]
+  beforeAll(async () => {
+    emulator = await startEmulator({ key: readFileSync(KEY_FILE, 'utf8'), failingModels: { failing: { status: 503, reason: 'Service Unavailable' } } })
+  })
+  afterAll(() => emulator.stop())
+
+  it('421: the model server failed; exit 1, one request', async () => {
+    const before = emulator.countRequests({ side: 'gateway', path: /model_configuration/ })
+    const r = await runCli(args('failing'))
+    expect(r.code).toBe(1)
+    expect(r.stdout.split('\n').slice(1, 4)).toEqual([
+      'verdict  421 "503: Service Unavailable" [ERR_MODEL_UNREACHABLE]',
+      'cause    the gateway reached the model server, which answered with an error (503 Service Unavailable)',
+      'fix      check --endpoint as the gateway reaches it, --model / --identifier, and --api-key',
+    ])
+    expect(emulator.countRequests({ side: 'gateway', path: /model_configuration/ }) - before).toBe(1)
+    const json = oneJson<CheckJson>(await runCli([...args('failing'), '--json']))
+    expect(json).toMatchObject({ ok: false, code: 'ERR_MODEL_UNREACHABLE', status: 421, gatewayError: '503: Service Unavailable', sent: true, findings: [] })
+  })
+
+  it('200: the gateway reached the model; exit 0', async () => {
+    const r = await runCli([...args('mistral'), '--json'])
+    expect(r.code).toBe(0)
+    expect(oneJson(r)).toMatchObject({ ok: true, status: 200, embedded: false })
+  })
+})
+
 describe('the CLI exit codes', () => {
   it('an unexpected failure exits 3 with one line that says so, never 1', async () => {
     const r = await runCli(['jwks', '--key', KEY_FILE], {

@@ -137,6 +137,8 @@ interface Call {
   /** 5xx/429/network retries this call may still make. */
   retriesLeft: number
   kyOptions: KyOptions
+  /** The body as a one-shot stream's bytes, re-streamed for every attempt (see `oneShotBody`); undefined: `kyOptions.body` as is. */
+  bodyBytes: Uint8Array | undefined
   /** The gateway headers of this call (x-request-id included); `authorization` is set on them per attempt. */
   base: Record<string, string>
   /** `performance.now()` at the start, when there is a logger. */
@@ -397,7 +399,14 @@ class Client implements GatewayClient {
     const timeout = options.timeout ?? this.#o.timeout
     const kyOptions: KyOptions = { method: def.method, headers: base }
     if (options.timeout !== undefined) kyOptions.timeout = options.timeout
-    if (bodyText !== undefined) kyOptions.body = bodyText
+    let bodyBytes: Uint8Array | undefined
+    if (bodyText !== undefined && this.#o.redirect === 'error') {
+      bodyBytes = Buffer.from(bodyText)
+      // a stream body has no length of its own: send the exact one, as Rails does
+      base['content-length'] = String(bodyBytes.byteLength)
+    } else if (bodyText !== undefined) {
+      kyOptions.body = bodyText
+    }
     if (signal !== undefined) kyOptions.signal = signal
     // with the static headers, the default timeout and the endpoint's own primitive, preflight's inputs are fixed
     const memoKey =
@@ -411,6 +420,7 @@ class Client implements GatewayClient {
       attempts: 0,
       retriesLeft: this.#retryLimit(name, options.retry),
       kyOptions,
+      bodyBytes,
       base,
       started: this.#log === undefined ? 0 : performance.now(),
       auth:
@@ -473,13 +483,12 @@ class Client implements GatewayClient {
 
   /**
    * Send through ky; retry 5xx/429 answers and network failures as the policy allows, with exponential
-   * backoff or the answer's `Retry-After` (capped). The body is a string, so every attempt replays it.
+   * backoff or the answer's `Retry-After` (capped). Every attempt sends the whole body again.
    */
   #send(call: Call, headers: Record<string, string>): Promise<Response> {
     call.kyOptions.headers = headers
     // The first attempt without an async frame (the hot path); the retry loop only once an answer calls for it.
-    call.attempts++
-    return this.#ky(RELATIVE_PATHS[call.name], call.kyOptions).then(
+    return this.#attempt(call).then(
       (response) => (call.retriesLeft > 0 && this.#o.retry.statusCodes.includes(response.status) ? this.#retry(call, response, undefined) : response),
       (failure: unknown) => {
         if (call.retriesLeft > 0 && isNetworkFailure(failure, call)) return this.#retry(call, undefined, failure)
@@ -488,9 +497,15 @@ class Client implements GatewayClient {
     )
   }
 
+  /** One request of the call. */
+  #attempt(call: Call): Promise<Response> {
+    call.attempts++
+    if (call.bodyBytes !== undefined) call.kyOptions.body = oneShotBody(call.bodyBytes)
+    return this.#ky(RELATIVE_PATHS[call.name], call.kyOptions)
+  }
+
   /** Retry after a retryable outcome (a 5xx/429 answer or a network failure) as long as the policy allows. */
   async #retry(call: Call, response: Response | undefined, failure: unknown): Promise<Response> {
-    const input = RELATIVE_PATHS[call.name]
     for (let retry = 1; ; retry++) {
       const retryable = response !== undefined ? this.#o.retry.statusCodes.includes(response.status) : isNetworkFailure(failure, call)
       if (call.retriesLeft > 0 && retryable) {
@@ -510,11 +525,10 @@ class Client implements GatewayClient {
         } catch (e) {
           throw transportError(e, call.signal, errorContext(call), call.timeout)
         }
-        call.attempts++
         response = undefined
         failure = undefined
         try {
-          response = await this.#ky(input, call.kyOptions)
+          response = await this.#attempt(call)
         } catch (e) {
           failure = e
         }
@@ -735,6 +749,29 @@ function noRedirectFetch(custom: typeof fetch | undefined): typeof fetch {
   return (input, init) => (custom ?? globalThis.fetch)(input, init === undefined ? NO_WINDOW : { ...init, window: null })
 }
 const NO_WINDOW: RequestInit = Object.freeze({ window: null }) as RequestInit
+
+/**
+ * The body as a stream fetch cannot replay, so that a 421 reaches the caller. Node's fetch (undici 6.24.1,
+ * `lib/web/fetch/index.js`, HTTP-network-or-cache fetch step 16, commit c0cf656e) answers a 421 by sending the
+ * request again on a new connection whenever its body can be recreated ("request's body is null or its source
+ * is non-null" — a string or bytes can). With `noRedirectFetch` the request is not cloned (step 8.1), so that
+ * second send read the already consumed body stream and failed as "Request body length does not match
+ * content-length header" (a NetworkError instead of the model's 421). Even when it can replay the body, a second
+ * send asks the model server a second time: the AI Gateway answers 421 when the model failed
+ * (movax01h/ai-gateway `ai_gateway/api/v1/prompts/invoke.py`: "to signal to the client the model has produced an error"),
+ * not for a misdirected connection, and GitLab's HTTP client does not repeat it.
+ * A stream has no source, so fetch passes the 421 through; the client sends the exact Content-Length itself
+ * and makes a new stream for each of its own attempts. With `redirect: 'follow'` the body stays a string:
+ * fetch must be able to replay it for a 307/308, and then it also replays it once after a 421.
+ */
+function oneShotBody(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      controller.enqueue(bytes)
+      controller.close()
+    },
+  })
+}
 
 /** fetch's rejection of a redirect when `redirect: 'error'` (undici: TypeError "fetch failed", cause "unexpected redirect"). */
 function isRedirectRefusal(e: unknown): boolean {
