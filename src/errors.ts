@@ -47,6 +47,7 @@ export const ERROR_CODES = [
   'ERR_GATEWAY_REDIRECT',
   'ERR_ABORTED',
   'ERR_CLOCK_SKEW',
+  'ERR_GATEWAY_RESPONSE_TOO_LARGE',
   // emulator and testing toolkit
   'ERR_EMULATOR_START',
   'ERR_TOKEN_SHAPE',

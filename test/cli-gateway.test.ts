@@ -7,9 +7,11 @@ import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadSigningKeySync, startEmulator, type Emulator } from '../src/index.js'
 import { KEY_FILE, oneJson, runCli, SECOND_KEY_FILE } from './cli-support.js'
+import { json, startServer, type TestServer } from './reliability/servers.js'
 
 const INSTANCE_KID = loadSigningKeySync(readFileSync(KEY_FILE, 'utf8')).kid
 const MODEL = ['--model', 'm', '--endpoint', 'http://m/v1']
+const INSTANCE_ID = 'f798e820-207f-4849-869d-1f753edb3312'
 
 interface CheckJson {
   ok: boolean
@@ -95,6 +97,49 @@ describe('check-model: the gateway answers', () => {
     const r = await runCli([...args('mistral'), '--json'])
     expect(r.code).toBe(0)
     expect(oneJson(r)).toMatchObject({ ok: true, status: 200, embedded: false })
+  })
+})
+
+describe('check-model: a gateway that misbehaves on purpose (plain node:http)', () => {
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startServer()
+  })
+  afterAll(() => server.close())
+  const args = () => ['check-model', '--gateway', server.url, '--key', KEY_FILE, '--issuer', 'https://gitlab.example.com', '--instance-id', INSTANCE_ID, '--add-on', 'duo_enterprise', ...MODEL]
+
+  it('timeout: headers then a stalled body ends after --timeout, exit 1', async () => {
+    server.handle((req, res) => {
+      req.resume()
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.write('"Hel')
+    })
+    const started = performance.now()
+    const r = await runCli([...args(), '--timeout', '2000'])
+    const took = performance.now() - started
+    expect(r.code).toBe(1)
+    expect(r.stdout.split('\n').slice(1, 4)).toEqual([
+      'verdict  timed out [ERR_GATEWAY_TIMEOUT]',
+      'cause    no complete answer from the gateway within 2000 ms',
+      'fix      raise --timeout, or check the load and reachability of the gateway',
+    ])
+    expect(took).toBeGreaterThanOrEqual(1900)
+    expect(took).toBeLessThan(10_000)
+  })
+
+  it('422: the gateway rejected the body; the fields are named by their flags, exit 1', async () => {
+    server.handle(async (req, res) => {
+      req.resume()
+      json(res, 422, { detail: [{ type: 'missing', loc: ['body', 'model_metadata', 'provider'], msg: 'Field required', input: null }] })
+    })
+    const r = await runCli(args())
+    expect(r.code).toBe(1)
+    expect(r.stdout.split('\n').slice(1, 4)).toEqual([
+      'verdict  422 [ERR_GATEWAY_VALIDATION]',
+      'cause    the gateway rejected the request body (--provider: Field required)',
+      'fix      fix the flags named; the gateway may be a newer version than this CLI',
+    ])
+    expect(oneJson<CheckJson>(await runCli([...args(), '--json']))).toMatchObject({ code: 'ERR_GATEWAY_VALIDATION', status: 422, sent: true })
   })
 })
 

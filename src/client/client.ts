@@ -26,13 +26,14 @@ import {
   GatewayError,
   GatewayResponseError,
   GatewayRedirectError,
+  GatewayResponseTooLargeError,
   GatewayTimeoutError,
   GatewayValidationError,
   NetworkError,
   type GatewayErrorContext,
   type ValidationIssue,
 } from './errors.js'
-import { authError, errorForResponse, readBody } from './responses.js'
+import { authError, BodyReader, BodyReadStop, errorForResponse, readBody, type BodyReadOptions } from './responses.js'
 import { resolveClientOptions, type GatewayClientOptions, type ResolvedClientOptions } from './options.js'
 
 /** Per-call options of every endpoint method. */
@@ -134,6 +135,8 @@ interface Call {
   timeout: number | false
   /** Requests sent so far (the 401 retry and 5xx/429/network retries included). */
   attempts: number
+  /** `performance.now()` when the current attempt was sent: its timeout bounds the whole answer from there. */
+  attemptStarted: number
   /** 5xx/429/network retries this call may still make. */
   retriesLeft: number
   kyOptions: KyOptions
@@ -152,6 +155,8 @@ interface Exchange {
   response: Response
   requestId: string
   attempts: number
+  /** When the answer's body must have arrived (`performance.now()`), from the attempt's timeout. */
+  deadline: number | undefined
 }
 
 const REQUEST_ID_RE = /^[\x21-\x7e]{1,255}$/
@@ -295,11 +300,12 @@ class Client implements GatewayClient {
     const def: EndpointDefinition = ENDPOINTS[name]
     const ex = await this.#exchange(name, def, body, options, secrets, unitPrimitive, check)
     const response = ex.response
+    const timeout = options.timeout ?? this.#o.timeout
     let text: string
     try {
-      text = await response.text()
+      text = await new BodyReader(response, { maxBytes: this.#o.maxResponseBytes, overflow: 'fail', deadline: ex.deadline, signal: options.signal }).text()
     } catch (e) {
-      throw transportError(e, options.signal, resultContext(name, def, ex), this.#o.timeout)
+      throw bodyError(e, options.signal, resultContext(name, def, ex), timeout, this.#o.maxResponseBytes, 'body')
     }
     let json: unknown
     try {
@@ -339,7 +345,11 @@ class Client implements GatewayClient {
     const def: EndpointDefinition = ENDPOINTS[name]
     const ex = await this.#exchange(name, def, body, options, secrets, unitPrimitive)
     const ctx = resultContext(name, def, ex)
-    return new ResponseStream(ex, (e) => transportError(e, options.signal, ctx, false))
+    const timeout = options.timeout ?? this.#o.timeout
+    const maxBytes = this.#o.maxResponseBytes
+    // a stream may run long: the timeout bounds each wait for the next chunk, not the whole stream
+    const reader = new BodyReader(ex.response, { maxBytes, overflow: 'fail', idleMs: timeout === false ? undefined : timeout, signal: options.signal })
+    return new ResponseStream(ex, reader, (e) => bodyError(e, options.signal, ctx, timeout, maxBytes, 'stream'))
   }
 
   /**
@@ -418,6 +428,7 @@ class Client implements GatewayClient {
       signal,
       timeout,
       attempts: 0,
+      attemptStarted: 0,
       retriesLeft: this.#retryLimit(name, options.retry),
       kyOptions,
       bodyBytes,
@@ -434,13 +445,13 @@ class Client implements GatewayClient {
   async #unauthenticated(call: Call, secrets: (string | undefined | null)[]): Promise<Exchange> {
     const response = await this.#send(call, call.base)
     this.#logResponse(call, response.status, call.started, undefined)
-    if (!response.ok) throw await errorForResponse(response, { ...errorContext(call, response.status), secrets, unitPrimitive: undefined, auth: undefined })
-    return { response, requestId: call.requestId, attempts: call.attempts }
+    if (!response.ok) throw await this.#failure(call, response, secrets, undefined)
+    return { response, requestId: call.requestId, attempts: call.attempts, deadline: deadlineOf(call) }
   }
 
   /** A 401: read why, force-refresh the token once and retry once with the same body; a second 401 is the auth error. */
   async #afterUnauthorized(call: Call, input: AuthorizeInput, refused: Authorization, response: Response, secrets: (string | undefined | null)[]): Promise<Exchange> {
-    const first = await readBody(response, [...secrets, refused.token])
+    const first = await readBody(response, [...secrets, refused.token], readLimits(call))
     this.#log?.warn?.('gateway.unauthorized', {
       endpoint: call.name,
       requestId: call.requestId,
@@ -459,13 +470,15 @@ class Client implements GatewayClient {
     const again = await this.#send(call, auth.headers)
     if (again.status === 401) {
       this.#logResponse(call, 401, call.started, auth)
-      throw await authError(again, {
+      const error = await authError(again, {
         ...errorContext(call, 401),
         secrets: [...secrets, auth.token],
         auth,
         authorizer: this.#auth,
         toleranceSeconds: this.#o.clockSkewToleranceSeconds,
+        read: readLimits(call),
       })
+      throw abortedDuring(error, call)
     }
     return this.#settle(call, again, auth, secrets)
   }
@@ -474,11 +487,23 @@ class Client implements GatewayClient {
   #settle(call: Call, response: Response, auth: Authorization, secrets: (string | undefined | null)[]): Exchange | Promise<Exchange> {
     this.#logResponse(call, response.status, call.started, auth)
     if (!response.ok) {
-      return errorForResponse(response, { ...errorContext(call, response.status), secrets: [...secrets, auth.token], unitPrimitive: call.auth?.unitPrimitive, auth }).then((e) => {
+      return this.#failure(call, response, [...secrets, auth.token], auth).then((e) => {
         throw e
       })
     }
-    return { response, requestId: call.requestId, attempts: call.attempts }
+    return { response, requestId: call.requestId, attempts: call.attempts, deadline: deadlineOf(call) }
+  }
+
+  /** The typed error of a non-2xx answer, its body read within the attempt's limits. */
+  async #failure(call: Call, response: Response, secrets: (string | undefined | null)[], auth: Authorization | undefined): Promise<unknown> {
+    const error = await errorForResponse(response, {
+      ...errorContext(call, response.status),
+      secrets,
+      unitPrimitive: auth === undefined ? undefined : call.auth?.unitPrimitive,
+      auth,
+      read: readLimits(call),
+    })
+    return abortedDuring(error, call)
   }
 
   /**
@@ -500,6 +525,7 @@ class Client implements GatewayClient {
   /** One request of the call. */
   #attempt(call: Call): Promise<Response> {
     call.attempts++
+    call.attemptStarted = performance.now()
     if (call.bodyBytes !== undefined) call.kyOptions.body = oneShotBody(call.bodyBytes)
     return this.#ky(RELATIVE_PATHS[call.name], call.kyOptions)
   }
@@ -646,48 +672,45 @@ class ResponseStream implements GatewayStream {
   readonly requestId: string
   readonly headers: Headers
   readonly attempts: number
-  readonly #response: Response
+  readonly #reader: BodyReader
   readonly #mapError: (e: unknown) => unknown
   #used = false
 
-  constructor(ex: Exchange, mapError: (e: unknown) => unknown) {
-    this.#response = ex.response
+  constructor(ex: Exchange, reader: BodyReader, mapError: (e: unknown) => unknown) {
     this.status = ex.response.status
     this.requestId = ex.requestId
     this.headers = ex.response.headers
     this.attempts = ex.attempts
+    this.#reader = reader
     this.#mapError = mapError
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<string> {
     if (this.#used) throw new GatewayError('ERR_GATEWAY_RESPONSE_INVALID', 'This gateway stream was already read; a stream can be read once.', { requestId: this.requestId })
     this.#used = true
-    const body = this.#response.body
-    if (body === null) return
-    const reader = body.getReader()
     const decoder = new TextDecoder()
     let done = false
     try {
       for (;;) {
-        let chunk: Awaited<ReturnType<typeof reader.read>>
+        let chunk: Uint8Array | undefined
         try {
-          chunk = await reader.read()
+          chunk = await this.#reader.next()
         } catch (e) {
+          done = true
           throw this.#mapError(e)
         }
-        if (chunk.done) {
+        if (chunk === undefined) {
           done = true
           const tail = decoder.decode()
           if (tail !== '') yield tail
           return
         }
-        const text = decoder.decode(chunk.value, { stream: true })
+        const text = decoder.decode(chunk, { stream: true })
         if (text !== '') yield text
       }
     } finally {
       // the consumer stopped early (break/throw): release the connection
-      if (!done) await reader.cancel().catch(() => undefined)
-      reader.releaseLock()
+      if (!done) await this.#reader.cancel()
     }
   }
 
@@ -699,7 +722,7 @@ class ResponseStream implements GatewayStream {
 
   async cancel(): Promise<void> {
     this.#used = true
-    await this.#response.body?.cancel().catch(() => undefined)
+    await this.#reader.cancel()
   }
 }
 
@@ -731,6 +754,48 @@ function modelCheckInput(input: unknown): ModelConfigurationCheckInput {
 function abortedOr(e: unknown, call: Call): unknown {
   if (e instanceof CloudConnectorError || call.signal?.aborted !== true) return e
   return new AbortedError(`${call.name}: aborted by the caller's AbortSignal while obtaining a token (request id ${call.requestId}).`, errorContext(call))
+}
+
+/** When the current attempt's answer must be complete (`performance.now()`), or undefined without a timeout. */
+function deadlineOf(call: Call): number | undefined {
+  return call.timeout === false ? undefined : call.attemptStarted + call.timeout
+}
+
+/** The limits of reading an error body of this call: the attempt's deadline and the caller's signal. */
+function readLimits(call: Call): BodyReadOptions {
+  return { deadline: deadlineOf(call), signal: call.signal }
+}
+
+/** An error answer whose body the caller aborted is the caller's abort. */
+function abortedDuring(error: unknown, call: Call): unknown {
+  if (call.signal?.aborted !== true) return error
+  return new AbortedError(`${call.name}: aborted by the caller's AbortSignal while reading the answer (request id ${call.requestId}).`, errorContext(call))
+}
+
+/**
+ * Map a failure while reading an answer's body: the deadline or idle gap passed (timeout), the caller aborted, the
+ * body passed `maxResponseBytes`; anything else is a transport failure (a connection reset mid-body).
+ */
+function bodyError(e: unknown, signal: AbortSignal | undefined, ctx: GatewayErrorContext, timeout: number | false, maxBytes: number, what: 'body' | 'stream'): unknown {
+  if (!(e instanceof BodyReadStop)) return transportError(e, signal, ctx, timeout)
+  const where = `${ctx.method ?? ''} ${ctx.path ?? ''}`.trim()
+  const rid = ctx.requestId === undefined ? '' : ` (request id ${ctx.requestId})`
+  const name = ctx.endpoint ?? 'request'
+  if (e.kind === 'aborted') return new AbortedError(`${name}: aborted by the caller's AbortSignal while reading the answer${rid}.`, ctx)
+  if (e.kind === 'too-large') {
+    return new GatewayResponseTooLargeError(
+      `${name}: the AI Gateway's answer to ${where}${rid} is larger than ${maxBytes} bytes (maxResponseBytes); the client stopped reading it and closed the connection. ` +
+        `Check that the base URL is an AI Gateway, or raise maxResponseBytes.`,
+      { ...ctx, limitBytes: maxBytes },
+    )
+  }
+  const ms = typeof timeout === 'number' ? timeout : 0
+  return new GatewayTimeoutError(
+    what === 'stream'
+      ? `${name}: the AI Gateway's stream for ${where}${rid} sent nothing for ${ms} ms (the timeout bounds each wait for the next chunk). Raise the timeout or check the gateway's load.`
+      : `${name}: the AI Gateway's answer to ${where}${rid} was not complete within ${ms} ms (the timeout bounds headers and body). Raise the timeout or check the gateway's load.`,
+    { ...ctx, timeoutMs: ms },
+  )
 }
 
 /** The error context of a call whose answer has arrived. */

@@ -19,6 +19,7 @@ export type GatewayErrorCode = Extract<
   | 'ERR_GATEWAY_REDIRECT'
   | 'ERR_ABORTED'
   | 'ERR_CLOCK_SKEW'
+  | 'ERR_GATEWAY_RESPONSE_TOO_LARGE'
 >
 
 /** Where a gateway error happened. */
@@ -231,12 +232,24 @@ export class GatewayResponseError extends GatewayError {
   }
 }
 
-/** No response within the timeout. */
+/** No complete answer within the timeout: the headers, the whole body, or (for a stream) the next chunk. */
 export class GatewayTimeoutError extends GatewayError {
   readonly timeoutMs: number
   constructor(message: string, ctx: GatewayErrorContext & { timeoutMs: number }) {
     super('ERR_GATEWAY_TIMEOUT', message, ctx)
     this.timeoutMs = ctx.timeoutMs
+  }
+}
+
+/**
+ * The answer is larger than the client reads (`maxResponseBytes`, streams included): the client stopped reading
+ * at the limit and closed the connection.
+ */
+export class GatewayResponseTooLargeError extends GatewayError {
+  readonly limitBytes: number
+  constructor(message: string, ctx: GatewayErrorContext & { limitBytes: number }) {
+    super('ERR_GATEWAY_RESPONSE_TOO_LARGE', message, ctx)
+    this.limitBytes = ctx.limitBytes
   }
 }
 

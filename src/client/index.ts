@@ -37,6 +37,7 @@ export {
   GatewayHttpError,
   GatewayResponseError,
   GatewayTimeoutError,
+  GatewayResponseTooLargeError,
   NetworkError,
   GatewayRedirectError,
   AbortedError,
@@ -51,6 +52,7 @@ export {
 export {
   DEFAULT_RETRY,
   DEFAULT_TIMEOUT_MS,
+  DEFAULT_MAX_RESPONSE_BYTES,
   type GatewayClientOptions,
   type AuthenticatedFetchOptions,
   type CommonOptions,

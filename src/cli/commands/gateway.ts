@@ -126,8 +126,10 @@ export const checkModel: Command = {
         const verdict =
           e.sent === false
             ? `not sent${e.status === undefined ? '' : ` (the gateway would answer ${e.status}${e.gatewayError === undefined ? '' : ` ${JSON.stringify(e.gatewayError)}`})`}`
-            : e.status === undefined
-              ? 'no answer'
+            : e.code === 'ERR_GATEWAY_TIMEOUT'
+              ? 'timed out'
+              : e.status === undefined
+                ? 'no answer'
               : `${e.status}${e.gatewayError === undefined ? '' : ` ${JSON.stringify(e.gatewayError)}`}`
         io.stdout.write(
           [
