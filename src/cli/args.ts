@@ -84,6 +84,17 @@ export function integer(command: string, p: Parsed, name: string, min: number, m
   return Number(v)
 }
 
+/** A point in time: an ISO 8601 date or date-time, or whole seconds since the epoch. */
+export function instant(p: Parsed, name: string): Date | undefined {
+  const v = str(p, name)
+  if (v === undefined) return undefined
+  const at = /^\d{1,11}$/.test(v) ? new Date(Number(v) * 1000) : /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(v) ? new Date(v) : undefined
+  if (at === undefined || Number.isNaN(at.getTime())) {
+    throw new UsageError(`--${name} must be an ISO 8601 date/time (2026-03-01T12:00:00Z) or epoch seconds, got '${echo(v)}'.`)
+  }
+  return at
+}
+
 /**
  * What a message may repeat of an argument the user gave: a short one whole (a mistyped flag), a long
  * one only by its first characters — it may be a token, a key or an API key given in the wrong place.

@@ -39,6 +39,9 @@ export interface Finding {
   reason?: string
   message: string
   fix: string
+  segment?: string
+  claim?: string
+  header?: string
 }
 
 export interface Explanation {
@@ -289,6 +292,9 @@ export function finding(p: Problem): Finding {
     ...(p.reason === undefined ? {} : { reason: visible(p.reason) }),
     message: visible(p.message),
     fix: visible(p.fix),
+    ...(p.segment === undefined ? {} : { segment: p.segment }),
+    ...(p.claim === undefined ? {} : { claim: visible(p.claim) }),
+    ...(p.header === undefined ? {} : { header: p.header }),
   }
 }
 

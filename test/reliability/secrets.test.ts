@@ -361,7 +361,7 @@ describe('secret hygiene', () => {
       await cli('the API key as a command', [API_KEY], {}, 2)
       await cli('mint, the API key as an extra argument', ['mint', API_KEY], {}, 2)
       await cli('inspect, the API key', ['inspect', API_KEY])
-      await cli('inspect, an expired token (inspect is clock-free: exit 0)', ['inspect', expired.token, '--json'], {}, 0)
+      await cli('inspect, an expired token (judged with the current clock: exit 1)', ['inspect', expired.token, '--json'])
       await cli('verify, an expired token', ['verify', expired.token, '--jwks', jwksFile])
       await cli('verify, a forged token', ['verify', `${canaryToken.slice(0, -4)}AAAA`, '--jwks', jwksFile, '--json'])
       await cli('check-model, gateway echoing secrets', ['check-model', '--gateway', gateway.url, '--key', keyFile, ...mintArgs, '--model', 'm', '--endpoint', 'http://model:8000/v1', '--api-key', API_KEY])

@@ -6,8 +6,8 @@ import {
   type Jwks,
   type Problem,
 } from '../sdk.js'
-import { CliFailure, flag, integer, list, parse, str, UsageError } from '../args.js'
-import { printJson, readTokenArg, readUserFile, styleFor, type Style } from '../io.js'
+import { CliFailure, flag, instant, integer, list, parse, str, UsageError } from '../args.js'
+import { printJson, readTokenArg, readUserFile, styleFor, visible } from '../io.js'
 import type { Command } from '../main.js'
 import { finding, findingLines } from '../explain.js'
 import { hostOf, instanceFrom, INSTANCE_OPTIONS } from './instance.js'
@@ -76,24 +76,33 @@ export const mint: Command = {
 
 export const inspect: Command = {
   summary: 'Say what a bearer value is and why the gateway would refuse it',
-  usage: 'cloud-connector inspect [TOKEN|-] [--json]\n\n  Reads the token from standard input when TOKEN is - or absent.',
+  usage: [
+    'cloud-connector inspect [TOKEN|-] [--at TIME] [--json]',
+    '',
+    '  Reads the token from standard input when TOKEN is - or absent.',
+    '  --at  judge exp and nbf at this time instead of now: an ISO 8601 date/time or epoch seconds',
+  ].join('\n'),
   async run(argv, io) {
-    const p = parse('inspect', argv, {}, 1)
+    const p = parse('inspect', argv, { at: { type: 'string' } }, 1)
+    const at = instant(p, 'at') ?? new Date()
     const value = await readTokenArg(io, p.positionals[0])
-    const report = inspectToken(value)
-    const errors = report.problems.filter((x: Problem) => x.severity === 'error')
+    const report = inspectToken(value, { now: () => at })
+    const findings = report.problems.map(finding)
+    const errors = findings.filter((x) => x.severity === 'error')
     if (flag(p, 'json')) {
-      printJson(io, { ...report, accepted: errors.length === 0 })
+      printJson(io, { ...report, problems: findings, at: at.toISOString(), accepted: errors.length === 0 })
       return errors.length === 0 ? 0 : 1
     }
     const style = styleFor(io.stdout, io.env)
-    const out: string[] = [`${style.bold('checked')}  the structure and claims of a ${report.length}-character bearer value (kind: ${report.kind})`]
-    if (report.header) out.push(`${style.bold('header')}   ${JSON.stringify(report.header)}`)
-    if (report.claims) out.push(`${style.bold('claims')}   ${JSON.stringify(report.claims)}`)
-    out.push(...findingLines(report.problems.map(finding), style))
+    const out: string[] = [
+      `${style.bold('checked')}  the structure, claims, expiry and not-before of a ${report.length}-character bearer value (kind: ${report.kind}) at ${at.toISOString()}`,
+    ]
+    if (report.header) out.push(`${style.bold('header')}   ${visible(JSON.stringify(report.header))}`)
+    if (report.claims) out.push(`${style.bold('claims')}   ${visible(JSON.stringify(report.claims))}`)
+    out.push(...findingLines(findings, style))
     out.push(
       errors.length === 0
-        ? `${style.bold('verdict')}  ${style.green('well-formed')} — no structural problem (signature and headers are checked by 'verify')`
+        ? `${style.bold('verdict')}  ${style.green('well-formed and valid now')} — no problem found (the signature and the headers are checked by 'verify')`
         : `${style.bold('verdict')}  ${style.red('the gateway would refuse this value')}`,
     )
     io.stdout.write(`${out.join('\n')}\n`)
