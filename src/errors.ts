@@ -130,17 +130,20 @@ export class CatalogError extends CloudConnectorError {
 export class TokenError extends CloudConnectorError {
   readonly unitPrimitive: string | undefined
   readonly claim: string | undefined
+  /** `ERR_SCOPE_NOT_ENTITLED`: the catalog's add-ons that would grant what was asked (most granting first). */
+  readonly grantedBy: readonly string[] | undefined
   constructor(
     code: Extract<
       CloudConnectorErrorCode,
       'ERR_SCOPE_NOT_ENTITLED' | 'ERR_RESERVED_CLAIM' | 'ERR_SIGNER_FAILED' | 'ERR_NO_TOKEN' | 'ERR_SYNCED_TOKEN_INVALID'
     >,
     message: string,
-    details: { unitPrimitive?: string; claim?: string; cause?: unknown } = {},
+    details: { unitPrimitive?: string; claim?: string; grantedBy?: readonly string[]; cause?: unknown } = {},
   ) {
     super(code, message, { cause: details.cause })
     this.unitPrimitive = details.unitPrimitive
     this.claim = details.claim
+    this.grantedBy = details.grantedBy
   }
 }
 

@@ -17,6 +17,7 @@ import {
   ModelUnreachableError,
   NetworkError,
   PreflightError,
+  TokenError,
   type AuthFailureCause,
   type Problem,
   type TokenDiagnosis,
@@ -211,7 +212,25 @@ function explainUnsafe(err: unknown, ctx: ExplainContext): Explanation {
       findings: [],
     }
   }
+  if (err instanceof TokenError && err.code === 'ERR_SCOPE_NOT_ENTITLED') return { ...plain(err.code, EXIT.refused, notEntitled(err)), details }
   return { ...base, ...plain(err.code, EXIT.refused, `${firstSentence(err.message)} [${err.code}]`), details }
+}
+
+/** A token the instance may not have, in flags: which --add-on would grant it. */
+function notEntitled(err: TokenError): string {
+  const up = err.unitPrimitive
+  const addOns = err.grantedBy ?? []
+  const flags = addOns.slice(0, 3).map((a) => `--add-on ${a}`).join(' or ')
+  if (up === undefined) {
+    const [first, ...more] = addOns
+    return first === undefined
+      ? 'the token would carry no scope and no audience (the gateway refuses it), and no add-on of the catalog grants any'
+      : `the token would carry no scope and no audience (the gateway refuses it): pass the instance's add-on, e.g. --add-on ${first}${more.length > 0 ? ` (or ${more.slice(0, 3).join(', ')})` : ''}`
+  }
+  if (!builtInCatalog.unitPrimitives.has(up)) return `'${visible(clip(up, 64))}' is not a unit primitive of the catalog; check the --scope name`
+  return addOns.length > 0
+    ? `the instance is not entitled to '${up}'; it is granted by ${flags} (only with the add-on the instance has)`
+    : `the instance is not entitled to '${up}', and no add-on grants it (its free access ended: cut_off_date)`
 }
 
 function plain(code: string, exitCode: number, message: string): Explanation {

@@ -57,6 +57,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
+const CLI_CODES = new Set(['ERR_USAGE', 'ERR_CLI', 'ERR_UNEXPECTED'])
+
 interface GlobalFlags {
   json: boolean
   verbose: boolean
@@ -73,7 +75,9 @@ function globalFlags(argv: string[]): GlobalFlags {
 /** Print a failure: one line on stderr, or one JSON document on stdout with --json. Returns the exit code. */
 function report(command: string, err: unknown, io: CliIo, flags: GlobalFlags): number {
   const e: Explanation = explain(err, { command })
-  const message = e.fix === undefined ? e.line : `${e.line}; ${e.fix}`
+  const text = e.fix === undefined ? e.line : `${e.line}; ${e.fix}`
+  // the library's code, to search for; the CLI's own (usage, unexpected) need none
+  const message = /^ERR_/.test(e.code) && !CLI_CODES.has(e.code) && !text.includes(`[${e.code}]`) ? `${text} [${e.code}]` : text
   if (flags.json) {
     printJson(io, {
       ok: false,

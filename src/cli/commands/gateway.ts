@@ -124,13 +124,13 @@ export const checkModel: Command = {
       } else {
         // "not sent" only when nothing went out; a transport failure after sending has no answer
         const verdict =
-          e.sent === false
+          e.sent !== true
             ? `not sent${e.status === undefined ? '' : ` (the gateway would answer ${e.status}${e.gatewayError === undefined ? '' : ` ${JSON.stringify(e.gatewayError)}`})`}`
             : e.code === 'ERR_GATEWAY_TIMEOUT'
               ? 'timed out'
               : e.status === undefined
                 ? 'no answer'
-              : `${e.status}${e.gatewayError === undefined ? '' : ` ${JSON.stringify(e.gatewayError)}`}`
+                : `${e.status}${e.gatewayError === undefined ? '' : ` ${JSON.stringify(e.gatewayError)}`}`
         io.stdout.write(
           [
             `${style.bold('checked')}  model '${model}' at ${endpoint} through ${stop ? 'the embedded gateway emulator' : gatewayUrl}`,
