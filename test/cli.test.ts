@@ -68,7 +68,7 @@ describe('cloud-connector CLI', () => {
       [[...mintArgs, '--realm', 'dedicated'], /--realm must be 'self-managed' or 'saas'/],
       [['jwks'], /at least one --key FILE/],
       [['verify', 'x.y.z'], /--jwks FILE or --issuer-url URL/],
-      [['verify', 'x.y.z', '--issuer-url', 'not a url'], /is not a URL/],
+      [['verify', 'x.y.z', '--issuer-url', 'not a url'], /--issuer-url must be an http\(s\) URL without user:password@, query or fragment, e\.g\. https:\/\/gitlab\.example\.com; got 'not a url'/],
       [['check-model', '--endpoint', 'http://m'], /--model is required/],
       [['inspect', 'a', 'b'], /unexpected argument 'b'/],
     ]

@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { shownUrl } from './io.js'
 
 /** A usage error: wrong flag, missing value. Exit code 2, one line, no stack. */
 export class UsageError extends Error {
@@ -79,9 +80,26 @@ export function integer(command: string, p: Parsed, name: string, min: number, m
   const v = str(p, name)
   if (v === undefined) return undefined
   if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
-    throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got '${truncate(v, 16)}'.`)
+    throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got '${echo(v)}'.`)
   }
   return Number(v)
+}
+
+/**
+ * A flag's value that must be an absolute http(s) URL without credentials, query or fragment (an instance, a
+ * gateway, an issuer). The value is echoed without userinfo or query, and shortened.
+ */
+export function httpUrl(name: string, value: string, example: string): string {
+  let u: URL | undefined
+  try {
+    u = new URL(value)
+  } catch {
+    u = undefined
+  }
+  if (u === undefined || (u.protocol !== 'http:' && u.protocol !== 'https:') || u.username !== '' || u.password !== '' || u.search !== '' || u.hash !== '') {
+    throw new UsageError(`--${name} must be an http(s) URL without user:password@, query or fragment, e.g. ${example}; got '${echo(shownUrl(value))}'.`)
+  }
+  return value
 }
 
 /** A point in time: an ISO 8601 date or date-time, or whole seconds since the epoch. */
@@ -96,14 +114,11 @@ export function instant(p: Parsed, name: string): Date | undefined {
 }
 
 /**
- * What a message may repeat of an argument the user gave: a short one whole (a mistyped flag), a long
- * one only by its first characters — it may be a token, a key or an API key given in the wrong place.
+ * What a message may repeat of an argument the user gave: at most its first 12 characters (of its first
+ * line) — it may be a token, a key or an API key given in the wrong place.
  */
 export function echo(arg: string): string {
   const firstLine = arg.split(/[\r\n]/, 1)[0] ?? ''
-  return firstLine.length <= 16 && firstLine === arg ? arg : `${firstLine.slice(0, 12)}…`
+  return firstLine.length <= ECHO_MAX && firstLine === arg ? arg : `${firstLine.slice(0, ECHO_MAX)}…`
 }
-
-function truncate(s: string, n: number): string {
-  return s.length > n ? `${s.slice(0, n)}…` : s
-}
+export const ECHO_MAX = 12

@@ -14,6 +14,8 @@ import {
   GatewayResponseError,
   GatewayTimeoutError,
   GatewayValidationError,
+  HeaderError,
+  InvalidOptionsError,
   ModelUnreachableError,
   NetworkError,
   PreflightError,
@@ -102,7 +104,7 @@ function explainUnsafe(err: unknown, ctx: ExplainContext): Explanation {
 
   if (err instanceof GatewayAuthError) {
     const cause = causeFinding(err)
-    const findings = [cause, ...(err.diagnosis?.findings ?? []).map(finding)]
+    const findings = [cause, ...(err.diagnosis?.findings ?? []).map((f) => finding(f))]
     return {
       ...base,
       line: oneLine(`${statusText(401, err.gatewayError)}: ${cause.message}`),
@@ -117,7 +119,7 @@ function explainUnsafe(err: unknown, ctx: ExplainContext): Explanation {
     }
   }
   if (err instanceof PreflightError) {
-    const findings = err.findings.map(finding)
+    const findings = err.findings.map((f) => finding(f, err.unitPrimitive))
     const first = findings.find((f) => f.severity === 'error')
     const would = err.status === undefined ? '' : ` (the gateway would answer ${statusText(err.status, err.gatewayError)})`
     const cause = first?.message ?? 'the gateway would refuse the request'
@@ -127,6 +129,7 @@ function explainUnsafe(err: unknown, ctx: ExplainContext): Explanation {
       cause: oneLine(cause),
       ...(first === undefined ? {} : { fix: first.fix }),
       ...(err.status === undefined ? {} : { status: err.status }),
+      ...(err.gatewayError === undefined ? {} : { gatewayError: err.gatewayError }),
       sent: false,
       findings,
     }
@@ -213,7 +216,47 @@ function explainUnsafe(err: unknown, ctx: ExplainContext): Explanation {
     }
   }
   if (err instanceof TokenError && err.code === 'ERR_SCOPE_NOT_ENTITLED') return { ...plain(err.code, EXIT.refused, notEntitled(err)), details }
+  // the CLI checks its flags before the library sees them; what still gets through is a flag's value all the same
+  if (err instanceof HeaderError) {
+    const flagName = HEADER_FLAGS[err.header.toLowerCase()] ?? `the ${err.header} header`
+    return { ...plain(err.code, EXIT.usage, `${flagName} cannot be sent as ${err.header}: ${headerProblem(err.message)}`), details }
+  }
+  if (err instanceof InvalidOptionsError) {
+    const issue = err.issues[0]
+    const flagName = issue === undefined ? undefined : OPTION_FLAGS[issue.path.replace(/^options\./, '').split('.')[0] ?? '']
+    return { ...plain(err.code, EXIT.usage, flagName === undefined ? 'a flag has a value the CLI cannot use (see --verbose)' : `${flagName}: ${issue?.message ?? 'invalid'}`), details }
+  }
   return { ...base, ...plain(err.code, EXIT.refused, `${firstSentence(err.message)} [${err.code}]`), details }
+}
+
+/** Header names and the flags (or environment variables) their values come from. */
+const HEADER_FLAGS: Record<string, string> = {
+  'x-gitlab-user-id': '--user-id',
+  'x-gitlab-host-name': '--host-name',
+  'x-gitlab-version': '--gitlab-version',
+  'x-gitlab-instance-id': '--instance-id',
+  'x-gitlab-realm': '--realm',
+  'x-gitlab-global-user-id': 'GITLAB_GLOBAL_USER_ID_SALT',
+}
+
+/** Library option names and the flags that set them. */
+const OPTION_FLAGS: Record<string, string> = {
+  issuer: '--issuer',
+  instanceId: '--instance-id',
+  realm: '--realm',
+  addOns: '--add-on',
+  ttlSeconds: '--ttl',
+  baseUrl: '--gateway',
+  timeout: '--timeout',
+  issuerUrls: '--issuer-url',
+  audience: '--audience',
+  jwks: '--jwks',
+  fetchTimeoutMs: '--timeout',
+}
+
+/** A header error's reason without the header name it starts with (the CLI names the flag instead). */
+function headerProblem(message: string): string {
+  return firstSentence(message.replace(/^[\w-]+: /, '')).replace(/\.$/, '')
 }
 
 /** A token the instance may not have, in flags: which --add-on would grant it. */
@@ -301,8 +344,30 @@ function causeFinding(err: GatewayAuthError): Finding {
   return { code: cause.toUpperCase().replace(/-/g, '_'), ...base, ...causes[cause] }
 }
 
-/** A library finding as the CLI shows it. */
-export function finding(p: Problem): Finding {
+const MINT = "'cloud-connector mint --key FILE --issuer URL --instance-id UUID --add-on NAME'"
+const SELF_ISSUE =
+  'GitLab sends an empty token when it falls back to the synced token, which an offline license never has: ' +
+  `self-issue a JWT with the instance key (${MINT}; check-model does so with --policy safe), or in GitLab assign the feature ` +
+  '(Code Completion for complete_code, which the model check uses) to a self-hosted model or set CLOUD_CONNECTOR_SELF_SIGN_TOKENS=true'
+
+/** The fixes whose library wording names the library's API, in the CLI's terms (the others apply as they are). */
+const CLI_FIXES: Partial<Record<string, string>> = {
+  TOKEN_EMPTY: SELF_ISSUE,
+  TOKEN_MISSING: SELF_ISSUE,
+  TOKEN_SOURCE_NONE: SELF_ISSUE,
+  TOKEN_OPAQUE: `send a Cloud Connector JWT (header.payload.signature, RS256): self-issue one with the instance key (${MINT}) or use the synced token of an online license`,
+  AUTHORIZATION_MISSING: 'send "Authorization: Bearer <JWT>" with every gateway call',
+  AUTH_TYPE: 'send "X-Gitlab-Authentication-Type: oidc" with every request (verify adds it unless --no-default-headers)',
+  REALM_MISMATCH: "send X-Gitlab-Realm equal to the token's gitlab_realm: mint the token with the instance's --realm (self-managed includes Dedicated)",
+}
+
+/** A library finding as the CLI shows it: untrusted text made visible, the fix in the CLI's terms. */
+export function finding(p: Problem, unitPrimitive?: string): Finding {
+  const granted = p.code === 'SCOPE_MISSING' && unitPrimitive !== undefined ? grantingAddOns(unitPrimitive) : []
+  const scopeFix =
+    granted.length > 0
+      ? `self-issue the token with '${unitPrimitive}': give the instance's add-on that grants it (${granted.map((a) => `--add-on ${a}`).join(' or ')}) and drop --scope, or add --scope ${unitPrimitive}`
+      : undefined
   return {
     code: p.code,
     severity: p.severity,
@@ -310,7 +375,7 @@ export function finding(p: Problem): Finding {
     ...(p.gatewayError === undefined ? {} : { gatewayError: p.gatewayError }),
     ...(p.reason === undefined ? {} : { reason: visible(p.reason) }),
     message: visible(p.message),
-    fix: visible(p.fix),
+    fix: scopeFix ?? CLI_FIXES[p.code] ?? visible(p.fix),
     ...(p.segment === undefined ? {} : { segment: p.segment }),
     ...(p.claim === undefined ? {} : { claim: visible(p.claim) }),
     ...(p.header === undefined ? {} : { header: p.header }),

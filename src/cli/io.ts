@@ -50,6 +50,22 @@ export function visible(text: string): string {
 // C0, DEL, C1, the line/paragraph separators and the bidirectional embedding/override/isolate controls
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
 
+/**
+ * A URL as the CLI prints it: without userinfo (user:password@) and without query values or fragment, which
+ * may hold credentials (`?key=…`). A value that is not a URL is returned as is (callers echo it shortened).
+ */
+export function shownUrl(value: string): string {
+  let u: URL
+  try {
+    u = new URL(value)
+  } catch {
+    return value
+  }
+  const names = [...new Set(u.searchParams.keys())]
+  const query = names.length === 0 ? (u.search === '' ? '' : '?…') : `?${names.map((n) => `${encodeURIComponent(n)}=…`).join('&')}`
+  return `${u.protocol}//${u.host}${u.pathname === '/' && !value.replace(/[?#].*$/, '').endsWith('/') ? '' : u.pathname}${query}`
+}
+
 /** At most `max` characters (an ellipsis marks the cut). */
 export function clip(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text

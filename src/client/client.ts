@@ -940,7 +940,8 @@ function transportError(e: unknown, signal: AbortSignal | undefined, ctx: Gatewa
   if (e instanceof TypeError) {
     const cause = (e as { cause?: unknown }).cause
     const errno = typeof (cause as { code?: unknown } | undefined)?.code === 'string' ? (cause as { code: string }).code : undefined
-    const detail = cause instanceof Error ? scrub(cause.message, [], 200) : scrub(e.message, [], 200)
+    // one line: a TLS error's message spans several
+    const detail = scrub((cause instanceof Error ? cause.message : e.message).replace(/\s+/g, ' ').trim(), [], 200)
     return new NetworkError(
       `${ctx.endpoint ?? 'request'}: could not reach the AI Gateway for ${where}${rid}: ${detail}. Check the base URL, that the gateway is running and that this host can reach it.`,
       { ...ctx, ...(errno === undefined ? {} : { errno }) },

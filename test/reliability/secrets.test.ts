@@ -351,8 +351,8 @@ describe('secret hygiene', () => {
       const mintArgs = ['--issuer', issuerUrl, '--instance-id', INSTANCE_ID]
       await cli('mint, truncated key', ['mint', '--key', truncatedFile, ...mintArgs])
       await cli('mint, corrupted key', ['mint', '--key', corruptedFile, ...mintArgs])
-      await cli('mint, bad issuer', ['mint', '--key', keyFile, '--issuer', 'not a url', '--instance-id', INSTANCE_ID])
-      await cli('mint, bad user id with the salt', ['mint', '--key', keyFile, ...mintArgs, '--user-id', 'abc'], { GITLAB_GLOBAL_USER_ID_SALT: SALT })
+      await cli('mint, bad issuer (a usage error)', ['mint', '--key', keyFile, '--issuer', 'not a url', '--instance-id', INSTANCE_ID], {}, 2)
+      await cli('mint, bad user id with the salt (a usage error)', ['mint', '--key', keyFile, ...mintArgs, '--user-id', 'abc'], { GITLAB_GLOBAL_USER_ID_SALT: SALT }, 2)
       await cli('mint, unknown scope', ['mint', '--key', keyFile, ...mintArgs, '--scope', 'nope'])
       await cli('jwks, corrupted key', ['jwks', '--key', corruptedFile])
       await cli('inspect, the key as a token (read as a flag)', ['inspect', PEM], {}, 2)
@@ -373,7 +373,7 @@ describe('secret hygiene', () => {
       await cli('check-model, embedded emulator, failing model', ['check-model', '--model', 'failing', '--endpoint', 'http://model:8000/v1', '--api-key', API_KEY, '--scope', 'duo_chat'])
       await cli('serve, truncated key', ['serve', '--key', truncatedFile])
       // a success that handles the salt: the salt itself never shows
-      await cli('mint with a user (success)', ['mint', '--key', keyFile, ...mintArgs, '--user-id', '42', '--json'], { GITLAB_GLOBAL_USER_ID_SALT: SALT }, 0)
+      await cli('mint with a user (success)', ['mint', '--key', keyFile, ...mintArgs, '--add-on', 'duo_pro', '--user-id', '42', '--json'], { GITLAB_GLOBAL_USER_ID_SALT: SALT }, 0)
       const mintOut = seen.at(-2)?.text ?? ''
       expect(mintOut).toContain('x-gitlab-global-user-id')
       seen.splice(-2, 1) // its stdout carries the minted token by design; the salt is checked on the JSON below

@@ -6,8 +6,8 @@ import {
   type TokenSource,
   startEmulator,
 } from '../sdk.js'
-import { CliFailure, flag, integer, list, parse, required, str, UsageError } from '../args.js'
-import { printJson, styleFor } from '../io.js'
+import { CliFailure, echo, flag, httpUrl, integer, list, parse, required, str, UsageError } from '../args.js'
+import { printJson, shownUrl, styleFor, visible } from '../io.js'
 import { EXIT, explain, findingLines } from '../explain.js'
 import type { Command } from '../main.js'
 import { loadKeyFile } from './keys.js'
@@ -46,15 +46,15 @@ export const checkModel: Command = {
     })
     const model = required('check-model', p, 'model')
     const endpoint = required('check-model', p, 'endpoint')
-    if (!URL.canParse(endpoint)) throw new UsageError(`--endpoint must be a URL, got '${endpoint.slice(0, 40)}'.`)
+    if (!URL.canParse(endpoint)) throw new UsageError(`--endpoint must be a URL (the model server as the gateway reaches it), got '${echo(shownUrl(endpoint))}'.`)
     const policy = str(p, 'policy') ?? 'safe'
     if (policy !== 'safe' && policy !== 'rails') throw new UsageError(`--policy must be 'safe' or 'rails'.`)
     const license = (str(p, 'license') ?? 'offline-cloud') as License
     if (!LICENSES.includes(license)) throw new UsageError(`--license must be one of ${LICENSES.join(', ')}.`)
     const timeout = integer('check-model', p, 'timeout', 100, 600_000) ?? 30_000
     const apiKey = str(p, 'api-key') ?? io.env.MODEL_API_KEY
-    const gatewayArg = str(p, 'gateway') ?? io.env.AI_GATEWAY_URL
-    if (gatewayArg !== undefined && !URL.canParse(gatewayArg)) throw new UsageError(`--gateway must be a URL.`)
+    const gatewayFlag = str(p, 'gateway') ?? io.env.AI_GATEWAY_URL
+    const gatewayArg = gatewayFlag === undefined ? undefined : httpUrl('gateway', gatewayFlag, 'http://127.0.0.1:5052')
 
     let stop: (() => Promise<void>) | undefined
     let gatewayUrl: string
@@ -72,6 +72,7 @@ export const checkModel: Command = {
     }
     const { issuer, instanceId, realm, hostName, scopes } = instance
     const style = styleFor(io.stdout, io.env)
+    const checked = `${style.bold('checked')}  model '${visible(model)}' at ${visible(shownUrl(endpoint))} through ${stop ? 'the embedded gateway emulator' : shownUrl(gatewayUrl)}`
     try {
       const source = scopes.length === 0 ? createTokenSource({ policy, license, selfIssued: issuer }) : fixedScopes(issuer, scopes)
       const client = createGatewayClient({
@@ -88,13 +89,14 @@ export const checkModel: Command = {
         ...(apiKey ? { apiKey } : {}),
       })
       if (flag(p, 'json')) {
-        printJson(io, { ok: true, gateway: gatewayUrl, embedded: stop !== undefined, model, status: answer.status, requestId: answer.requestId, response: answer.data })
+        printJson(io, { ok: true, gateway: shownUrl(gatewayUrl), embedded: stop !== undefined, model, status: answer.status, requestId: answer.requestId, response: answer.data })
       } else {
         io.stdout.write(
           [
-            `${style.bold('checked')}  model '${model}' at ${endpoint} through ${stop ? 'the embedded gateway emulator' : gatewayUrl}`,
+            checked,
             `${style.bold('verdict')}  ${style.green(`${answer.status} the gateway reached the model`)}`,
-            `${style.bold('answer')}   ${typeof answer.data === 'string' ? answer.data : JSON.stringify(answer.data)}`,
+            // the model's words, through the gateway: shown, never obeyed by the terminal
+            `${style.bold('answer')}   ${visible(typeof answer.data === 'string' ? answer.data : JSON.stringify(answer.data))}`,
             `${style.dim(`request id ${answer.requestId}`)}`,
             '',
           ].join('\n'),
@@ -103,11 +105,13 @@ export const checkModel: Command = {
       return 0
     } catch (err) {
       if (!(err instanceof CloudConnectorError)) throw err
-      const e = explain(err, { command: 'check-model', gateway: gatewayUrl })
+      const e = explain(err, { command: 'check-model', gateway: shownUrl(gatewayUrl) })
+      // a flag's value the library refused is a usage error, reported as such
+      if (e.exitCode !== EXIT.refused) throw err
       if (flag(p, 'json')) {
         printJson(io, {
           ok: false,
-          gateway: gatewayUrl,
+          gateway: shownUrl(gatewayUrl),
           embedded: stop !== undefined,
           model,
           code: e.code,
@@ -133,7 +137,7 @@ export const checkModel: Command = {
                 : `${e.status}${e.gatewayError === undefined ? '' : ` ${JSON.stringify(e.gatewayError)}`}`
         io.stdout.write(
           [
-            `${style.bold('checked')}  model '${model}' at ${endpoint} through ${stop ? 'the embedded gateway emulator' : gatewayUrl}`,
+            checked,
             `${style.bold('verdict')}  ${style.red(verdict)} [${e.code}]`,
             `${style.bold('cause')}    ${e.cause}`,
             ...(e.fix === undefined ? [] : [`${style.bold('fix')}      ${e.fix}`]),

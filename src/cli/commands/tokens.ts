@@ -1,15 +1,18 @@
 import {
   buildGatewayHeaders,
   createGatewayVerifier,
+  GATEWAY_MESSAGES,
   inspectToken,
+  JOSE_REASONS,
+  preflight,
   redact,
   type Jwks,
   type Problem,
 } from '../sdk.js'
-import { CliFailure, flag, instant, integer, list, parse, str, UsageError } from '../args.js'
+import { CliFailure, echo, flag, httpUrl, instant, integer, list, parse, str, UsageError } from '../args.js'
 import { printJson, readTokenArg, readUserFile, styleFor, visible } from '../io.js'
 import type { Command } from '../main.js'
-import { finding, findingLines } from '../explain.js'
+import { finding, findingLines, type Finding } from '../explain.js'
 import { hostOf, instanceFrom, INSTANCE_OPTIONS } from './instance.js'
 
 export const mint: Command = {
@@ -35,12 +38,16 @@ export const mint: Command = {
     })
     const ttlSeconds = integer('mint', p, 'ttl', 1, 86_400)
     const userId = str(p, 'user-id')
+    const salt = io.env.GITLAB_GLOBAL_USER_ID_SALT
+    if (userId !== undefined && !/^\d{1,19}$/.test(userId)) throw new UsageError(`--user-id must be a GitLab user id (digits), got '${echo(userId)}'.`)
+    if (userId !== undefined && !salt) {
+      throw new UsageError('--user-id needs GITLAB_GLOBAL_USER_ID_SALT (the instance secret salt) to compute x-gitlab-global-user-id.')
+    }
     const { issuer, issuerUrl, instanceId, realm, scopes } = await instanceFrom('mint', p, io, {
       cache: false,
       ...(ttlSeconds === undefined ? {} : { ttlSeconds }),
     })
     const { token, header, claims, expiresAt } = await issuer.issue({ scopes: scopes.length > 0 ? scopes : 'all' })
-    const salt = io.env.GITLAB_GLOBAL_USER_ID_SALT
     const headers = {
       authorization: `Bearer ${token}`,
       ...buildGatewayHeaders({
@@ -87,7 +94,7 @@ export const inspect: Command = {
     const at = instant(p, 'at') ?? new Date()
     const value = await readTokenArg(io, p.positionals[0])
     const report = inspectToken(value, { now: () => at })
-    const findings = report.problems.map(finding)
+    const findings = report.problems.map((f) => finding(f))
     const errors = findings.filter((x) => x.severity === 'error')
     if (flag(p, 'json')) {
       printJson(io, { ...report, problems: findings, at: at.toISOString(), accepted: errors.length === 0 })
@@ -139,9 +146,7 @@ export const verify: Command = {
     if (jwksFiles.length === 0 && issuerUrls.length === 0) {
       throw new UsageError("give the trusted keys with --jwks FILE or --issuer-url URL (repeatable). See 'cloud-connector verify --help'.")
     }
-    for (const u of issuerUrls) {
-      if (!URL.canParse(u)) throw new UsageError(`--issuer-url '${u.slice(0, 40)}' is not a URL.`)
-    }
+    for (const u of issuerUrls) httpUrl('issuer-url', u, 'https://gitlab.example.com')
     const jwks = await Promise.all(jwksFiles.map((f) => readJwksFile(f)))
     const token = await readTokenArg(io, p.positionals[0])
     const headers = new Headers()
@@ -153,11 +158,11 @@ export const verify: Command = {
     }
     for (const h of list(p, 'header')) {
       const i = h.indexOf(':')
-      if (i <= 0) throw new UsageError(`--header must look like "Name: value", got '${h.slice(0, 30)}'.`)
+      if (i <= 0) throw new UsageError(`--header must look like "Name: value", got '${echo(h)}'.`)
       try {
         headers.set(h.slice(0, i).trim(), h.slice(i + 1).trim())
       } catch {
-        throw new UsageError(`--header '${h.slice(0, i).slice(0, 30)}' is not a valid header.`)
+        throw new UsageError(`--header '${echo(h.slice(0, i))}' is not a valid header (name: letters, digits and -; value: no line break).`)
       }
     }
     headers.set('Authorization', `Bearer ${token}`)
@@ -167,25 +172,46 @@ export const verify: Command = {
       ...(issuerUrls.length > 0 ? { issuerUrls } : {}),
     })
     const scope = str(p, 'scope')
+    const audience = str(p, 'audience')
     const verdict = await verifier.authenticate(headers, scope ? { unitPrimitive: scope } : {})
     const accepted = verdict.status === 200
+    // what to do about a refusal: the SDK's own judgement of the same request, in the CLI's words
+    const findings = accepted ? [] : refusalFindings(token, headers, scope, audience, verdict.reason)
     if (flag(p, 'json')) {
-      printJson(io, { accepted, status: verdict.status, error: verdict.error, reason: verdict.reason, claims: verdict.claims })
+      printJson(io, { accepted, status: verdict.status, error: verdict.error, reason: verdict.reason, claims: verdict.claims, findings })
       return accepted ? 0 : 1
     }
     const style = styleFor(io.stdout, io.env)
     const lines = [
-      `${style.bold('checked')}  the gateway's authentication${scope ? ` and the unit primitive '${scope}'` : ''} against ${jwks.length} JWKS file(s) and ${issuerUrls.length} issuer(s)`,
-      `${style.bold('verdict')}  ${accepted ? style.green('200 accepted') : style.red(`${verdict.status} ${verdict.error ?? ''}`)}`,
+      `${style.bold('checked')}  the gateway's authentication${scope ? ` and the unit primitive '${visible(scope)}'` : ''} against ${jwks.length} JWKS file(s) and ${issuerUrls.length} issuer(s)`,
+      `${style.bold('verdict')}  ${accepted ? style.green('200 accepted') : style.red(`${verdict.status} ${visible(verdict.error ?? '')}`)}`,
     ]
-    if (verdict.reason) lines.push(`${style.bold('reason')}   ${verdict.reason}`)
-    if (!accepted) {
-      const problems = inspectToken(token).problems.filter((x: Problem) => x.severity === 'error')
-      for (const pr of problems.slice(0, 3)) lines.push(`${style.bold('fix')}      ${pr.fix}`)
-    }
+    if (verdict.reason) lines.push(`${style.bold('reason')}   ${visible(verdict.reason)}`)
+    for (const fix of [...new Set(findings.map((f) => f.fix))].slice(0, 3)) lines.push(`${style.bold('fix')}      ${fix}`)
     io.stdout.write(`${lines.join('\n')}\n`)
     return accepted ? 0 : 1
   },
+}
+
+/**
+ * Why the gateway refused, as the SDK judges the same token and headers (preflight), errors only; a signature the
+ * trusted keys do not verify is the one thing preflight cannot see without them.
+ */
+function refusalFindings(token: string, headers: Headers, scope: string | undefined, audience: string | undefined, reason: string | undefined): Finding[] {
+  const result = preflight({ token, headers, ...(scope ? { unitPrimitive: scope } : {}), ...(audience ? { audience } : {}) })
+  const found = result.errors.map((e) => finding(e, scope))
+  if (found.length === 0 && reason === JOSE_REASONS.signatureFailed) {
+    found.push({
+      code: 'SIGNATURE_INVALID',
+      severity: 'error',
+      status: 401,
+      gatewayError: GATEWAY_MESSAGES.forbiddenByAuthProvider,
+      reason,
+      message: 'no trusted key verifies the signature: the token was signed by another key, or altered',
+      fix: "trust the key that signed it ('cloud-connector jwks --key FILE' for --jwks, or the instance's --issuer-url); the gateway keeps keys 24 h",
+    })
+  }
+  return found
 }
 
 async function readJwksFile(file: string): Promise<Jwks> {
