@@ -12,10 +12,13 @@ export class CliFailure extends Error {
   /** A stable code for --json (ERR_FILE_UNREADABLE, ERR_PORT_IN_USE, or the library error's code). */
   readonly code: string
   readonly exitCode: number
-  constructor(message: string, options: { code?: string; exitCode?: number } = {}) {
+  /** What --verbose adds (e.g. the library's own message). */
+  readonly details: readonly string[]
+  constructor(message: string, options: { code?: string; exitCode?: number; details?: readonly string[] } = {}) {
     super(message)
     this.code = options.code ?? 'ERR_CLI'
     this.exitCode = options.exitCode ?? 1
+    this.details = options.details ?? []
   }
 }
 

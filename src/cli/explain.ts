@@ -97,7 +97,7 @@ export function oneLine(text: string, max = MAX_LINE): string {
 
 function explainUnsafe(err: unknown, ctx: ExplainContext): Explanation {
   if (err instanceof UsageError) return plain('ERR_USAGE', EXIT.usage, err.message)
-  if (err instanceof CliFailure) return plain(err.code, err.exitCode, err.message)
+  if (err instanceof CliFailure) return { ...plain(err.code, err.exitCode, err.message), details: err.details.map(visible) }
   if (!(err instanceof CloudConnectorError)) return unexpected(err)
   const details = [`detail: ${visible(err.message)}`]
   const base = { code: err.code, exitCode: EXIT.refused as number, details }

@@ -61,7 +61,7 @@ export async function loadKeyFile(file: string): Promise<SigningKey> {
     return loadSigningKeySync(text)
   } catch (err) {
     if (err instanceof CloudConnectorError) {
-      throw new CliFailure(`key file '${visible(file)}' ${KEY_PROBLEMS[err.code] ?? 'is not a usable private key'} [${err.code}]`, { code: err.code })
+      throw new CliFailure(`key file '${visible(file)}' ${KEY_PROBLEMS[err.code] ?? 'is not a usable private key'} [${err.code}]`, { code: err.code, details: [`detail: ${err.message}`] })
     }
     throw err
   }

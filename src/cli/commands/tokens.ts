@@ -147,6 +147,18 @@ export const verify: Command = {
       throw new UsageError("give the trusted keys with --jwks FILE or --issuer-url URL (repeatable). See 'cloud-connector verify --help'.")
     }
     for (const u of issuerUrls) httpUrl('issuer-url', u, 'https://gitlab.example.com')
+    // every flag is checked before a file or standard input is read
+    const extra: [string, string][] = list(p, 'header').map((h) => {
+      const i = h.indexOf(':')
+      if (i <= 0) throw new UsageError(`--header must look like "Name: value", got '${echo(h)}'.`)
+      const pair: [string, string] = [h.slice(0, i).trim(), h.slice(i + 1).trim()]
+      try {
+        new Headers([pair])
+      } catch {
+        throw new UsageError(`--header '${echo(pair[0])}' is not a valid header (name: letters, digits and -; value: no line break).`)
+      }
+      return pair
+    })
     const jwks = await Promise.all(jwksFiles.map((f) => readJwksFile(f)))
     const token = await readTokenArg(io, p.positionals[0])
     const headers = new Headers()
@@ -156,15 +168,7 @@ export const verify: Command = {
       if (typeof claims?.gitlab_realm === 'string') headers.set('X-Gitlab-Realm', claims.gitlab_realm)
       if (typeof claims?.sub === 'string') headers.set('X-Gitlab-Instance-Id', claims.sub)
     }
-    for (const h of list(p, 'header')) {
-      const i = h.indexOf(':')
-      if (i <= 0) throw new UsageError(`--header must look like "Name: value", got '${echo(h)}'.`)
-      try {
-        headers.set(h.slice(0, i).trim(), h.slice(i + 1).trim())
-      } catch {
-        throw new UsageError(`--header '${echo(h.slice(0, i))}' is not a valid header (name: letters, digits and -; value: no line break).`)
-      }
-    }
+    for (const [name, value] of extra) headers.set(name, value)
     headers.set('Authorization', `Bearer ${token}`)
     const verifier = createGatewayVerifier({
       ...(str(p, 'audience') ? { audience: str(p, 'audience') as string } : {}),
