@@ -93,6 +93,20 @@ describe('check-model: the gateway answers', () => {
     expect(json).toMatchObject({ ok: false, code: 'ERR_MODEL_UNREACHABLE', status: 421, gatewayError: '503: Service Unavailable', sent: true, findings: [] })
   })
 
+  it('a warning the gateway lets through goes to stderr (here: the instance UUID is "uuid-not-set"), exit 0', async () => {
+    const argv = args('mistral').map((a, i, all) => (all[i - 1] === '--instance-id' ? 'uuid-not-set' : a))
+    const r = await runCli(argv)
+    expect(r.code).toBe(0)
+    expect(r.stderr).toBe(
+      'warning: --instance-id uuid-not-set is what GitLab sends when the instance UUID is missing: the gateway matches it literally and cannot attribute usage to the instance; pass the instance UUID\n',
+    )
+    expect(r.stdout).toContain('verdict  200 the gateway reached the model')
+    // with --json too: stdout stays one JSON document
+    const json = await runCli([...argv, '--json'])
+    expect(oneJson(json)).toMatchObject({ ok: true, status: 200 })
+    expect(json.stderr).toMatch(/^warning: --instance-id uuid-not-set/)
+  })
+
   it('200: the gateway reached the model; exit 0', async () => {
     const r = await runCli([...args('mistral'), '--json'])
     expect(r.code).toBe(0)

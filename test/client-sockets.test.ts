@@ -64,6 +64,32 @@ describe('a real HTTP 421 (the model server failed)', () => {
   })
 })
 
+describe('chat streams NDJSON event lines (the README sample)', () => {
+  it('parses into final_answer_delta events whose text is the answer', async () => {
+    const emulator = await startEmulator({ modelReply: 'GitLab is a DevSecOps platform.' })
+    try {
+      const client = createGatewayClient({ baseUrl: emulator.gatewayUrl, tokenSource: emulator.instance.issuer, headers: { instance: { id: emulator.instance.instanceId, realm: 'self-managed' } } })
+      let line = ''
+      let text = ''
+      const events: string[] = []
+      for await (const chunk of await client.chat({ messages: [{ role: 'user', content: 'What is GitLab?' }] })) {
+        const lines = (line + chunk).split('\n')
+        line = lines.pop() ?? ''
+        for (const l of lines) {
+          const event = JSON.parse(l) as { type: string; data?: { text?: string } }
+          events.push(event.type)
+          if (event.type === 'final_answer_delta') text += event.data?.text ?? ''
+        }
+      }
+      expect(line).toBe('')
+      expect(events).toEqual(['final_answer_delta'])
+      expect(text).toBe('GitLab is a DevSecOps platform.')
+    } finally {
+      await emulator.stop()
+    }
+  })
+})
+
 describe('a plain node:http gateway', () => {
   let server: TestServer
   beforeAll(async () => {

@@ -71,6 +71,12 @@ export function clip(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text
 }
 
+/** A warning for a person, on stderr: one line, `warning: `, untrusted text made visible. Stdout (and --json) stays clean. */
+export function warn(io: CliIo, text: string): void {
+  const style = styleFor(io.stderr, io.env)
+  io.stderr.write(`${style.yellow('warning')}: ${visible(text.replace(/\s+/g, ' ').trim())}\n`)
+}
+
 /** Read a file the user named, turning fs errors into one-line messages. */
 export async function readUserFile(path: string, what: string): Promise<string> {
   try {

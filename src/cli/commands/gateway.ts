@@ -7,7 +7,7 @@ import {
   startEmulator,
 } from '../sdk.js'
 import { CliFailure, echo, flag, httpUrl, integer, list, parse, required, str, UsageError } from '../args.js'
-import { printJson, shownUrl, styleFor, visible } from '../io.js'
+import { printJson, shownUrl, styleFor, visible, warn } from '../io.js'
 import { EXIT, explain, findingLines } from '../explain.js'
 import type { Command } from '../main.js'
 import { loadKeyFile } from './keys.js'
@@ -79,6 +79,8 @@ export const checkModel: Command = {
         baseUrl: gatewayUrl,
         tokenSource: source,
         timeout,
+        // what preflight lets through but a person must see (a token expiring mid-request, no aud...)
+        logger: { warn: (event, fields) => (event === 'gateway.preflight_warning' ? warn(io, String(fields['message'])) : undefined) },
         headers: { instance: { id: instanceId, realm, ...(hostName ? { hostName } : {}) } },
       })
       const answer = await client.checkModelConfiguration({

@@ -1,6 +1,6 @@
 import { builtInCatalog, createTokenIssuer, UUID_NOT_SET, type Realm, type TokenIssuer } from '../sdk.js'
 import { echo, httpUrl, list, required, str, UsageError, type OptionSpec, type Parsed } from '../args.js'
-import type { CliIo } from '../io.js'
+import { warn, type CliIo } from '../io.js'
 import { loadKeyFile } from './keys.js'
 
 /** The flags that describe an instance, shared by `mint` and `check-model --gateway`. */
@@ -37,8 +37,13 @@ export async function instanceFrom(command: string, p: Parsed, io: CliIo, extra:
   }
   const key = await loadKeyFile(keyFile)
   const issuer = createTokenIssuer({ issuer: issuerUrl, instanceId, realm, key, addOns, ...extra })
+  // what the gateway accepts but is probably wrong: on stderr, in the CLI's words where it has its own
+  for (const w of issuer.warnings) warn(io, instanceId === UUID_NOT_SET && w.startsWith('instanceId is "uuid-not-set"') ? UUID_NOT_SET_WARNING : w)
   return { issuer, issuerUrl, instanceId, realm, scopes: list(p, 'scope') }
 }
+
+const UUID_NOT_SET_WARNING =
+  '--instance-id uuid-not-set is what GitLab sends when the instance UUID is missing: the gateway matches it literally and cannot attribute usage to the instance; pass the instance UUID'
 
 export function parseRealm(command: string, value: string | undefined): Realm {
   if (value === undefined) return 'self-managed'

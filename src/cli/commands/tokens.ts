@@ -10,7 +10,7 @@ import {
   type Problem,
 } from '../sdk.js'
 import { CliFailure, echo, flag, httpUrl, instant, integer, list, parse, str, UsageError } from '../args.js'
-import { printJson, readTokenArg, readUserFile, styleFor, visible } from '../io.js'
+import { printJson, readTokenArg, readUserFile, styleFor, visible, warn } from '../io.js'
 import type { Command } from '../main.js'
 import { finding, findingLines, type Finding } from '../explain.js'
 import { hostOf, instanceFrom, INSTANCE_OPTIONS } from './instance.js'
@@ -47,7 +47,9 @@ export const mint: Command = {
       cache: false,
       ...(ttlSeconds === undefined ? {} : { ttlSeconds }),
     })
-    const { token, header, claims, expiresAt } = await issuer.issue({ scopes: scopes.length > 0 ? scopes : 'all' })
+    const { token, header, claims, expiresAt, warnings } = await issuer.issue({ scopes: scopes.length > 0 ? scopes : 'all' })
+    // the issuer's own warnings were printed when it was built; a key ring's come with the token
+    for (const w of warnings) if (!issuer.warnings.includes(w)) warn(io, w)
     const headers = {
       authorization: `Bearer ${token}`,
       ...buildGatewayHeaders({
