@@ -413,7 +413,7 @@ function flagOf(path: string): string {
   return flags[field] ?? (path === '' ? 'body' : path)
 }
 
-function firstSentence(text: string): string {
+export function firstSentence(text: string): string {
   const m = /^(.*?[.!?])(\s|$)/s.exec(text)
   return m?.[1] ?? text
 }

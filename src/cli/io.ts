@@ -77,6 +77,49 @@ export function warn(io: CliIo, text: string): void {
   io.stderr.write(`${style.yellow('warning')}: ${visible(text.replace(/\s+/g, ' ').trim())}\n`)
 }
 
+export interface Progress {
+  /** Wait for `work`; if it takes longer than a second, say on stderr what is awaited until it settles. */
+  waitFor<T>(what: string, work: Promise<T>): Promise<T>
+  /** Replace what the current wait says (a retry, a next step). */
+  update(what: string): void
+}
+
+/**
+ * What a long wait is waiting for (discovery, a slow gateway, retries): one line on stderr after a second,
+ * rewritten in place and cleared when the wait ends. Only on a TTY and never with --json: a script or a pipe
+ * gets nothing extra.
+ */
+export function progress(io: CliIo, json: boolean): Progress {
+  const on = io.stderr.isTTY === true && !json
+  let current: string | undefined
+  let shown = false
+  const draw = () => {
+    if (current === undefined) return
+    io.stderr.write(`\r\u001b[2K${styleFor(io.stderr, io.env).dim(`… ${visible(current)}`)}`)
+    shown = true
+  }
+  return {
+    async waitFor(what, work) {
+      if (!on) return work
+      current = what
+      const timer = setTimeout(draw, 1000)
+      try {
+        return await work
+      } finally {
+        clearTimeout(timer)
+        if (shown) io.stderr.write('\r\u001b[2K')
+        current = undefined
+        shown = false
+      }
+    },
+    update(what) {
+      if (!on || current === undefined) return
+      current = what
+      if (shown) draw()
+    },
+  }
+}
+
 /** Read a file the user named, turning fs errors into one-line messages. */
 export async function readUserFile(path: string, what: string): Promise<string> {
   try {

@@ -7,7 +7,7 @@ import {
   startEmulator,
 } from '../sdk.js'
 import { CliFailure, echo, flag, httpUrl, integer, list, parse, required, str, UsageError } from '../args.js'
-import { printJson, shownUrl, styleFor, visible, warn } from '../io.js'
+import { printJson, progress, shownUrl, styleFor, visible, warn } from '../io.js'
 import { EXIT, explain, findingLines } from '../explain.js'
 import type { Command } from '../main.js'
 import { loadKeyFile } from './keys.js'
@@ -72,6 +72,7 @@ export const checkModel: Command = {
     }
     const { issuer, instanceId, realm, hostName, scopes } = instance
     const style = styleFor(io.stdout, io.env)
+    const waiting = progress(io, flag(p, 'json'))
     const checked = `${style.bold('checked')}  model '${visible(model)}' at ${visible(shownUrl(endpoint))} through ${stop ? 'the embedded gateway emulator' : shownUrl(gatewayUrl)}`
     try {
       const source = scopes.length === 0 ? createTokenSource({ policy, license, selfIssued: issuer }) : fixedScopes(issuer, scopes)
@@ -80,16 +81,21 @@ export const checkModel: Command = {
         tokenSource: source,
         timeout,
         // what preflight lets through but a person must see (a token expiring mid-request, no aud...)
-        logger: { warn: (event, fields) => (event === 'gateway.preflight_warning' ? warn(io, String(fields['message'])) : undefined) },
+        logger: {
+          warn: (event, fields) => {
+            if (event === 'gateway.preflight_warning') warn(io, String(fields['message']))
+            if (event === 'gateway.retry') waiting.update(`retrying after ${String(fields['status'] ?? fields['error'])} (retry ${String(fields['retry'])}, in ${String(fields['delayMs'])} ms)`)
+          },
+        },
         headers: { instance: { id: instanceId, realm, ...(hostName ? { hostName } : {}) } },
       })
-      const answer = await client.checkModelConfiguration({
+      const answer = await waiting.waitFor(`waiting for the gateway at ${shownUrl(gatewayUrl)} (--timeout ${timeout} ms)`, client.checkModelConfiguration({
         name: model,
         endpoint,
         provider: str(p, 'provider') ?? 'openai',
         ...(str(p, 'identifier') ? { identifier: str(p, 'identifier') as string } : {}),
         ...(apiKey ? { apiKey } : {}),
-      })
+      }))
       if (flag(p, 'json')) {
         printJson(io, { ok: true, gateway: shownUrl(gatewayUrl), embedded: stop !== undefined, model, status: answer.status, requestId: answer.requestId, response: answer.data })
       } else {
@@ -181,7 +187,13 @@ export const serve: Command = {
       failingModels: Object.fromEntries(list(p, 'fail-model').map((name) => [name, { status: 503, reason: 'Service Unavailable' }])),
       bypassAuth: flag(p, 'bypass-auth'),
     }).catch((err: unknown) => {
-      throw new CliFailure(`cannot start the emulator on port ${port}: ${(err as NodeJS.ErrnoException).code ?? String(err)}.`)
+      const errno = ((err as { cause?: NodeJS.ErrnoException } | undefined)?.cause ?? (err as NodeJS.ErrnoException | undefined))?.code
+      throw new CliFailure(
+        errno === 'EADDRINUSE'
+          ? `port ${port} is already in use (EADDRINUSE): stop what listens there, or choose another --port (0 picks a free one)`
+          : `cannot start the emulator on port ${port}${errno === undefined ? '' : ` (${errno})`}`,
+        { code: 'ERR_EMULATOR_START', ...(err instanceof Error ? { details: [`detail: ${err.message}`] } : {}) },
+      )
     })
     const info = {
       url: emulator.url,

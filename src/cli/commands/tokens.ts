@@ -1,6 +1,7 @@
 import {
   buildGatewayHeaders,
   createGatewayVerifier,
+  DEFAULT_FETCH_TIMEOUT_MS,
   GATEWAY_MESSAGES,
   inspectToken,
   JOSE_REASONS,
@@ -10,9 +11,9 @@ import {
   type Problem,
 } from '../sdk.js'
 import { CliFailure, echo, flag, httpUrl, instant, integer, list, parse, str, UsageError } from '../args.js'
-import { printJson, readTokenArg, readUserFile, styleFor, visible, warn } from '../io.js'
+import { printJson, progress, readTokenArg, readUserFile, shownUrl, styleFor, visible, warn } from '../io.js'
 import type { Command } from '../main.js'
-import { finding, findingLines, type Finding } from '../explain.js'
+import { finding, findingLines, firstSentence, oneLine, type Finding } from '../explain.js'
 import { hostOf, instanceFrom, INSTANCE_OPTIONS } from './instance.js'
 
 export const mint: Command = {
@@ -123,7 +124,10 @@ export const verify: Command = {
   summary: "Give the gateway's verdict on a token: status, message, reason",
   usage: [
     'cloud-connector verify [TOKEN|-] (--jwks FILE | --issuer-url URL)... [--header "Name: value"]...',
-    '                       [--audience A] [--scope NEEDED] [--no-default-headers] [--json]',
+    '                       [--audience A] [--scope NEEDED] [--no-default-headers] [--timeout MS] [--json]',
+    '',
+    '  --issuer-url  fetch the issuer\'s keys by OIDC discovery, as the gateway does; an issuer that fails is named',
+    '  --timeout     per discovery request, in ms (default 10000, the gateway\'s)',
     '',
     '  Unless given with --header, the headers the SDK would send with this token are assumed:',
     '  X-Gitlab-Authentication-Type: oidc and X-Gitlab-Realm / X-Gitlab-Instance-Id from its claims.',
@@ -140,9 +144,11 @@ export const verify: Command = {
         audience: { type: 'string' },
         scope: { type: 'string' },
         'no-default-headers': { type: 'boolean' },
+        timeout: { type: 'string' },
       },
       1,
     )
+    const fetchTimeoutMs = integer('verify', p, 'timeout', 100, 600_000)
     const jwksFiles = list(p, 'jwks')
     const issuerUrls = list(p, 'issuer-url')
     if (jwksFiles.length === 0 && issuerUrls.length === 0) {
@@ -172,19 +178,38 @@ export const verify: Command = {
     }
     for (const [name, value] of extra) headers.set(name, value)
     headers.set('Authorization', `Bearer ${token}`)
+    // the issuers that could not be read, and why (the gateway skips them and says so in its log only)
+    const failedIssuers: { issuer: string; code: string; reason: string }[] = []
     const verifier = createGatewayVerifier({
       ...(str(p, 'audience') ? { audience: str(p, 'audience') as string } : {}),
       ...(jwks.length > 0 ? { jwks } : {}),
       ...(issuerUrls.length > 0 ? { issuerUrls } : {}),
+      ...(fetchTimeoutMs === undefined ? {} : { fetchTimeoutMs }),
+      logger: {
+        warn: (event, fields) => {
+          if (event !== 'gateway_verifier.issuer_failed') return
+          failedIssuers.push({ issuer: shownUrl(String(fields['issuer'])), code: String(fields['code']), reason: oneLine(firstSentence(String(fields['message'])).replace(/^(?:OIDC discovery for|Fetching the key set of) \S+?(?: failed)?: /, '')) })
+        },
+      },
     })
     const scope = str(p, 'scope')
     const audience = str(p, 'audience')
-    const verdict = await verifier.authenticate(headers, scope ? { unitPrimitive: scope } : {})
+    const discovery = `fetching the keys of ${issuerUrls.map(shownUrl).join(', ')} by OIDC discovery (--timeout ${fetchTimeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS} ms per request)`
+    const authenticating = verifier.authenticate(headers, scope ? { unitPrimitive: scope } : {})
+    const verdict = await (issuerUrls.length > 0 ? progress(io, flag(p, 'json')).waitFor(discovery, authenticating) : authenticating)
     const accepted = verdict.status === 200
     // what to do about a refusal: the SDK's own judgement of the same request, in the CLI's words
     const findings = accepted ? [] : refusalFindings(token, headers, scope, audience, verdict.reason)
+    if (verdict.status === 500 && failedIssuers.length > 0) {
+      findings.unshift({
+        code: 'NO_KEYS',
+        severity: 'error',
+        message: `no key could be loaded: ${failedIssuers.length} of ${issuerUrls.length} issuer(s) failed`,
+        fix: "make each issuer's /.well-known/openid-configuration and jwks_uri reachable from the gateway (it keeps an empty key set 24 h), or pass --jwks FILE",
+      })
+    }
     if (flag(p, 'json')) {
-      printJson(io, { accepted, status: verdict.status, error: verdict.error, reason: verdict.reason, claims: verdict.claims, findings })
+      printJson(io, { accepted, status: verdict.status, error: verdict.error, reason: verdict.reason, claims: verdict.claims, failedIssuers, findings })
       return accepted ? 0 : 1
     }
     const style = styleFor(io.stdout, io.env)
@@ -193,6 +218,7 @@ export const verify: Command = {
       `${style.bold('verdict')}  ${accepted ? style.green('200 accepted') : style.red(`${verdict.status} ${visible(verdict.error ?? '')}`)}`,
     ]
     if (verdict.reason) lines.push(`${style.bold('reason')}   ${visible(verdict.reason)}`)
+    for (const f of failedIssuers) lines.push(`${style.bold('issuer')}   ${f.issuer} failed: ${f.reason} [${f.code}]`)
     for (const fix of [...new Set(findings.map((f) => f.fix))].slice(0, 3)) lines.push(`${style.bold('fix')}      ${fix}`)
     io.stdout.write(`${lines.join('\n')}\n`)
     return accepted ? 0 : 1
