@@ -388,7 +388,7 @@ export function findingLines(findings: readonly Finding[], style: Style): string
   for (const f of findings) {
     const tag = f.severity === 'error' ? style.red(`${f.status ?? 'error'}`) : style.yellow('warning')
     out.push(`${tag}  ${f.message}`)
-    if (f.gatewayError !== undefined) out.push(`     gateway: ${JSON.stringify({ error: f.gatewayError })}`)
+    if (f.gatewayError !== undefined) out.push(`     gateway: ${visible(JSON.stringify({ error: f.gatewayError }))}`)
     if (f.reason !== undefined) out.push(`     reason:  ${f.reason}`)
     out.push(`     fix:     ${f.fix}`)
   }

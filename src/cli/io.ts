@@ -66,6 +66,16 @@ export function shownUrl(value: string): string {
   return `${u.protocol}//${u.host}${u.pathname === '/' && !value.replace(/[?#].*$/, '').endsWith('/') ? '' : u.pathname}${query}`
 }
 
+/**
+ * A file path the user gave, as messages show it: whole (the point of the message) unless it does not look like a
+ * path but like a secret given in the wrong place — a JWT, a PEM, a long unbroken value — which is shortened
+ * like any misplaced argument.
+ */
+export function shownPath(path: string): string {
+  const secretLike = path.length > 255 || /^eyJ[\w-]*\.[\w-]*\./.test(path) || /-----BEGIN|[\r\n]/.test(path) || /^[\w-]{40,}$/.test(path)
+  return visible(secretLike ? `${path.split(/[\r\n]/, 1)[0]?.slice(0, 12) ?? ''}…` : path)
+}
+
 /** At most `max` characters (an ellipsis marks the cut). */
 export function clip(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text
@@ -128,7 +138,7 @@ export async function readUserFile(path: string, what: string): Promise<string> 
     const code = (err as NodeJS.ErrnoException).code
     const why =
       code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (code ?? 'unreadable')
-    throw new CliFailure(`cannot read ${what} '${path}': ${why}.`)
+    throw new CliFailure(`cannot read ${what} '${shownPath(path)}': ${why}.`)
   }
 }
 

@@ -1,6 +1,6 @@
 import { echo, UsageError } from './args.js'
 import { EXIT, explain, type Explanation } from './explain.js'
-import { type CliIo, printJson, styleFor } from './io.js'
+import { type CliIo, printJson, styleFor, visible } from './io.js'
 import { keygen, jwks } from './commands/keys.js'
 import { mint, inspect, verify } from './commands/tokens.js'
 import { checkModel, serve } from './commands/gateway.js'
@@ -94,7 +94,8 @@ function report(command: string, err: unknown, io: CliIo, flags: GlobalFlags): n
     io.stderr.write(`${style.red('error')}: ${command}: ${message}\n`)
     if (flags.verbose) for (const d of e.details) io.stderr.write(`  ${d}\n`)
   }
-  if (flags.debug && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`)
+  // a stack keeps its lines; anything else in it that could drive the terminal is made visible
+  if (flags.debug && err instanceof Error && err.stack) io.stderr.write(`${err.stack.split('\n').map(visible).join('\n')}\n`)
   return e.exitCode
 }
 

@@ -182,6 +182,8 @@ describe('fuzz: the CLI arguments', () => {
           const where = JSON.stringify(args)
           expect([0, 1, 2], where).toContain(r.code)
           expect(r.stderr, where).not.toMatch(/unexpected failure/)
+          // what reaches the terminal cannot drive it: no control character but the CLI's own styling
+          for (const out of [r.stdout, r.stderr]) expect(out.replace(/\u001b\[\d+m/g, '').replace(/\r\u001b\[2K/g, ''), where).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/)
           if (!args.includes('--debug')) expect(r.stderr, where).not.toMatch(/\n\s+at /)
           if (r.code !== 0) {
             // the flags that shape error output count before a '--' only

@@ -1,7 +1,7 @@
 import { chmod, writeFile } from 'node:fs/promises'
 import { CloudConnectorError, generateSigningKeyPem, loadSigningKeySync, toJwks, type SigningKey } from '../sdk.js'
 import { CliFailure, flag, list, parse, str, UsageError } from '../args.js'
-import { printJson, readUserFile, styleFor, visible } from '../io.js'
+import { printJson, readUserFile, shownPath, styleFor, visible } from '../io.js'
 import type { Command } from '../main.js'
 
 export const keygen: Command = {
@@ -20,15 +20,15 @@ export const keygen: Command = {
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code
         throw new CliFailure(
-          code === 'EEXIST' ? `'${out}' already exists; keygen never overwrites a key. Choose another --out.` : `cannot write '${out}': ${code ?? 'error'}.`,
+          code === 'EEXIST' ? `'${shownPath(out)}' already exists; keygen never overwrites a key. Choose another --out.` : `cannot write '${shownPath(out)}': ${code ?? 'error'}.`,
         )
       }
     }
     if (flag(p, 'json')) {
       printJson(io, { kid: key.kid, alg: key.alg, bits: key.modulusLength, publicJwk: key.publicJwk, ...(out ? { out } : { pem }) })
     } else if (out !== undefined) {
-      io.stdout.write(`${out}\n`)
-      io.stderr.write(`wrote RSA-${key.modulusLength} PKCS#1 key to ${out} (mode 0600), kid ${key.kid}\n`)
+      io.stdout.write(`${visible(out)}\n`)
+      io.stderr.write(`wrote RSA-${key.modulusLength} PKCS#1 key to ${visible(out)} (mode 0600), kid ${key.kid}\n`)
     } else {
       io.stdout.write(pem)
     }
@@ -61,7 +61,7 @@ export async function loadKeyFile(file: string): Promise<SigningKey> {
     return loadSigningKeySync(text)
   } catch (err) {
     if (err instanceof CloudConnectorError) {
-      throw new CliFailure(`key file '${visible(file)}' ${KEY_PROBLEMS[err.code] ?? 'is not a usable private key'} [${err.code}]`, { code: err.code, details: [`detail: ${err.message}`] })
+      throw new CliFailure(`key file '${shownPath(file)}' ${KEY_PROBLEMS[err.code] ?? 'is not a usable private key'} [${err.code}]`, { code: err.code, details: [`detail: ${err.message}`] })
     }
     throw err
   }

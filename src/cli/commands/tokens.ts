@@ -11,7 +11,7 @@ import {
   type Problem,
 } from '../sdk.js'
 import { CliFailure, echo, flag, httpUrl, instant, integer, list, parse, str, UsageError } from '../args.js'
-import { printJson, progress, readTokenArg, readUserFile, shownUrl, styleFor, visible, warn } from '../io.js'
+import { printJson, progress, readTokenArg, readUserFile, shownPath, shownUrl, styleFor, visible, warn } from '../io.js'
 import type { Command } from '../main.js'
 import { finding, findingLines, firstSentence, oneLine, type Finding } from '../explain.js'
 import { hostOf, instanceFrom, INSTANCE_OPTIONS } from './instance.js'
@@ -254,6 +254,6 @@ async function readJwksFile(file: string): Promise<Jwks> {
   } catch {
     /* fall through */
   }
-  throw new CliFailure(`JWKS file '${file}' is not a JSON key set ({"keys": [...]}); produce one with 'cloud-connector jwks --key FILE'.`)
+  throw new CliFailure(`JWKS file '${shownPath(file)}' is not a JSON key set ({"keys": [...]}); produce one with 'cloud-connector jwks --key FILE'.`)
 }
 
