@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { CatalogError, loadCatalogDir } from '../src/index.js'
+import { rejection } from './reliability/config.js'
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/catalog/config', import.meta.url))
 let dir: string
@@ -34,7 +35,7 @@ describe('loadCatalogDir: collection keys', () => {
   ] as const) {
     it(`${what} as a key: CatalogError with the line, no process warning`, async () => {
       await writeFile(join(dir, 'add_ons', 'duo_pro.yml'), `name: duo_pro\n${key}\n`)
-      const err = await loadCatalogDir(dir).then(() => undefined, (e: unknown) => e)
+      const err = await rejection(loadCatalogDir(dir))
       expect(err).toBeInstanceOf(CatalogError)
       expect(err).toMatchObject({ code: 'ERR_CATALOG_INVALID', file: 'add_ons/duo_pro.yml', path: 'line 2' })
       expect((err as Error).message).toMatch(/^add_ons\/duo_pro\.yml: line 2, column \d+: a mapping key that is a list or a mapping; catalog keys are plain names\.$/)
@@ -46,6 +47,6 @@ describe('loadCatalogDir: collection keys', () => {
 
   it('a nested collection key deep in a value is found too', async () => {
     await writeFile(join(dir, 'add_ons', 'duo_pro.yml'), 'name: duo_pro\nx_extra:\n  deeper:\n    ? [1]\n    : 2\n')
-    expect(await loadCatalogDir(dir).then(() => undefined, (e: unknown) => e)).toMatchObject({ code: 'ERR_CATALOG_INVALID', path: 'line 4' })
+    expect(await rejection(loadCatalogDir(dir))).toMatchObject({ code: 'ERR_CATALOG_INVALID', path: 'line 4' })
   })
 })

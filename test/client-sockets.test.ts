@@ -19,12 +19,20 @@ import {
 } from '../src/index.js'
 import { fixedSource, INSTANCE, claims, signJwt } from './client-support.js'
 import { json, startServer, type TestServer } from './reliability/servers.js'
+import { rejection } from './reliability/config.js'
 
 const MODEL = { name: 'failing', endpoint: 'http://model:8000/v1' }
 
 // a full garbage collection on demand (what a busy process does on its own, at some point)
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
+
+const nowS = () => Math.floor(Date.now() / 1000)
+/** A client of a plain test server, with a token valid now (signed with the fixture key), no retries. */
+function clientOf(server: TestServer, extra: Partial<GatewayClientOptions> = {}) {
+  const token = signJwt(claims({ iat: nowS(), nbf: nowS() - 5, exp: nowS() + 3600 }))
+  return createGatewayClient({ baseUrl: server.url, tokenSource: fixedSource(token), headers: { instance: INSTANCE }, retry: false, ...extra })
+}
 
 describe('a real HTTP 421 (the model server failed)', () => {
   let emulator: Emulator
@@ -43,9 +51,7 @@ describe('a real HTTP 421 (the model server failed)', () => {
 
   it('is ModelUnreachableError from the emulator over a socket, and the check reached the gateway once', async () => {
     const before = emulator.countRequests({ side: 'gateway', path: /model_configuration/ })
-    const err = await client()
-      .checkModelConfiguration(MODEL)
-      .then(() => undefined, (e: unknown) => e)
+    const err = await rejection(client().checkModelConfiguration(MODEL))
     expect(err).toBeInstanceOf(ModelUnreachableError)
     expect(err).toMatchObject({ code: 'ERR_MODEL_UNREACHABLE', status: 421, modelStatus: 503, modelReason: 'Service Unavailable', attempts: 1 })
     // fetch may retry a 421 on a new connection; the gateway's 421 means "the model failed", so the
@@ -55,9 +61,7 @@ describe('a real HTTP 421 (the model server failed)', () => {
 
   it("is ModelUnreachableError with redirect: 'follow' too (where fetch replays the body once after the 421)", async () => {
     const before = emulator.countRequests({ side: 'gateway', path: /model_configuration/ })
-    const err = await client({ redirect: 'follow' })
-      .checkModelConfiguration(MODEL)
-      .then(() => undefined, (e: unknown) => e)
+    const err = await rejection(client({ redirect: 'follow' }).checkModelConfiguration(MODEL))
     expect(err).toBeInstanceOf(ModelUnreachableError)
     expect(err).toMatchObject({ status: 421, modelStatus: 503 })
     expect(emulator.countRequests({ side: 'gateway', path: /model_configuration/ }) - before).toBe(2)
@@ -98,9 +102,7 @@ describe('a plain node:http gateway', () => {
   afterEach(() => server.handle((_req, res) => json(res, 404, { detail: 'Not Found' })))
   afterAll(() => server.close())
 
-  const token = signJwt(claims({ exp: Math.floor(Date.now() / 1000) + 3600, iat: Math.floor(Date.now() / 1000), nbf: Math.floor(Date.now() / 1000) - 5 }))
-  const client = (extra: Partial<GatewayClientOptions> = {}) =>
-    createGatewayClient({ baseUrl: server.url, tokenSource: fixedSource(token), headers: { instance: INSTANCE }, retry: false, ...extra })
+  const client = (extra: Partial<GatewayClientOptions> = {}) => clientOf(server, extra)
 
   it('receives every attempt with its whole body and an exact Content-Length (401 refresh and 5xx retries)', async () => {
     const seen: { length: string | undefined; body: string }[] = []
@@ -129,11 +131,7 @@ describe('the timeout bounds the whole exchange; an AbortSignal always aborts', 
   })
   afterAll(() => server.close())
 
-  const now = () => Math.floor(Date.now() / 1000)
-  const token = () => signJwt(claims({ iat: now(), nbf: now() - 5, exp: now() + 3600 }))
-  const client = (extra: Partial<GatewayClientOptions> = {}) =>
-    createGatewayClient({ baseUrl: server.url, tokenSource: fixedSource(token()), headers: { instance: INSTANCE }, retry: false, ...extra })
-  const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e)
+  const client = (extra: Partial<GatewayClientOptions> = {}) => clientOf(server, extra)
   const chat = { messages: [{ role: 'user' as const, content: 'hi' }] }
 
   it('headers, then a stalled body: GatewayTimeoutError after the timeout, not a hang', async () => {
@@ -143,7 +141,7 @@ describe('the timeout bounds the whole exchange; an AbortSignal always aborts', 
       res.write('"Hel') // and never more
     })
     const started = performance.now()
-    const err = await failure(client({ timeout: 1000 }).checkModelConfiguration(MODEL))
+    const err = await rejection(client({ timeout: 1000 }).checkModelConfiguration(MODEL))
     const took = performance.now() - started
     expect(err).toBeInstanceOf(GatewayTimeoutError)
     expect(err).toMatchObject({ code: 'ERR_GATEWAY_TIMEOUT', timeoutMs: 1000, status: 200 })
@@ -159,7 +157,7 @@ describe('the timeout bounds the whole exchange; an AbortSignal always aborts', 
       res.write('{"detail":"503: Serv') // and never more
     })
     const started = performance.now()
-    const err = await failure(client({ timeout: 1000 }).checkModelConfiguration(MODEL))
+    const err = await rejection(client({ timeout: 1000 }).checkModelConfiguration(MODEL))
     expect(err).toBeInstanceOf(ModelUnreachableError)
     expect(performance.now() - started).toBeLessThan(8000)
   })
@@ -195,11 +193,11 @@ describe('the timeout bounds the whole exchange; an AbortSignal always aborts', 
     })
     // an earlier stall in the same process, ended by an abort
     const first = new AbortController()
-    const earlier = failure(client({ timeout: false }).checkModelConfiguration(MODEL, { signal: first.signal }))
+    const earlier = rejection(client({ timeout: false }).checkModelConfiguration(MODEL, { signal: first.signal }))
     setTimeout(() => first.abort(), 200)
     expect(await earlier).toBeInstanceOf(AbortedError)
     const controller = new AbortController()
-    const pending = failure(client({ timeout: false }).checkModelConfiguration(MODEL, { signal: controller.signal }))
+    const pending = rejection(client({ timeout: false }).checkModelConfiguration(MODEL, { signal: controller.signal }))
     await new Promise((r) => setTimeout(r, 200))
     // fetch's link to the caller's signal is an AbortSignal.any() that Node keeps only weakly
     gc()
@@ -223,7 +221,7 @@ describe('the timeout bounds the whole exchange; an AbortSignal always aborts', 
     expect(await it.next()).toEqual({ done: false, value: '{"n":0}\n' })
     gc()
     setTimeout(() => controller.abort(), 100)
-    expect(await failure(it.next())).toBeInstanceOf(AbortedError)
+    expect(await rejection(it.next())).toBeInstanceOf(AbortedError)
   })
 })
 
@@ -236,11 +234,7 @@ describe('every read is capped while streaming', () => {
   })
   afterAll(() => server.close())
 
-  const now = () => Math.floor(Date.now() / 1000)
-  const token = () => signJwt(claims({ iat: now(), nbf: now() - 5, exp: now() + 3600 }))
-  const client = (extra: Partial<GatewayClientOptions> = {}) =>
-    createGatewayClient({ baseUrl: server.url, tokenSource: fixedSource(token()), headers: { instance: INSTANCE }, retry: false, timeout: 20_000, ...extra })
-  const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e)
+  const client = (extra: Partial<GatewayClientOptions> = {}) => clientOf(server, { timeout: 20_000, ...extra })
 
   /** A body that never ends: 64 KiB chunks as fast as the client reads them, until it closes the connection. */
   function endless(status: number, prefix: string) {
@@ -264,7 +258,7 @@ describe('every read is capped while streaming', () => {
   it('an error body: read up to 64 KiB, then the connection is closed (the rest is never read)', async () => {
     endless(500, '{"detail":"')
     const started = performance.now()
-    const err = await failure(client().checkModelConfiguration(MODEL))
+    const err = await rejection(client().checkModelConfiguration(MODEL))
     expect(err).toBeInstanceOf(GatewayHttpError)
     expect(err).toMatchObject({ status: 500 })
     await closed
@@ -275,7 +269,7 @@ describe('every read is capped while streaming', () => {
 
   it('a success body over maxResponseBytes: GatewayResponseTooLargeError, connection closed', async () => {
     endless(200, '"')
-    const err = await failure(client({ maxResponseBytes: 1024 * 1024 }).checkModelConfiguration(MODEL))
+    const err = await rejection(client({ maxResponseBytes: 1024 * 1024 }).checkModelConfiguration(MODEL))
     expect(err).toBeInstanceOf(GatewayResponseTooLargeError)
     expect(err).toMatchObject({ code: 'ERR_GATEWAY_RESPONSE_TOO_LARGE', limitBytes: 1024 * 1024, status: 200 })
     await closed
@@ -290,7 +284,7 @@ describe('every read is capped while streaming', () => {
       res.write('"')
       sent = 1
     })
-    const err = await failure(client({ maxResponseBytes: 1024 }).checkModelConfiguration(MODEL))
+    const err = await rejection(client({ maxResponseBytes: 1024 }).checkModelConfiguration(MODEL))
     expect(err).toBeInstanceOf(GatewayResponseTooLargeError)
     expect(sent).toBe(1)
   })

@@ -17,15 +17,15 @@ import {
   type Emulator,
 } from '../src/index.js'
 import { KEY_FILE, oneJson, runCli } from './cli-support.js'
+import { rejection } from './reliability/config.js'
 
 const KEY = loadSigningKeySync(readFileSync(KEY_FILE, 'utf8'))
 const INSTANCE_ID = 'f798e820-207f-4849-869d-1f753edb3312'
 const base = { issuer: 'https://gitlab.example.com', instanceId: INSTANCE_ID, realm: 'self-managed' as const, key: KEY }
-const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e)
 
 describe('issue() for an instance entitled to nothing', () => {
   it('throws ERR_SCOPE_NOT_ENTITLED naming the add-ons that grant unit primitives, most granting first', async () => {
-    const err = await failure(createTokenIssuer(base).issue())
+    const err = await rejection(createTokenIssuer(base).issue())
     expect(err).toBeInstanceOf(TokenError)
     expect(err).toMatchObject({ code: 'ERR_SCOPE_NOT_ENTITLED', unitPrimitive: undefined, grantedBy: ['duo_enterprise', 'duo_pro', 'duo_core', 'duo_amazon_q', 'self_hosted_dap'] })
     expect((err as Error).message).toMatch(/^The instance is entitled to no unit primitive \(active add-ons: none\): the token would carry "scopes": \[\] and "aud": \[\], which the gateway always refuses \("Invalid audience"\)\. Add-ons that grant unit primitives: duo_enterprise \(42\), duo_pro \(21\), duo_core \(6\)/)
@@ -44,7 +44,7 @@ describe('issue() for an instance entitled to nothing', () => {
   })
 
   it('getToken() for a primitive names the add-ons that grant it', async () => {
-    const err = await failure(createTokenIssuer(base).getToken({ unitPrimitive: 'duo_chat' }))
+    const err = await rejection(createTokenIssuer(base).getToken({ unitPrimitive: 'duo_chat' }))
     expect(err).toMatchObject({ code: 'ERR_SCOPE_NOT_ENTITLED', unitPrimitive: 'duo_chat', grantedBy: ['duo_pro', 'duo_enterprise'] })
   })
 
@@ -54,7 +54,7 @@ describe('issue() for an instance entitled to nothing', () => {
       backendServices: [],
       addOns: [],
     })
-    const err = await failure(createTokenIssuer({ ...base, catalog }).issue())
+    const err = await rejection(createTokenIssuer({ ...base, catalog }).issue())
     expect(err).toBeInstanceOf(CatalogError)
     expect((err as Error).message).toContain('the token would carry "aud": [] and the gateway would refuse it ("Invalid audience")')
     expect((await createTokenIssuer({ ...base, catalog }).issue({ allowEmpty: true })).claims).toMatchObject({ aud: [], scopes: ['lonely'] })
