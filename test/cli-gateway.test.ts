@@ -141,6 +141,33 @@ describe('check-model: a gateway that misbehaves on purpose (plain node:http)', 
     expect(took).toBeLessThan(10_000)
   })
 
+  it('403: the gateway refused although the token has the unit primitive; exit 1, the gateway message shown', async () => {
+    server.handle((req, res) => {
+      req.resume()
+      json(res, 403, { detail: "Unauthorized to access 'model_configuration/check'" })
+    })
+    const r = await runCli(args())
+    expect(r.code).toBe(1)
+    expect(r.stdout.split('\n').slice(1, 4)).toEqual([
+      `verdict  403 "Unauthorized to access 'model_configuration/check'" [ERR_GATEWAY_FORBIDDEN]`,
+      "cause    the gateway refused although the token has 'complete_code': Unauthorized to access 'model_configuration/check'",
+      "fix      see the gateway's message: it needs something more for this request than the unit primitive",
+    ])
+    expect(server.count('/v1/prompts/model_configuration%2Fcheck')).toBeGreaterThan(0)
+    expect(oneJson<CheckJson>(await runCli([...args(), '--json']))).toMatchObject({ code: 'ERR_GATEWAY_FORBIDDEN', status: 403, sent: true })
+  })
+
+  it('refused before sending (preflight): exit 1, "not sent" with what the gateway would answer, nothing reached it', async () => {
+    const before = server.count()
+    const r = await runCli([...args(), '--policy', 'rails'])
+    expect(r.code).toBe(1)
+    const lines = r.stdout.split('\n')
+    expect(lines[1]).toBe('verdict  not sent (the gateway would answer 401 "Forbidden by auth provider") [ERR_PREFLIGHT_REJECTED]')
+    expect(lines[2]).toMatch(/^cause {4}No token at all: GitLab would send no token for complete_code/)
+    expect(lines[3]).toMatch(/^fix {6}GitLab sends an empty token when it falls back to the synced token, which an offline license never has: self-issue a JWT/)
+    expect(server.count()).toBe(before)
+  })
+
   it('422: the gateway rejected the body; the fields are named by their flags, exit 1', async () => {
     server.handle(async (req, res) => {
       req.resume()

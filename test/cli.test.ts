@@ -5,41 +5,18 @@
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Readable } from 'node:stream'
 import { createPrivateKey } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { main } from '../src/cli/main.js'
-import type { CliIo } from '../src/cli/io.js'
 import { inspectToken } from '../src/index.js'
+import { KEY_FILE, runCli } from './cli-support.js'
 
-const KEY_FILE = new URL('./fixtures/instance-key.pem', import.meta.url).pathname
 const INSTANCE_ID = 'f798e820-207f-4849-869d-1f753edb3312'
 const ISSUER = 'https://gitlab.example.com'
 const dir = mkdtempSync(join(tmpdir(), 'cc-cli-'))
 
-interface Run {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-async function run(argv: string[], opts: { stdin?: string; env?: NodeJS.ProcessEnv; tty?: boolean } = {}): Promise<Run> {
-  let stdout = ''
-  let stderr = ''
-  const stdin = Readable.from(opts.stdin === undefined ? [] : [Buffer.from(opts.stdin)]) as unknown as CliIo['stdin']
-  ;(stdin as { isTTY?: boolean }).isTTY = opts.stdin === undefined
-  const io: CliIo = {
-    stdout: { write: (s: string) => (stdout += s), isTTY: opts.tty ?? false },
-    stderr: { write: (s: string) => (stderr += s), isTTY: opts.tty ?? false },
-    stdin,
-    env: opts.env ?? {},
-    untilSignal: () => Promise.resolve('SIGTERM'),
-  }
-  const code = await main(argv, io)
-  return { code, stdout, stderr }
-}
+const run = runCli
 
 const mintArgs = ['mint', '--key', KEY_FILE, '--issuer', ISSUER, '--instance-id', INSTANCE_ID, '--add-on', 'duo_enterprise']
 
