@@ -13,6 +13,7 @@ import {
   GatewayResponseTooLargeError,
   GatewayTimeoutError,
   ModelUnreachableError,
+  NetworkError,
   startEmulator,
   type Emulator,
   type GatewayClientOptions,
@@ -103,6 +104,14 @@ describe('a plain node:http gateway', () => {
   afterAll(() => server.close())
 
   const client = (extra: Partial<GatewayClientOptions> = {}) => clientOf(server, extra)
+
+  it('a TLS failure (https:// to a plain HTTP port) is a NetworkError with a one-line message', async () => {
+    const err = await rejection(createGatewayClient({ baseUrl: server.url.replace('http:', 'https:'), tokenSource: fixedSource('x.y.z'), headers: { instance: INSTANCE }, retry: false }).health())
+    expect(err).toBeInstanceOf(NetworkError)
+    // OpenSSL's message ends with a line break; a message is one line
+    expect((err as Error).message).toMatch(/^health: could not reach the AI Gateway for GET \/monitoring\/healthz \(request id [0-9a-f-]{36}\): .*wrong version number.*\. Check the base URL/)
+    expect((err as Error).message).not.toMatch(/[\r\n]/)
+  })
 
   it('receives every attempt with its whole body and an exact Content-Length (401 refresh and 5xx retries)', async () => {
     const seen: { length: string | undefined; body: string }[] = []
