@@ -19,9 +19,9 @@ const mint = ['mint', '--key', KEY_FILE, '--issuer', ISSUER, '--instance-id', IN
 describe('usage errors always exit 2', () => {
   const cases: [string, string[], NodeJS.ProcessEnv, RegExp][] = [
     ['an invalid --issuer', ['mint', '--key', KEY_FILE, '--issuer', 'gitlab.example.com', '--instance-id', INSTANCE_ID, '--add-on', 'duo_pro'], {}, /--issuer must be an http\(s\) URL/],
-    ['an invalid GITLAB_URL', ['mint', '--key', KEY_FILE, '--instance-id', INSTANCE_ID, '--add-on', 'duo_pro'], { GITLAB_URL: 'ftp://x' }, /--issuer must be an http\(s\) URL/],
+    ['an invalid GITLAB_URL', ['mint', '--key', KEY_FILE, '--instance-id', INSTANCE_ID, '--add-on', 'duo_pro'], { GITLAB_URL: 'ftp://x' }, /GITLAB_URL must be an http\(s\) URL/],
     ['an invalid --instance-id', ['mint', '--key', KEY_FILE, '--issuer', ISSUER, '--instance-id', 'abc', '--add-on', 'duo_pro'], {}, /--instance-id must be the instance UUID/],
-    ['an invalid GITLAB_INSTANCE_ID', ['mint', '--key', KEY_FILE, '--issuer', ISSUER, '--add-on', 'duo_pro'], { GITLAB_INSTANCE_ID: '1234' }, /--instance-id must be the instance UUID/],
+    ['an invalid GITLAB_INSTANCE_ID', ['mint', '--key', KEY_FILE, '--issuer', ISSUER, '--add-on', 'duo_pro'], { GITLAB_INSTANCE_ID: '1234' }, /GITLAB_INSTANCE_ID must be the instance UUID/],
     ['an invalid --ttl', [...mint, '--ttl', '0'], {}, /--ttl must be an integer from 1 to 86400/],
     ['an invalid --realm', [...mint, '--realm', 'dedicated'], {}, /--realm must be 'self-managed' or 'saas'/],
     ['an unknown --add-on', [...mint, '--add-on', 'duo_plus'], {}, /--add-on 'duo_plus' is not an add-on/],
@@ -29,7 +29,7 @@ describe('usage errors always exit 2', () => {
     ['--user-id without its salt', [...mint, '--user-id', '42'], {}, /--user-id needs GITLAB_GLOBAL_USER_ID_SALT/],
     ['an invalid --at', ['inspect', 'x', '--at', 'soon'], {}, /--at must be an ISO 8601/],
     ['an invalid --gateway', ['check-model', '--gateway', 'aigw:5052', '--model', 'm', '--endpoint', 'http://m'], {}, /--gateway must be an http\(s\) URL/],
-    ['an invalid AI_GATEWAY_URL', ['check-model', '--model', 'm', '--endpoint', 'http://m'], { AI_GATEWAY_URL: 'http://u:p@aigw' }, /--gateway must be an http\(s\) URL/],
+    ['an invalid AI_GATEWAY_URL', ['check-model', '--model', 'm', '--endpoint', 'http://m'], { AI_GATEWAY_URL: 'http://u:p@aigw' }, /AI_GATEWAY_URL must be an http\(s\) URL/],
     ['an invalid --timeout', ['check-model', '--model', 'm', '--endpoint', 'http://m', '--timeout', '50'], {}, /--timeout must be an integer from 100 to 600000/],
     ['an invalid --issuer-url', ['verify', 'x', '--issuer-url', 'gitlab'], {}, /--issuer-url must be an http\(s\) URL/],
     ['an invalid --header', ['verify', 'x', '--jwks', 'j.json', '--header', 'nocolon'], {}, /--header must look like "Name: value"/],

@@ -92,7 +92,7 @@ export function integer(command: string, p: Parsed, name: string, min: number, m
  * A flag's value that must be an absolute http(s) URL without credentials, query or fragment (an instance, a
  * gateway, an issuer). The value is echoed without userinfo or query, and shortened.
  */
-export function httpUrl(name: string, value: string, example: string): string {
+export function httpUrl(label: string, value: string, example: string): string {
   let u: URL | undefined
   try {
     u = new URL(value)
@@ -100,9 +100,14 @@ export function httpUrl(name: string, value: string, example: string): string {
     u = undefined
   }
   if (u === undefined || (u.protocol !== 'http:' && u.protocol !== 'https:') || u.username !== '' || u.password !== '' || u.search !== '' || u.hash !== '') {
-    throw new UsageError(`--${name} must be an http(s) URL without user:password@, query or fragment, e.g. ${example}; got '${echo(shownUrl(value))}'.`)
+    throw new UsageError(`${label} must be an http(s) URL without user:password@, query or fragment, e.g. ${example}; got '${echo(shownUrl(value))}'.`)
   }
   return value
+}
+
+/** How a message names where a value came from: the flag, or the environment variable that stood in for it. */
+export function sourceOf(p: Parsed, name: string, envName: string): string {
+  return str(p, name) === undefined ? envName : `--${name}`
 }
 
 /** A point in time: an ISO 8601 date or date-time, or whole seconds since the epoch. */

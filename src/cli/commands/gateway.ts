@@ -6,7 +6,7 @@ import {
   type TokenSource,
   startEmulator,
 } from '../sdk.js'
-import { CliFailure, echo, flag, httpUrl, integer, list, parse, required, str, UsageError } from '../args.js'
+import { CliFailure, echo, flag, httpUrl, integer, list, parse, required, sourceOf, str, UsageError } from '../args.js'
 import { printJson, progress, shownUrl, styleFor, visible, warn } from '../io.js'
 import { EXIT, explain, findingLines } from '../explain.js'
 import type { Command } from '../main.js'
@@ -54,7 +54,7 @@ export const checkModel: Command = {
     const timeout = integer('check-model', p, 'timeout', 100, 600_000) ?? 30_000
     const apiKey = str(p, 'api-key') ?? io.env.MODEL_API_KEY
     const gatewayFlag = str(p, 'gateway') ?? io.env.AI_GATEWAY_URL
-    const gatewayArg = gatewayFlag === undefined ? undefined : httpUrl('gateway', gatewayFlag, 'http://127.0.0.1:5052')
+    const gatewayArg = gatewayFlag === undefined ? undefined : httpUrl(sourceOf(p, 'gateway', 'AI_GATEWAY_URL'), gatewayFlag, 'http://127.0.0.1:5052')
 
     let stop: (() => Promise<void>) | undefined
     let gatewayUrl: string

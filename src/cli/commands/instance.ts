@@ -1,5 +1,5 @@
 import { builtInCatalog, createTokenIssuer, UUID_NOT_SET, type Realm, type TokenIssuer } from '../sdk.js'
-import { echo, httpUrl, list, required, str, UsageError, type OptionSpec, type Parsed } from '../args.js'
+import { echo, httpUrl, list, required, sourceOf, str, UsageError, type OptionSpec, type Parsed } from '../args.js'
 import { warn, type CliIo } from '../io.js'
 import { loadKeyFile } from './keys.js'
 
@@ -25,10 +25,10 @@ export interface InstanceArgs {
 /** Read the instance flags (or their environment variables) and build its token issuer. */
 export async function instanceFrom(command: string, p: Parsed, io: CliIo, extra: { ttlSeconds?: number; cache?: false } = {}): Promise<InstanceArgs> {
   const keyFile = required(command, p, 'key', 'CLOUD_CONNECTOR_KEY_FILE', io.env)
-  const issuerUrl = httpUrl('issuer', required(command, p, 'issuer', 'GITLAB_URL', io.env), 'https://gitlab.example.com')
+  const issuerUrl = httpUrl(sourceOf(p, 'issuer', 'GITLAB_URL'), required(command, p, 'issuer', 'GITLAB_URL', io.env), 'https://gitlab.example.com')
   const instanceId = required(command, p, 'instance-id', 'GITLAB_INSTANCE_ID', io.env)
   if (instanceId !== UUID_NOT_SET && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(instanceId)) {
-    throw new UsageError(`--instance-id must be the instance UUID (8-4-4-4-12 hex digits), got '${echo(instanceId)}'.`)
+    throw new UsageError(`${sourceOf(p, 'instance-id', 'GITLAB_INSTANCE_ID')} must be the instance UUID (8-4-4-4-12 hex digits), got '${echo(instanceId)}'.`)
   }
   const realm = parseRealm(command, str(p, 'realm'))
   const addOns = list(p, 'add-on')

@@ -154,7 +154,7 @@ export const verify: Command = {
     if (jwksFiles.length === 0 && issuerUrls.length === 0) {
       throw new UsageError("give the trusted keys with --jwks FILE or --issuer-url URL (repeatable). See 'cloud-connector verify --help'.")
     }
-    for (const u of issuerUrls) httpUrl('issuer-url', u, 'https://gitlab.example.com')
+    for (const u of issuerUrls) httpUrl('--issuer-url', u, 'https://gitlab.example.com')
     // every flag is checked before a file or standard input is read
     const extra: [string, string][] = list(p, 'header').map((h) => {
       const i = h.indexOf(':')
