@@ -2,32 +2,39 @@
  * Mint the token an offline-license, self-managed GitLab instance sends to the AI Gateway, and
  * print its decoded header and claims.
  *
- *   npx tsx examples/mint.ts
- *   KEY_FILE=/path/to/instance-key.pem GITLAB_URL=https://gitlab.example.com INSTANCE_ID=<uuid> npx tsx examples/mint.ts
+ *   npm run mint-example
+ *   CLOUD_CONNECTOR_KEY_FILE=/path/to/instance-key.pem GITLAB_URL=https://gitlab.example.com \
+ *   GITLAB_INSTANCE_ID=<uuid> npx tsx examples/mint.ts
  *
- * The key defaults to the test fixture (a PKCS#1 PEM, as GitLab stores `cloud_connector_keys`).
- * In an application, import from 'cloud-connector-sdk' instead of the source tree.
+ * The environment variables are the ones the CLI documents. Without CLOUD_CONNECTOR_KEY_FILE the example signs
+ * with a key it generates for this run (no gateway trusts it) and says so; it never signs with a key from the
+ * source tree. In an application, import from 'cloud-connector-sdk' instead of the source tree.
  */
 import { readFile } from 'node:fs/promises'
 import { decodeJwt, decodeProtectedHeader } from 'jose'
-import { loadSigningKey } from '../src/keys/index.js'
+import { generateSigningKeyPem, loadSigningKey } from '../src/keys/index.js'
 import { redact } from '../src/redact.js'
 import { createTokenIssuer, createTokenSource } from '../src/token/index.js'
 
-const keyFile = process.env.KEY_FILE ?? new URL('../test/fixtures/instance-key.pem', import.meta.url)
-const pem = await readFile(keyFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
-  console.error(`Cannot read the key file ${String(keyFile)} (${err.code ?? err.name}): set KEY_FILE to the instance's PEM key.`)
-  process.exit(1)
-})
+const env = process.env
+const keyFile = env.CLOUD_CONNECTOR_KEY_FILE
+let pem: string
+if (keyFile) {
+  pem = await readFile(keyFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    console.error(`Cannot read the key file ${keyFile} (${err.code ?? err.name}): set CLOUD_CONNECTOR_KEY_FILE to the instance's PEM key.`)
+    process.exit(1)
+  })
+} else {
+  pem = generateSigningKeyPem()
+  console.error('note: CLOUD_CONNECTOR_KEY_FILE is not set: signing with a key generated for this run, which no gateway trusts.')
+}
 const key = await loadSigningKey(pem)
+const issuerUrl = env.GITLAB_URL || 'https://gitlab.example.com'
+const instanceId = env.GITLAB_INSTANCE_ID || 'f798e820-207f-4849-869d-1f753edb3312'
+if (!env.GITLAB_URL) console.error(`note: GITLAB_URL is not set: iss is ${issuerUrl}.`)
+if (!env.GITLAB_INSTANCE_ID) console.error(`note: GITLAB_INSTANCE_ID is not set: sub is ${instanceId}.`)
 
-const issuer = createTokenIssuer({
-  issuer: process.env.GITLAB_URL ?? 'https://gitlab.example.com',
-  instanceId: process.env.INSTANCE_ID ?? 'f798e820-207f-4849-869d-1f753edb3312',
-  realm: 'self-managed',
-  key,
-  addOns: ['duo_enterprise'],
-})
+const issuer = createTokenIssuer({ issuer: issuerUrl, instanceId, realm: 'self-managed', key, addOns: ['duo_enterprise'] })
 
 // The reported setup: offline license, General Chat on a self-hosted model, Code Completion not.
 // GitLab's own rule ('rails') ends with no token for complete_code; the default 'safe' policy self-issues.

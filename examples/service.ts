@@ -37,9 +37,10 @@ let gatewayUrl: string
 let instance: GatewayHeadersContext['instance']
 let stopEmulator: (() => Promise<void>) | undefined
 if (env.AI_GATEWAY_URL) {
-  const key = await loadSigningKey(await readFile(env.CLOUD_CONNECTOR_KEY_FILE ?? 'key.pem', 'utf8'))
-  const issuerUrl = env.GITLAB_URL ?? 'https://gitlab.example.com'
-  const id = env.GITLAB_INSTANCE_ID ?? 'uuid-not-set'
+  // a real gateway needs the real instance: no default stands in for its key, URL or UUID
+  const key = await loadSigningKey(await readFile(required('CLOUD_CONNECTOR_KEY_FILE'), 'utf8'))
+  const issuerUrl = required('GITLAB_URL')
+  const id = required('GITLAB_INSTANCE_ID')
   issuer = createTokenIssuer({ issuer: issuerUrl, instanceId: id, realm: 'self-managed', key, addOns: ['duo_enterprise'], logger })
   gatewayUrl = env.AI_GATEWAY_URL
   instance = { id, realm: 'self-managed', hostName: new URL(issuerUrl).hostname }
@@ -103,4 +104,11 @@ async function readBody(req: IncomingMessage): Promise<string> {
     if (text.length > 64 * 1024) throw new SyntaxError('body too large')
   }
   return text
+}
+
+function required(name: string): string {
+  const value = env[name]
+  if (value) return value
+  console.error(`service: set ${name} (needed with AI_GATEWAY_URL)`)
+  process.exit(2)
 }

@@ -49,6 +49,7 @@ export const ERROR_CODES = [
   'ERR_CLOCK_SKEW',
   'ERR_USAGE_QUOTA_EXCEEDED',
   'ERR_USAGE_QUOTA_NOT_ENTITLED',
+  'ERR_GATEWAY_RESPONSE_TOO_LARGE',
   // emulator and testing toolkit
   'ERR_EMULATOR_START',
   'ERR_TOKEN_SHAPE',
@@ -131,17 +132,20 @@ export class CatalogError extends CloudConnectorError {
 export class TokenError extends CloudConnectorError {
   readonly unitPrimitive: string | undefined
   readonly claim: string | undefined
+  /** `ERR_SCOPE_NOT_ENTITLED`: the catalog's add-ons that would grant what was asked (most granting first). */
+  readonly grantedBy: readonly string[] | undefined
   constructor(
     code: Extract<
       CloudConnectorErrorCode,
       'ERR_SCOPE_NOT_ENTITLED' | 'ERR_RESERVED_CLAIM' | 'ERR_SIGNER_FAILED' | 'ERR_NO_TOKEN' | 'ERR_SYNCED_TOKEN_INVALID'
     >,
     message: string,
-    details: { unitPrimitive?: string; claim?: string; cause?: unknown } = {},
+    details: { unitPrimitive?: string; claim?: string; grantedBy?: readonly string[]; cause?: unknown } = {},
   ) {
     super(code, message, { cause: details.cause })
     this.unitPrimitive = details.unitPrimitive
     this.claim = details.claim
+    this.grantedBy = details.grantedBy
   }
 }
 

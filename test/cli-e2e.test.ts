@@ -6,8 +6,11 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createServer } from 'node:net'
+import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createGatewayClient, createTokenIssuer, createTokenSource, loadSigningKey } from '../src/index.js'
 
 const CLI = new URL('../dist/cli/index.js', import.meta.url).pathname
 const dir = mkdtempSync(join(tmpdir(), 'cc-e2e-'))
@@ -117,6 +120,39 @@ describe('the built CLI', () => {
       expect(JSON.parse(v.stdout)).toMatchObject({ accepted: false, status: 403 })
     })
 
+    it('serve --port N listens on N: the README Quick start (keygen, serve --port, the client) gets 200', async () => {
+      const port = await freePort()
+      const quickKey = join(dir, 'quick.pem')
+      expect((await cli(['keygen', '--out', quickKey])).code).toBe(0)
+      const quick = spawn(process.execPath, [CLI, 'serve', '--port', String(port), '--key', quickKey], { stdio: ['ignore', 'pipe', 'pipe'] })
+      try {
+        const banner = await new Promise<string>((resolve, reject) => {
+          let text = ''
+          quick.once('exit', (c) => reject(new Error(`serve exited (${c})`)))
+          quick.stdout!.on('data', (d: Buffer) => {
+            text += d.toString()
+            if (text.includes('Ctrl-C')) resolve(text)
+          })
+        })
+        expect(banner).toContain(`gateway   http://127.0.0.1:${port}\n`)
+        // the Quick start, with this port for 5052
+        const key = await loadSigningKey(readFileSync(quickKey, 'utf8'))
+        const issuer = createTokenIssuer({ issuer: 'https://gitlab.example.com', instanceId: 'f798e820-207f-4849-869d-1f753edb3312', realm: 'self-managed', key, addOns: ['duo_enterprise'] })
+        const tokenSource = createTokenSource({ license: 'offline-cloud', selfHostedFeatures: ['duo_chat'], selfIssued: issuer })
+        const client = createGatewayClient({
+          baseUrl: `http://127.0.0.1:${port}`,
+          tokenSource,
+          headers: { instance: { id: 'f798e820-207f-4849-869d-1f753edb3312', hostName: 'gitlab.example.com', version: '18.5.4', realm: 'self-managed' } },
+        })
+        const answer = await client.checkModelConfiguration({ name: 'mistral', endpoint: 'http://model:8000/v1', identifier: 'custom_openai/mistral', provider: 'openai' })
+        expect(answer.status).toBe(200)
+      } finally {
+        const exited = new Promise((r) => quick.once('exit', r))
+        quick.kill('SIGTERM')
+        await exited
+      }
+    })
+
     it('stops cleanly on SIGTERM', async () => {
       const exited = new Promise<number | null>((r) => server.once('exit', (c) => r(c)))
       server.kill('SIGTERM')
@@ -124,3 +160,15 @@ describe('the built CLI', () => {
     })
   })
 })
+
+/** A port nothing listens on right now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer()
+    probe.once('error', reject)
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number }
+      probe.close(() => resolve(port))
+    })
+  })
+}

@@ -5,41 +5,18 @@
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Readable } from 'node:stream'
 import { createPrivateKey } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { main } from '../src/cli/main.js'
-import type { CliIo } from '../src/cli/io.js'
 import { inspectToken } from '../src/index.js'
+import { KEY_FILE, runCli } from './cli-support.js'
 
-const KEY_FILE = new URL('./fixtures/instance-key.pem', import.meta.url).pathname
 const INSTANCE_ID = 'f798e820-207f-4849-869d-1f753edb3312'
 const ISSUER = 'https://gitlab.example.com'
 const dir = mkdtempSync(join(tmpdir(), 'cc-cli-'))
 
-interface Run {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-async function run(argv: string[], opts: { stdin?: string; env?: NodeJS.ProcessEnv; tty?: boolean } = {}): Promise<Run> {
-  let stdout = ''
-  let stderr = ''
-  const stdin = Readable.from(opts.stdin === undefined ? [] : [Buffer.from(opts.stdin)]) as unknown as CliIo['stdin']
-  ;(stdin as { isTTY?: boolean }).isTTY = opts.stdin === undefined
-  const io: CliIo = {
-    stdout: { write: (s: string) => (stdout += s), isTTY: opts.tty ?? false },
-    stderr: { write: (s: string) => (stderr += s), isTTY: opts.tty ?? false },
-    stdin,
-    env: opts.env ?? {},
-    untilSignal: () => Promise.resolve('SIGTERM'),
-  }
-  const code = await main(argv, io)
-  return { code, stdout, stderr }
-}
+const run = runCli
 
 const mintArgs = ['mint', '--key', KEY_FILE, '--issuer', ISSUER, '--instance-id', INSTANCE_ID, '--add-on', 'duo_enterprise']
 
@@ -68,7 +45,7 @@ describe('cloud-connector CLI', () => {
       [[...mintArgs, '--realm', 'dedicated'], /--realm must be 'self-managed' or 'saas'/],
       [['jwks'], /at least one --key FILE/],
       [['verify', 'x.y.z'], /--jwks FILE or --issuer-url URL/],
-      [['verify', 'x.y.z', '--issuer-url', 'not a url'], /is not a URL/],
+      [['verify', 'x.y.z', '--issuer-url', 'not a url'], /--issuer-url must be an http\(s\) URL without user:password@, query or fragment, e\.g\. https:\/\/gitlab\.example\.com; got 'not a url'/],
       [['check-model', '--endpoint', 'http://m'], /--model is required/],
       [['inspect', 'a', 'b'], /unexpected argument 'b'/],
     ]
@@ -89,7 +66,7 @@ describe('cloud-connector CLI', () => {
     writeFileSync(bad, readFileSync(KEY_FILE, 'utf8').slice(0, 300))
     const truncated = await run(['jwks', '--key', bad])
     expect(truncated.code).toBe(1)
-    expect(truncated.stderr).toMatch(/key file '.*bad\.pem': The signing key PEM is truncated.*\[ERR_KEY_TRUNCATED\]/)
+    expect(truncated.stderr).toMatch(/^error: jwks: key file '.*bad\.pem' is truncated: copy the whole PEM, from its BEGIN line to its END line \[ERR_KEY_TRUNCATED\]\n$/)
     expect(truncated.stderr).not.toMatch(/\n\s+at /)
     // --debug adds the stack
     const debug = await run(['jwks', '--key', bad, '--debug'])
@@ -229,14 +206,15 @@ describe('cloud-connector CLI', () => {
       const args = ['check-model', '--gateway', url, '--model', 'mistral', '--endpoint', 'http://model:8000/v1', '--key', KEY_FILE, '--issuer', ISSUER, '--instance-id', INSTANCE_ID, '--add-on', 'duo_enterprise']
       const r = await run([...args, '--json'])
       expect(r.code).toBe(1)
-      const out = JSON.parse(r.stdout) as { ok: boolean; code: string; hint: string; message: string }
-      expect(out).toMatchObject({ ok: false, code: 'ERR_GATEWAY_REDIRECT' })
-      expect(out.hint).toBe(`check-model follows no redirect: pass the gateway's final URL with --gateway (curl -sI ${url}/monitoring/healthz shows the Location).`)
+      const out = JSON.parse(r.stdout) as { ok: boolean; code: string; fix: string; message: string; sent: boolean }
+      expect(out).toMatchObject({ ok: false, code: 'ERR_GATEWAY_REDIRECT', sent: true })
+      expect(out.fix).toBe(`pass the gateway's final URL with --gateway (curl -sI ${url}/monitoring/healthz shows the Location)`)
       const text = await run(args)
       expect(text.code).toBe(1)
-      expect(text.stdout).toMatch(/verdict\s+not sent checkModelConfiguration: the AI Gateway answered POST \/v1\/prompts\/model_configuration%2Fcheck \(request id [0-9a-f-]{36}\) with a redirect/)
-      expect(text.stdout).toContain('[ERR_GATEWAY_REDIRECT]')
-      expect(text.stdout).toMatch(/hint\s+check-model follows no redirect/)
+      // the request went out: the verdict is "no answer", not "not sent"
+      expect(text.stdout).toContain('verdict  no answer [ERR_GATEWAY_REDIRECT]\n')
+      expect(text.stdout).toContain('cause    the gateway answered with a redirect, which the CLI does not follow: neither the token nor the body went elsewhere\n')
+      expect(text.stdout).toMatch(/fix\s+pass the gateway's final URL with --gateway/)
       // one request per run: the redirect was neither followed nor retried
       expect(requests).toBe(2)
     } finally {

@@ -101,6 +101,8 @@ describe('createGatewayClient: what goes on the wire', () => {
     expect(answer.requestId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
     expect(req!.headers).toEqual({
       authorization: `Bearer ${token}`,
+      // the exact length, set by the client since the body goes out as a stream (see client-sockets.test.ts)
+      'content-length': String(Buffer.byteLength(req!.body)),
       'content-type': 'application/json',
       'x-gitlab-authentication-type': 'oidc',
       'x-request-id': answer.requestId,

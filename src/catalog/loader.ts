@@ -17,7 +17,7 @@
 import type { Dirent } from 'node:fs'
 import { open, readdir, stat } from 'node:fs/promises'
 import { basename, join } from 'node:path'
-import { parseDocument } from 'yaml'
+import { isCollection, LineCounter, parseDocument, visit } from 'yaml'
 import { CatalogError } from '../errors.js'
 import { buildCatalog, type Catalog, type CatalogItem, type ItemKind } from './catalog.js'
 
@@ -126,7 +126,9 @@ async function readYamlFile(path: string, source: string, maxFileBytes: number):
   const text = await readBounded(path, source, maxFileBytes)
   // uniqueKeys: a key given twice is an error, not "last one wins"; the default alias limit
   // (maxAliasCount 100) stops "billion laughs" expansion.
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true })
+  // logLevel 'error': the parser reports through doc.errors only, never with a process warning on stderr
+  const lineCounter = new LineCounter()
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, logLevel: 'error', lineCounter })
   const error = doc.errors[0]
   if (error) {
     const pos = error.linePos?.[0]
@@ -135,6 +137,25 @@ async function readYamlFile(path: string, source: string, maxFileBytes: number):
     throw new CatalogError('ERR_CATALOG_INVALID', `${source}: YAML syntax error${where}: ${reason}`, {
       file: source,
       path: pos ? `line ${pos.line}` : undefined,
+    })
+  }
+  // A mapping key that is itself a list or a mapping (`? [a, b]: c`) has no JSON form: yaml would stringify it
+  // and warn on the process; no catalog field is keyed that way, so it is refused, with its line.
+  let collectionKey: number | undefined
+  visit(doc, {
+    Pair(_, pair) {
+      if (isCollection(pair.key)) {
+        collectionKey = pair.key.range?.[0] ?? 0
+        return visit.BREAK
+      }
+      return undefined
+    },
+  })
+  if (collectionKey !== undefined) {
+    const { line, col } = lineCounter.linePos(collectionKey)
+    throw new CatalogError('ERR_CATALOG_INVALID', `${source}: line ${line}, column ${col}: a mapping key that is a list or a mapping; catalog keys are plain names.`, {
+      file: source,
+      path: `line ${line}`,
     })
   }
   let value: unknown

@@ -26,8 +26,108 @@ export function styleFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv): S
   return { bold: wrap(1, 22), red: wrap(31, 39), green: wrap(32, 39), yellow: wrap(33, 39), dim: wrap(2, 22) }
 }
 
+/**
+ * One JSON document on stdout. JSON.stringify escapes C0 controls but not DEL, C1 (an 8-bit CSI is one),
+ * line separators or bidirectional controls: those are escaped too (they occur only inside strings).
+ */
 export function printJson(io: CliIo, value: unknown): void {
-  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`)
+  const text = JSON.stringify(value, null, 2).replace(JSON_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  io.stdout.write(`${text}\n`)
+}
+const JSON_UNSAFE = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+
+/**
+ * Text the CLI did not write itself (what the user typed, a token's header, a gateway's or a model's answer)
+ * with every control character made visible: a message stays on one line and cannot drive the terminal
+ * (ANSI/OSC escapes such as `ESC ]0;` or `ESC [2J`, bidirectional overrides, line separators). Every place
+ * the CLI prints such text goes through here.
+ */
+export function visible(text: string): string {
+  return text.replace(CONTROL, (c) =>
+    c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  )
+}
+// C0, DEL, C1, the line/paragraph separators and the bidirectional embedding/override/isolate controls
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+
+/**
+ * A URL as the CLI prints it: without userinfo (user:password@) and without query values or fragment, which
+ * may hold credentials (`?key=…`). A value that is not a URL is returned as is (callers echo it shortened).
+ */
+export function shownUrl(value: string): string {
+  let u: URL
+  try {
+    u = new URL(value)
+  } catch {
+    return value
+  }
+  const names = [...new Set(u.searchParams.keys())]
+  const query = names.length === 0 ? (u.search === '' ? '' : '?…') : `?${names.map((n) => `${encodeURIComponent(n)}=…`).join('&')}`
+  return `${u.protocol}//${u.host}${u.pathname === '/' && !value.replace(/[?#].*$/, '').endsWith('/') ? '' : u.pathname}${query}`
+}
+
+/**
+ * A file path the user gave, as messages show it: whole (the point of the message) unless it does not look like a
+ * path but like a secret given in the wrong place — a JWT, a PEM, a long unbroken value — which is shortened
+ * like any misplaced argument.
+ */
+export function shownPath(path: string): string {
+  const secretLike = path.length > 255 || /^eyJ[\w-]*\.[\w-]*\./.test(path) || /-----BEGIN|[\r\n]/.test(path) || /^[\w-]{40,}$/.test(path)
+  return visible(secretLike ? `${path.split(/[\r\n]/, 1)[0]?.slice(0, 12) ?? ''}…` : path)
+}
+
+/** At most `max` characters (an ellipsis marks the cut). */
+export function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text
+}
+
+/** A warning for a person, on stderr: one line, `warning: `, untrusted text made visible. Stdout (and --json) stays clean. */
+export function warn(io: CliIo, text: string): void {
+  const style = styleFor(io.stderr, io.env)
+  io.stderr.write(`${style.yellow('warning')}: ${visible(text.replace(/\s+/g, ' ').trim())}\n`)
+}
+
+export interface Progress {
+  /** Wait for `work`; if it takes longer than a second, say on stderr what is awaited until it settles. */
+  waitFor<T>(what: string, work: Promise<T>): Promise<T>
+  /** Replace what the current wait says (a retry, a next step). */
+  update(what: string): void
+}
+
+/**
+ * What a long wait is waiting for (discovery, a slow gateway, retries): one line on stderr after a second,
+ * rewritten in place and cleared when the wait ends. Only on a TTY and never with --json: a script or a pipe
+ * gets nothing extra.
+ */
+export function progress(io: CliIo, json: boolean): Progress {
+  const on = io.stderr.isTTY === true && !json
+  let current: string | undefined
+  let shown = false
+  const draw = () => {
+    if (current === undefined) return
+    io.stderr.write(`\r\u001b[2K${styleFor(io.stderr, io.env).dim(`… ${visible(current)}`)}`)
+    shown = true
+  }
+  return {
+    async waitFor(what, work) {
+      if (!on) return work
+      current = what
+      const timer = setTimeout(draw, 1000)
+      try {
+        return await work
+      } finally {
+        clearTimeout(timer)
+        if (shown) io.stderr.write('\r\u001b[2K')
+        current = undefined
+        shown = false
+      }
+    },
+    update(what) {
+      if (!on || current === undefined) return
+      current = what
+      if (shown) draw()
+    },
+  }
 }
 
 /** Read a file the user named, turning fs errors into one-line messages. */
@@ -38,7 +138,7 @@ export async function readUserFile(path: string, what: string): Promise<string> 
     const code = (err as NodeJS.ErrnoException).code
     const why =
       code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (code ?? 'unreadable')
-    throw new CliFailure(`cannot read ${what} '${path}': ${why}.`)
+    throw new CliFailure(`cannot read ${what} '${shownPath(path)}': ${why}.`)
   }
 }
 

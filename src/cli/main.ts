@@ -1,11 +1,12 @@
-import { CloudConnectorError } from './sdk.js'
-import { CliFailure, echo, UsageError } from './args.js'
-import { type CliIo, styleFor } from './io.js'
+import { echo, UsageError } from './args.js'
+import { EXIT, explain, type Explanation } from './explain.js'
+import { type CliIo, printJson, styleFor, visible } from './io.js'
 import { keygen, jwks } from './commands/keys.js'
 import { mint, inspect, verify } from './commands/tokens.js'
 import { checkModel, serve } from './commands/gateway.js'
 
 export type { CliIo } from './io.js'
+export { EXIT } from './explain.js'
 
 /** A command: parses its own argv, writes to io, returns the exit code. */
 export interface Command {
@@ -24,14 +25,12 @@ export const COMMANDS: Record<string, Command> = {
   serve,
 }
 
-export const EXIT = { ok: 0, refused: 1, usage: 2 } as const
-
 /**
- * Run the CLI. Exit codes: 0 success or "would be accepted", 1 a refusal or failed check
- * (or a file/key the user must fix), 2 a usage error. Never a stack trace unless --debug.
+ * Run the CLI. Exit codes: 0 success or "would be accepted", 1 a refusal or failed check (or a file/key the
+ * user must fix), 2 a usage error, 3 an unexpected failure (a bug). A failure is one line on stderr (with
+ * --json: one JSON document on stdout); --verbose adds details, --debug the stack trace.
  */
 export async function main(argv: string[], io: CliIo): Promise<number> {
-  const debug = argv.includes('--debug')
   const [name, ...rest] = argv
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write(overview())
@@ -41,11 +40,11 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     io.stdout.write(`${VERSION}\n`)
     return EXIT.ok
   }
+  const flags = globalFlags(rest)
   // own names only: "constructor" or "valueOf" must not find Object.prototype's members
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined
   if (!command) {
-    io.stderr.write(`cloud-connector: unknown command '${oneLine(echo(name))}'. Commands: ${Object.keys(COMMANDS).join(', ')}.\n`)
-    return EXIT.usage
+    return report('cloud-connector', new UsageError(`unknown command '${echo(name)}'. Commands: ${Object.keys(COMMANDS).join(', ')}.`), io, flags)
   }
   if (rest.includes('--help') || rest.includes('-h')) {
     io.stdout.write(`${command.summary}\n\nUsage: ${command.usage}\n`)
@@ -54,34 +53,53 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   try {
     return await command.run(rest, io)
   } catch (err) {
-    const style = styleFor(io.stderr, io.env)
-    if (err instanceof UsageError) {
-      io.stderr.write(`${style.red('error')}: ${oneLine(err.message)}\n`)
-      return EXIT.usage
-    }
-    const line =
-      err instanceof CliFailure
-        ? err.message
-        : err instanceof CloudConnectorError
-          ? `${err.message} [${err.code}]`
-          : `unexpected failure: ${err instanceof Error ? err.message : String(err)}`
-    io.stderr.write(`${style.red('error')}: ${name}: ${oneLine(line)}\n`)
-    if (debug && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`)
-    return err instanceof CliFailure ? err.exitCode : EXIT.refused
+    return report(name, err, io, flags)
   }
 }
 
-export const VERSION = '0.1.0'
+const CLI_CODES = new Set(['ERR_USAGE', 'ERR_CLI', 'ERR_UNEXPECTED'])
 
-/**
- * Messages echo what the user typed (an unknown flag, a file name): control characters are shown
- * escaped, so that an error stays on one line and cannot drive the terminal (ANSI escapes).
- */
-function oneLine(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) =>
-    c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  )
+interface GlobalFlags {
+  json: boolean
+  verbose: boolean
+  debug: boolean
 }
+
+/** The flags that shape error output, read before parsing (a usage error must honour them too); `--` ends them. */
+function globalFlags(argv: string[]): GlobalFlags {
+  const end = argv.indexOf('--')
+  const own = end === -1 ? argv : argv.slice(0, end)
+  return { json: own.includes('--json'), verbose: own.includes('--verbose'), debug: own.includes('--debug') }
+}
+
+/** Print a failure: one line on stderr, or one JSON document on stdout with --json. Returns the exit code. */
+function report(command: string, err: unknown, io: CliIo, flags: GlobalFlags): number {
+  const e: Explanation = explain(err, { command })
+  const text = e.fix === undefined ? e.line : `${e.line}; ${e.fix}`
+  // the library's code, to search for; the CLI's own (usage, unexpected) need none
+  const message = /^ERR_/.test(e.code) && !CLI_CODES.has(e.code) && !text.includes(`[${e.code}]`) ? `${text} [${e.code}]` : text
+  if (flags.json) {
+    printJson(io, {
+      ok: false,
+      command,
+      code: e.code,
+      message: e.line,
+      ...(e.fix === undefined ? {} : { fix: e.fix }),
+      ...(e.status === undefined ? {} : { status: e.status }),
+      findings: e.findings,
+      ...(flags.verbose ? { details: e.details } : {}),
+    })
+  } else {
+    const style = styleFor(io.stderr, io.env)
+    io.stderr.write(`${style.red('error')}: ${command}: ${message}\n`)
+    if (flags.verbose) for (const d of e.details) io.stderr.write(`  ${d}\n`)
+  }
+  // a stack keeps its lines; anything else in it that could drive the terminal is made visible
+  if (flags.debug && err instanceof Error && err.stack) io.stderr.write(`${err.stack.split('\n').map(visible).join('\n')}\n`)
+  return e.exitCode
+}
+
+export const VERSION = '0.1.0'
 
 function overview(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length))
@@ -94,8 +112,8 @@ function overview(): string {
     'Commands:',
     ...lines,
     '',
-    'Every command takes --json (machine output), --help and --debug (stack traces).',
-    'Exit codes: 0 success / would be accepted, 1 refused or failed, 2 usage error.',
+    'Every command takes --json (machine output, errors included), --verbose (details), --help and --debug (stack traces).',
+    'Exit codes: 0 success / would be accepted, 1 refused or failed, 2 usage error, 3 unexpected failure (a bug).',
     '',
   ].join('\n')
 }

@@ -27,13 +27,14 @@ import {
   GatewayError,
   GatewayResponseError,
   GatewayRedirectError,
+  GatewayResponseTooLargeError,
   GatewayTimeoutError,
   GatewayValidationError,
   NetworkError,
   type GatewayErrorContext,
   type ValidationIssue,
 } from './errors.js'
-import { authError, errorForResponse, readBody } from './responses.js'
+import { authError, BodyReader, BodyReadStop, errorForResponse, readBody, type BodyReadOptions } from './responses.js'
 import { resolveClientOptions, type GatewayClientOptions, type ResolvedClientOptions } from './options.js'
 
 /** Per-call options of every endpoint method. */
@@ -141,9 +142,13 @@ interface Call {
   timeout: number | false
   /** Requests sent so far (the 401 retry and 5xx/429/network retries included). */
   attempts: number
+  /** `performance.now()` when the current attempt was sent: its timeout bounds the whole answer from there. */
+  attemptStarted: number
   /** 5xx/429/network retries this call may still make. */
   retriesLeft: number
   kyOptions: KyOptions
+  /** The body as a one-shot stream's bytes, re-streamed for every attempt (see `oneShotBody`); undefined: `kyOptions.body` as is. */
+  bodyBytes: Uint8Array | undefined
   /** The gateway headers of this call (x-request-id included); `authorization` is set on them per attempt. */
   base: Record<string, string>
   /** `performance.now()` at the start, when there is a logger. */
@@ -157,6 +162,8 @@ interface Exchange {
   response: Response
   requestId: string
   attempts: number
+  /** When the answer's body must have arrived (`performance.now()`), from the attempt's timeout. */
+  deadline: number | undefined
 }
 
 const REQUEST_ID_RE = /^[\x21-\x7e]{1,255}$/
@@ -300,11 +307,12 @@ class Client implements GatewayClient {
     const def: EndpointDefinition = ENDPOINTS[name]
     const ex = await this.#exchange(name, def, body, options, secrets, unitPrimitive, check)
     const response = ex.response
+    const timeout = options.timeout ?? this.#o.timeout
     let text: string
     try {
-      text = await response.text()
+      text = await new BodyReader(response, { maxBytes: this.#o.maxResponseBytes, overflow: 'fail', deadline: ex.deadline, signal: options.signal }).text()
     } catch (e) {
-      throw transportError(e, options.signal, resultContext(name, def, ex), this.#o.timeout)
+      throw bodyError(e, options.signal, resultContext(name, def, ex), timeout, this.#o.maxResponseBytes, 'body')
     }
     let json: unknown
     try {
@@ -344,7 +352,11 @@ class Client implements GatewayClient {
     const def: EndpointDefinition = ENDPOINTS[name]
     const ex = await this.#exchange(name, def, body, options, secrets, unitPrimitive)
     const ctx = resultContext(name, def, ex)
-    return new ResponseStream(ex, (e) => transportError(e, options.signal, ctx, false))
+    const timeout = options.timeout ?? this.#o.timeout
+    const maxBytes = this.#o.maxResponseBytes
+    // a stream may run long: the timeout bounds each wait for the next chunk, not the whole stream
+    const reader = new BodyReader(ex.response, { maxBytes, overflow: 'fail', idleMs: timeout === false ? undefined : timeout, signal: options.signal })
+    return new ResponseStream(ex, reader, (e) => bodyError(e, options.signal, ctx, timeout, maxBytes, 'stream'))
   }
 
   /**
@@ -406,7 +418,14 @@ class Client implements GatewayClient {
     const timeout = options.timeout ?? this.#o.timeout
     const kyOptions: KyOptions = { method: def.method, headers: base }
     if (options.timeout !== undefined) kyOptions.timeout = options.timeout
-    if (bodyText !== undefined) kyOptions.body = bodyText
+    let bodyBytes: Uint8Array | undefined
+    if (bodyText !== undefined && this.#o.redirect === 'error') {
+      bodyBytes = Buffer.from(bodyText)
+      // a stream body has no length of its own: send the exact one, as Rails does
+      base['content-length'] = String(bodyBytes.byteLength)
+    } else if (bodyText !== undefined) {
+      kyOptions.body = bodyText
+    }
     if (signal !== undefined) kyOptions.signal = signal
     // with the static headers, the default timeout and the endpoint's own primitive, preflight's inputs are fixed
     const memoKey =
@@ -418,8 +437,10 @@ class Client implements GatewayClient {
       signal,
       timeout,
       attempts: 0,
+      attemptStarted: 0,
       retriesLeft: this.#retryLimit(name, options.retry),
       kyOptions,
+      bodyBytes,
       base,
       started: this.#log === undefined ? 0 : performance.now(),
       auth:
@@ -443,13 +464,13 @@ class Client implements GatewayClient {
   async #unauthenticated(call: Call, secrets: (string | undefined | null)[]): Promise<Exchange> {
     const response = await this.#send(call, call.base)
     this.#logResponse(call, response.status, call.started, undefined)
-    if (!response.ok) throw await errorForResponse(response, { ...errorContext(call, response.status), secrets, unitPrimitive: undefined, auth: undefined })
-    return { response, requestId: call.requestId, attempts: call.attempts }
+    if (!response.ok) throw await this.#failure(call, response, secrets, undefined)
+    return { response, requestId: call.requestId, attempts: call.attempts, deadline: deadlineOf(call) }
   }
 
   /** A 401: read why, force-refresh the token once and retry once with the same body; a second 401 is the auth error. */
   async #afterUnauthorized(call: Call, input: AuthorizeInput, refused: Authorization, response: Response, secrets: (string | undefined | null)[]): Promise<Exchange> {
-    const first = await readBody(response, [...secrets, refused.token])
+    const first = await readBody(response, [...secrets, refused.token], readLimits(call))
     this.#log?.warn?.('gateway.unauthorized', {
       endpoint: call.name,
       requestId: call.requestId,
@@ -468,13 +489,15 @@ class Client implements GatewayClient {
     const again = await this.#send(call, auth.headers)
     if (again.status === 401) {
       this.#logResponse(call, 401, call.started, auth)
-      throw await authError(again, {
+      const error = await authError(again, {
         ...errorContext(call, 401),
         secrets: [...secrets, auth.token],
         auth,
         authorizer: this.#auth,
         toleranceSeconds: this.#o.clockSkewToleranceSeconds,
+        read: readLimits(call),
       })
+      throw abortedDuring(error, call)
     }
     return this.#settle(call, again, auth, secrets)
   }
@@ -483,22 +506,33 @@ class Client implements GatewayClient {
   #settle(call: Call, response: Response, auth: Authorization, secrets: (string | undefined | null)[]): Exchange | Promise<Exchange> {
     this.#logResponse(call, response.status, call.started, auth)
     if (!response.ok) {
-      return errorForResponse(response, { ...errorContext(call, response.status), secrets: [...secrets, auth.token], unitPrimitive: call.auth?.unitPrimitive, auth }).then((e) => {
+      return this.#failure(call, response, [...secrets, auth.token], auth).then((e) => {
         throw e
       })
     }
-    return { response, requestId: call.requestId, attempts: call.attempts }
+    return { response, requestId: call.requestId, attempts: call.attempts, deadline: deadlineOf(call) }
+  }
+
+  /** The typed error of a non-2xx answer, its body read within the attempt's limits. */
+  async #failure(call: Call, response: Response, secrets: (string | undefined | null)[], auth: Authorization | undefined): Promise<unknown> {
+    const error = await errorForResponse(response, {
+      ...errorContext(call, response.status),
+      secrets,
+      unitPrimitive: auth === undefined ? undefined : call.auth?.unitPrimitive,
+      auth,
+      read: readLimits(call),
+    })
+    return abortedDuring(error, call)
   }
 
   /**
    * Send through ky; retry 5xx/429 answers and network failures as the policy allows, with exponential
-   * backoff or the answer's `Retry-After` (capped). The body is a string, so every attempt replays it.
+   * backoff or the answer's `Retry-After` (capped). Every attempt sends the whole body again.
    */
   #send(call: Call, headers: Record<string, string>): Promise<Response> {
     call.kyOptions.headers = headers
     // The first attempt without an async frame (the hot path); the retry loop only once an answer calls for it.
-    call.attempts++
-    return this.#ky(RELATIVE_PATHS[call.name], call.kyOptions).then(
+    return this.#attempt(call).then(
       (response) => (call.retriesLeft > 0 && this.#o.retry.statusCodes.includes(response.status) ? this.#retry(call, response, undefined) : response),
       (failure: unknown) => {
         if (call.retriesLeft > 0 && isNetworkFailure(failure, call)) return this.#retry(call, undefined, failure)
@@ -507,9 +541,16 @@ class Client implements GatewayClient {
     )
   }
 
+  /** One request of the call. */
+  #attempt(call: Call): Promise<Response> {
+    call.attempts++
+    call.attemptStarted = performance.now()
+    if (call.bodyBytes !== undefined) call.kyOptions.body = oneShotBody(call.bodyBytes)
+    return this.#ky(RELATIVE_PATHS[call.name], call.kyOptions)
+  }
+
   /** Retry after a retryable outcome (a 5xx/429 answer or a network failure) as long as the policy allows. */
   async #retry(call: Call, response: Response | undefined, failure: unknown): Promise<Response> {
-    const input = RELATIVE_PATHS[call.name]
     for (let retry = 1; ; retry++) {
       const retryable = response !== undefined ? this.#o.retry.statusCodes.includes(response.status) : isNetworkFailure(failure, call)
       if (call.retriesLeft > 0 && retryable) {
@@ -529,11 +570,10 @@ class Client implements GatewayClient {
         } catch (e) {
           throw transportError(e, call.signal, errorContext(call), call.timeout)
         }
-        call.attempts++
         response = undefined
         failure = undefined
         try {
-          response = await this.#ky(input, call.kyOptions)
+          response = await this.#attempt(call)
         } catch (e) {
           failure = e
         }
@@ -651,48 +691,45 @@ class ResponseStream implements GatewayStream {
   readonly requestId: string
   readonly headers: Headers
   readonly attempts: number
-  readonly #response: Response
+  readonly #reader: BodyReader
   readonly #mapError: (e: unknown) => unknown
   #used = false
 
-  constructor(ex: Exchange, mapError: (e: unknown) => unknown) {
-    this.#response = ex.response
+  constructor(ex: Exchange, reader: BodyReader, mapError: (e: unknown) => unknown) {
     this.status = ex.response.status
     this.requestId = ex.requestId
     this.headers = ex.response.headers
     this.attempts = ex.attempts
+    this.#reader = reader
     this.#mapError = mapError
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<string> {
     if (this.#used) throw new GatewayError('ERR_GATEWAY_RESPONSE_INVALID', 'This gateway stream was already read; a stream can be read once.', { requestId: this.requestId })
     this.#used = true
-    const body = this.#response.body
-    if (body === null) return
-    const reader = body.getReader()
     const decoder = new TextDecoder()
     let done = false
     try {
       for (;;) {
-        let chunk: Awaited<ReturnType<typeof reader.read>>
+        let chunk: Uint8Array | undefined
         try {
-          chunk = await reader.read()
+          chunk = await this.#reader.next()
         } catch (e) {
+          done = true
           throw this.#mapError(e)
         }
-        if (chunk.done) {
+        if (chunk === undefined) {
           done = true
           const tail = decoder.decode()
           if (tail !== '') yield tail
           return
         }
-        const text = decoder.decode(chunk.value, { stream: true })
+        const text = decoder.decode(chunk, { stream: true })
         if (text !== '') yield text
       }
     } finally {
       // the consumer stopped early (break/throw): release the connection
-      if (!done) await reader.cancel().catch(() => undefined)
-      reader.releaseLock()
+      if (!done) await this.#reader.cancel()
     }
   }
 
@@ -704,7 +741,7 @@ class ResponseStream implements GatewayStream {
 
   async cancel(): Promise<void> {
     this.#used = true
-    await this.#response.body?.cancel().catch(() => undefined)
+    await this.#reader.cancel()
   }
 }
 
@@ -738,6 +775,48 @@ function abortedOr(e: unknown, call: Call): unknown {
   return new AbortedError(`${call.name}: aborted by the caller's AbortSignal while obtaining a token (request id ${call.requestId}).`, errorContext(call))
 }
 
+/** When the current attempt's answer must be complete (`performance.now()`), or undefined without a timeout. */
+function deadlineOf(call: Call): number | undefined {
+  return call.timeout === false ? undefined : call.attemptStarted + call.timeout
+}
+
+/** The limits of reading an error body of this call: the attempt's deadline and the caller's signal. */
+function readLimits(call: Call): BodyReadOptions {
+  return { deadline: deadlineOf(call), signal: call.signal }
+}
+
+/** An error answer whose body the caller aborted is the caller's abort. */
+function abortedDuring(error: unknown, call: Call): unknown {
+  if (call.signal?.aborted !== true) return error
+  return new AbortedError(`${call.name}: aborted by the caller's AbortSignal while reading the answer (request id ${call.requestId}).`, errorContext(call))
+}
+
+/**
+ * Map a failure while reading an answer's body: the deadline or idle gap passed (timeout), the caller aborted, the
+ * body passed `maxResponseBytes`; anything else is a transport failure (a connection reset mid-body).
+ */
+function bodyError(e: unknown, signal: AbortSignal | undefined, ctx: GatewayErrorContext, timeout: number | false, maxBytes: number, what: 'body' | 'stream'): unknown {
+  if (!(e instanceof BodyReadStop)) return transportError(e, signal, ctx, timeout)
+  const where = `${ctx.method ?? ''} ${ctx.path ?? ''}`.trim()
+  const rid = ctx.requestId === undefined ? '' : ` (request id ${ctx.requestId})`
+  const name = ctx.endpoint ?? 'request'
+  if (e.kind === 'aborted') return new AbortedError(`${name}: aborted by the caller's AbortSignal while reading the answer${rid}.`, ctx)
+  if (e.kind === 'too-large') {
+    return new GatewayResponseTooLargeError(
+      `${name}: the AI Gateway's answer to ${where}${rid} is larger than ${maxBytes} bytes (maxResponseBytes); the client stopped reading it and closed the connection. ` +
+        `Check that the base URL is an AI Gateway, or raise maxResponseBytes.`,
+      { ...ctx, limitBytes: maxBytes },
+    )
+  }
+  const ms = typeof timeout === 'number' ? timeout : 0
+  return new GatewayTimeoutError(
+    what === 'stream'
+      ? `${name}: the AI Gateway's stream for ${where}${rid} sent nothing for ${ms} ms (the timeout bounds each wait for the next chunk). Raise the timeout or check the gateway's load.`
+      : `${name}: the AI Gateway's answer to ${where}${rid} was not complete within ${ms} ms (the timeout bounds headers and body). Raise the timeout or check the gateway's load.`,
+    { ...ctx, timeoutMs: ms },
+  )
+}
+
 /** The error context of a call whose answer has arrived. */
 function resultContext(name: EndpointName, def: EndpointDefinition, ex: Exchange): GatewayErrorContext {
   return { endpoint: name, method: def.method, path: def.path, requestId: ex.requestId, status: ex.response.status, attempts: ex.attempts }
@@ -754,6 +833,29 @@ function noRedirectFetch(custom: typeof fetch | undefined): typeof fetch {
   return (input, init) => (custom ?? globalThis.fetch)(input, init === undefined ? NO_WINDOW : { ...init, window: null })
 }
 const NO_WINDOW: RequestInit = Object.freeze({ window: null }) as RequestInit
+
+/**
+ * The body as a stream fetch cannot replay, so that a 421 reaches the caller. Node's fetch (undici 6.24.1,
+ * `lib/web/fetch/index.js`, HTTP-network-or-cache fetch step 16, commit c0cf656e) answers a 421 by sending the
+ * request again on a new connection whenever its body can be recreated ("request's body is null or its source
+ * is non-null" — a string or bytes can). With `noRedirectFetch` the request is not cloned (step 8.1), so that
+ * second send read the already consumed body stream and failed as "Request body length does not match
+ * content-length header" (a NetworkError instead of the model's 421). Even when it can replay the body, a second
+ * send asks the model server a second time: the AI Gateway answers 421 when the model failed
+ * (movax01h/ai-gateway `ai_gateway/api/v1/prompts/invoke.py`: "to signal to the client the model has produced an error"),
+ * not for a misdirected connection, and GitLab's HTTP client does not repeat it.
+ * A stream has no source, so fetch passes the 421 through; the client sends the exact Content-Length itself
+ * and makes a new stream for each of its own attempts. With `redirect: 'follow'` the body stays a string:
+ * fetch must be able to replay it for a 307/308, and then it also replays it once after a 421.
+ */
+function oneShotBody(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      controller.enqueue(bytes)
+      controller.close()
+    },
+  })
+}
 
 /** fetch's rejection of a redirect when `redirect: 'error'` (undici: TypeError "fetch failed", cause "unexpected redirect"). */
 function isRedirectRefusal(e: unknown): boolean {
@@ -857,7 +959,8 @@ function transportError(e: unknown, signal: AbortSignal | undefined, ctx: Gatewa
   if (e instanceof TypeError) {
     const cause = (e as { cause?: unknown }).cause
     const errno = typeof (cause as { code?: unknown } | undefined)?.code === 'string' ? (cause as { code: string }).code : undefined
-    const detail = cause instanceof Error ? scrub(cause.message, [], 200) : scrub(e.message, [], 200)
+    // one line: a TLS error's message spans several
+    const detail = scrub((cause instanceof Error ? cause.message : e.message).replace(/\s+/g, ' ').trim(), [], 200)
     return new NetworkError(
       `${ctx.endpoint ?? 'request'}: could not reach the AI Gateway for ${where}${rid}: ${detail}. Check the base URL, that the gateway is running and that this host can reach it.`,
       { ...ctx, ...(errno === undefined ? {} : { errno }) },

@@ -21,6 +21,7 @@ export type GatewayErrorCode = Extract<
   | 'ERR_CLOCK_SKEW'
   | 'ERR_USAGE_QUOTA_EXCEEDED'
   | 'ERR_USAGE_QUOTA_NOT_ENTITLED'
+  | 'ERR_GATEWAY_RESPONSE_TOO_LARGE'
 >
 
 /** Where a gateway error happened. */
@@ -93,23 +94,44 @@ export interface ClockSkewInfo {
 }
 
 /**
+ * Why a 401 most likely happened, judged from the gateway's message and the SDK's reading of the token it
+ * sent (so that a caller, such as the CLI, can word the fix in its own terms):
+ * - `key-not-trusted`: a well-formed token the gateway could not verify — it does not trust the signing key;
+ * - `synced-token-refused`: the same for a synced (CustomersDot) token;
+ * - `authorization-removed` / `authorization-rewritten` / `auth-type-changed` / `header-changed`: the SDK sent
+ *   what the gateway wants, so something in between removed or changed it;
+ * - `clock-skew`: the gateway's clock makes the token not yet valid or expired.
+ */
+export type AuthFailureCause =
+  | 'key-not-trusted'
+  | 'synced-token-refused'
+  | 'authorization-removed'
+  | 'authorization-rewritten'
+  | 'auth-type-changed'
+  | 'header-changed'
+  | 'clock-skew'
+
+/**
  * 401 from the gateway, also after a forced token refresh and one retry. `gatewayError` is the gateway's
- * `{"error": ...}` message; `diagnosis` is what the SDK's inspection of the token it sent says.
+ * `{"error": ...}` message; `diagnosis` is what the SDK's inspection of the token it sent says, and
+ * `likelyCause` what the two together point at.
  */
 export class GatewayAuthError extends GatewayError {
   readonly gatewayError: string | undefined
   readonly diagnosis: TokenDiagnosis | undefined
   readonly clockSkew: ClockSkewInfo | undefined
+  readonly likelyCause: AuthFailureCause | undefined
 
   constructor(
     message: string,
-    ctx: GatewayErrorContext & { gatewayError?: string; diagnosis?: TokenDiagnosis; clockSkew?: ClockSkewInfo },
+    ctx: GatewayErrorContext & { gatewayError?: string; diagnosis?: TokenDiagnosis; clockSkew?: ClockSkewInfo; likelyCause?: AuthFailureCause },
     code: Extract<GatewayErrorCode, 'ERR_GATEWAY_UNAUTHORIZED' | 'ERR_CLOCK_SKEW'> = 'ERR_GATEWAY_UNAUTHORIZED',
   ) {
     super(code, message, ctx)
     this.gatewayError = ctx.gatewayError
     this.diagnosis = ctx.diagnosis
     this.clockSkew = ctx.clockSkew
+    this.likelyCause = ctx.likelyCause
   }
 }
 
@@ -123,7 +145,7 @@ export class ClockSkewError extends GatewayAuthError {
     message: string,
     ctx: GatewayErrorContext & { gatewayError?: string; diagnosis?: TokenDiagnosis; clockSkew: ClockSkewInfo },
   ) {
-    super(message, ctx, 'ERR_CLOCK_SKEW')
+    super(message, { ...ctx, likelyCause: 'clock-skew' }, 'ERR_CLOCK_SKEW')
   }
 }
 
@@ -212,12 +234,24 @@ export class GatewayResponseError extends GatewayError {
   }
 }
 
-/** No response within the timeout. */
+/** No complete answer within the timeout: the headers, the whole body, or (for a stream) the next chunk. */
 export class GatewayTimeoutError extends GatewayError {
   readonly timeoutMs: number
   constructor(message: string, ctx: GatewayErrorContext & { timeoutMs: number }) {
     super('ERR_GATEWAY_TIMEOUT', message, ctx)
     this.timeoutMs = ctx.timeoutMs
+  }
+}
+
+/**
+ * The answer is larger than the client reads (`maxResponseBytes`, streams included): the client stopped reading
+ * at the limit and closed the connection.
+ */
+export class GatewayResponseTooLargeError extends GatewayError {
+  readonly limitBytes: number
+  constructor(message: string, ctx: GatewayErrorContext & { limitBytes: number }) {
+    super('ERR_GATEWAY_RESPONSE_TOO_LARGE', message, ctx)
+    this.limitBytes = ctx.limitBytes
   }
 }
 

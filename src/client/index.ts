@@ -41,6 +41,7 @@ export {
   GatewayHttpError,
   GatewayResponseError,
   GatewayTimeoutError,
+  GatewayResponseTooLargeError,
   NetworkError,
   GatewayRedirectError,
   AbortedError,
@@ -51,10 +52,12 @@ export {
   type TokenDiagnosis,
   type ClockSkewInfo,
   type ValidationIssue,
+  type AuthFailureCause,
 } from './errors.js'
 export {
   DEFAULT_RETRY,
   DEFAULT_TIMEOUT_MS,
+  DEFAULT_MAX_RESPONSE_BYTES,
   type GatewayClientOptions,
   type AuthenticatedFetchOptions,
   type CommonOptions,

@@ -48,10 +48,17 @@ export interface CommonOptions {
 
 export interface GatewayClientOptions extends CommonOptions {
   /**
-   * Per-attempt timeout in ms (until the response headers arrive), or `false`. Default 60 000 (Rails's
-   * `ai_gateway_timeout_seconds` default). Preflight also warns when the token would expire within it.
+   * Per-attempt timeout in ms, or `false`. It bounds the whole exchange: from sending until the whole answer is
+   * read (headers and body); for a stream, until the headers and then each gap between chunks. Default 60 000
+   * (Rails's `ai_gateway_timeout_seconds` default). Preflight also warns when the token would expire within it.
    */
   timeout?: number | false
+  /**
+   * The most bytes of an answer the client reads (a stream in total); beyond it the call fails with
+   * `GatewayResponseTooLargeError` and the connection is closed. Default `DEFAULT_MAX_RESPONSE_BYTES` (16 MiB).
+   * Error bodies are read up to 64 KiB whatever this says.
+   */
+  maxResponseBytes?: number
   /** Retry policy for 5xx/429/network failures, or a number (= `limit`), or `false` (no retries). */
   retry?: RetryPolicy | number | false
   /** ky hooks, run for every attempt. Note: `beforeRequest` hooks see the Authorization header. */
@@ -105,6 +112,7 @@ export interface ResolvedRetry {
 
 export interface ResolvedClientOptions extends ResolvedCommon {
   timeout: number | false
+  maxResponseBytes: number
   retry: ResolvedRetry
   hooks: Hooks | undefined
   redirect: 'error' | 'follow'
@@ -117,6 +125,8 @@ export interface ResolvedFetchOptions extends ResolvedCommon {
 }
 
 export const DEFAULT_TIMEOUT_MS = 60_000
+/** The default `maxResponseBytes`: far above any gateway answer (a completion, a chat stream), far below a memory problem. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 export const DEFAULT_RETRY: ResolvedRetry = {
   limit: 2,
   statusCodes: [429, 500, 502, 503, 504],
@@ -135,7 +145,7 @@ export function resolveClientOptions(options: GatewayClientOptions): ResolvedCli
       : typeof parsed.retry === 'number'
         ? { ...DEFAULT_RETRY, limit: parsed.retry }
         : { ...DEFAULT_RETRY, ...stripUndefined(parsed.retry ?? {}) }
-  return { ...common, timeout: parsed.timeout ?? DEFAULT_TIMEOUT_MS, retry, hooks: parsed.hooks as Hooks | undefined, redirect: parsed.redirect ?? 'error' }
+  return { ...common, timeout: parsed.timeout ?? DEFAULT_TIMEOUT_MS, maxResponseBytes: parsed.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, retry, hooks: parsed.hooks as Hooks | undefined, redirect: parsed.redirect ?? 'error' }
 }
 
 export function resolveFetchOptions(options: AuthenticatedFetchOptions): ResolvedFetchOptions {
@@ -212,6 +222,7 @@ const RetrySchema = z.union([
 const ClientSchema = z.strictObject({
   ...CommonShape,
   timeout: z.union([z.literal(false), z.number().int().positive().max(2_147_483_647)]).optional(),
+  maxResponseBytes: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
   retry: RetrySchema.optional(),
   hooks: z
     .strictObject({

@@ -15,6 +15,7 @@ import {
   GatewayValidationError,
   ModelUnreachableError,
   UsageQuotaError,
+  type AuthFailureCause,
   type ClockSkewInfo,
   type GatewayErrorContext,
   type TokenDiagnosis,
@@ -33,17 +34,157 @@ export interface GatewayBody {
   errorMessage?: string
 }
 
-const MAX_BODY = 64 * 1024
+/** Error bodies are read up to this many bytes; the rest is never read (the connection is closed). */
+export const MAX_ERROR_BODY_BYTES = 64 * 1024
 
-/** Read (at most 64 KiB of) an error body. Never throws. */
-export async function readBody(response: Response, secrets: readonly (string | undefined | null)[]): Promise<GatewayBody> {
-  let text = ''
-  try {
-    text = await response.text()
-  } catch {
-    return { message: undefined, detail: undefined, issues: [] }
+/** When a body read must end, besides its byte cap. */
+export interface BodyReadOptions {
+  /** `performance.now()` by which the whole body must have arrived. */
+  deadline?: number | undefined
+  /** The longest wait for the next chunk, in ms (streams). */
+  idleMs?: number | undefined
+  /** The caller's signal: aborting it stops the read at once. */
+  signal?: AbortSignal | undefined
+}
+
+/** Why a body read stopped early: the deadline or idle gap passed, the caller aborted, or the cap was reached. */
+export class BodyReadStop extends Error {
+  constructor(
+    readonly kind: 'timeout' | 'aborted' | 'too-large',
+    /** Bytes received before the stop (for `too-large` from Content-Length: the declared length). */
+    readonly bytes: number,
+  ) {
+    super(`body read stopped: ${kind}`)
   }
-  if (text.length > MAX_BODY) text = text.slice(0, MAX_BODY)
+}
+
+/**
+ * The one reader of every gateway body (JSON answers, error bodies, streams): it enforces a byte cap while
+ * streaming — past the cap it stops reading and closes the connection, it never buffers the rest — and the
+ * time limits, a deadline for the whole body and/or an idle gap between chunks. It listens to the caller's
+ * signal itself: fetch's own link to that signal goes through `AbortSignal.any()` (ky), whose combined signal
+ * Node holds only weakly once the headers have arrived, so after a garbage collection an abort during the body
+ * no longer reached the stream (the read then hung). A stop cancels the stream, which closes the connection.
+ */
+export class BodyReader {
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array> | undefined
+  readonly #maxBytes: number
+  readonly #overflow: 'fail' | 'truncate'
+  readonly #idleMs: number | undefined
+  readonly #signal: AbortSignal | undefined
+  #bytes = 0
+  #stop: BodyReadStop | undefined
+  #done = false
+  #deadlineTimer: ReturnType<typeof setTimeout> | undefined
+  #idleTimer: ReturnType<typeof setTimeout> | undefined
+  readonly #onAbort = () => this.#halt('aborted')
+
+  constructor(response: Response, limits: BodyReadOptions & { maxBytes: number; overflow: 'fail' | 'truncate' }) {
+    this.#maxBytes = limits.maxBytes
+    this.#overflow = limits.overflow
+    this.#idleMs = limits.idleMs
+    this.#signal = limits.signal
+    const body = response.body
+    if (body === null) {
+      this.#reader = undefined
+      this.#done = true
+      return
+    }
+    this.#reader = body.getReader()
+    // a declared length over a failing cap is refused before reading a byte
+    const declared = Number(response.headers.get('content-length') ?? Number.NaN)
+    if (this.#overflow === 'fail' && declared > this.#maxBytes) {
+      this.#halt('too-large', declared)
+      return
+    }
+    if (this.#signal?.aborted) {
+      this.#halt('aborted')
+      return
+    }
+    this.#signal?.addEventListener('abort', this.#onAbort, { once: true })
+    if (limits.deadline !== undefined) {
+      this.#deadlineTimer = setTimeout(() => this.#halt('timeout'), Math.max(0, limits.deadline - performance.now()))
+    }
+  }
+
+  /** The next chunk, `undefined` at the end (or at a `truncate` cap). Rejects with `BodyReadStop`, or the stream's own error. */
+  async next(): Promise<Uint8Array | undefined> {
+    if (this.#stop !== undefined) throw this.#stop
+    if (this.#done || this.#reader === undefined) return undefined
+    if (this.#idleMs !== undefined) this.#idleTimer = setTimeout(() => this.#halt('timeout'), this.#idleMs)
+    let chunk: Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']>>
+    try {
+      chunk = await this.#reader.read()
+    } catch (e) {
+      this.#release()
+      throw this.#stop ?? e
+    } finally {
+      if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer)
+    }
+    // a halt cancels the stream, which ends the pending read as "done"
+    if (this.#stop !== undefined) throw this.#stop
+    if (chunk.done) {
+      this.#release()
+      return undefined
+    }
+    const value = chunk.value
+    const room = this.#maxBytes - this.#bytes
+    this.#bytes += value.byteLength
+    if (value.byteLength <= room) return value
+    if (this.#overflow === 'fail') {
+      this.#halt('too-large')
+      throw this.#stop
+    }
+    void this.cancel()
+    return room > 0 ? value.subarray(0, room) : undefined
+  }
+
+  /** Stop reading and close the connection (a consumer that stops early). */
+  async cancel(): Promise<void> {
+    if (this.#done) return
+    this.#release()
+    await this.#reader?.cancel().catch(() => undefined)
+  }
+
+  /** Everything up to the end or the cap, as text (UTF-8). `into` keeps the chunks that arrived before a failure. */
+  async text(into: Uint8Array[] = []): Promise<string> {
+    for (let chunk = await this.next(); chunk !== undefined; chunk = await this.next()) into.push(chunk)
+    return decode(into)
+  }
+
+  #halt(kind: BodyReadStop['kind'], bytes = this.#bytes): void {
+    if (this.#stop !== undefined || this.#done) return
+    this.#stop = new BodyReadStop(kind, bytes)
+    this.#release()
+    void this.#reader?.cancel().catch(() => undefined)
+  }
+
+  #release(): void {
+    this.#done = true
+    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer)
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer)
+    this.#signal?.removeEventListener('abort', this.#onAbort)
+  }
+}
+
+const UTF8 = new TextDecoder()
+
+function decode(chunks: readonly Uint8Array[]): string {
+  return chunks.length === 0 ? '' : UTF8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks))
+}
+
+/**
+ * Read (at most 64 KiB of) an error body, within the exchange's deadline and the caller's signal: a body that
+ * stalls, is cut short or is aborted gives what arrived. Never throws.
+ */
+export async function readBody(response: Response, secrets: readonly (string | undefined | null)[], read: BodyReadOptions = {}): Promise<GatewayBody> {
+  const chunks: Uint8Array[] = []
+  let text: string
+  try {
+    text = await new BodyReader(response, { ...read, maxBytes: MAX_ERROR_BODY_BYTES, overflow: 'truncate' }).text(chunks)
+  } catch {
+    text = decode(chunks)
+  }
   let json: unknown
   try {
     json = JSON.parse(text)
@@ -87,14 +228,16 @@ export async function readBody(response: Response, secrets: readonly (string | u
 
 export interface MapContext extends GatewayErrorContext {
   secrets: readonly (string | undefined | null)[]
+  /** Time limits and signal for reading the error body. */
+  read?: BodyReadOptions
   unitPrimitive: string | undefined
   auth: Authorization | undefined
 }
 
 /** The typed error for a non-2xx, non-401 answer (a 401 from an unauthenticated endpoint included). */
 export async function errorForResponse(response: Response, ctx: MapContext): Promise<GatewayError> {
-  const body = await readBody(response, ctx.secrets)
-  const { secrets: _s, unitPrimitive, auth, ...base } = ctx
+  const body = await readBody(response, ctx.secrets, ctx.read)
+  const { secrets: _s, read: _r, unitPrimitive, auth, ...base } = ctx
   const status = response.status
   const where = `${ctx.method ?? ''} ${ctx.path ?? ''}`.trim()
   const rid = `request id ${ctx.requestId ?? 'unknown'}`
@@ -209,10 +352,11 @@ export async function authError(
     auth: Authorization
     authorizer: Authorizer
     toleranceSeconds: number
+    read?: BodyReadOptions
   },
 ): Promise<GatewayAuthError> {
-  const body = await readBody(response, ctx.secrets)
-  const { secrets: _s, auth, authorizer, toleranceSeconds, ...base } = ctx
+  const body = await readBody(response, ctx.secrets, ctx.read)
+  const { secrets: _s, read: _r, auth, authorizer, toleranceSeconds, ...base } = ctx
   const diagnosis = authorizer.diagnose(auth)
   const skew = authorizer.clockSkew(response, auth.entry, toleranceSeconds)
   const gatewayError = body.message
@@ -224,40 +368,47 @@ export async function authError(
   if (skew !== undefined && skew.effect !== 'none') {
     return new ClockSkewError(`${head} ${skewText(skew, diagnosis)}`, { ...fields, clockSkew: skew })
   }
-  const explanation = explain(gatewayError, diagnosis)
+  const { cause, text } = explain(gatewayError, diagnosis)
   const skewNote = skew === undefined ? '' : ` Note: ${skewText(skew, diagnosis)}`
-  return new GatewayAuthError(`${head} ${explanation}${skewNote}`, { ...fields, ...(skew === undefined ? {} : { clockSkew: skew }) })
+  return new GatewayAuthError(`${head} ${text}${skewNote}`, { ...fields, likelyCause: cause, ...(skew === undefined ? {} : { clockSkew: skew }) })
 }
 
 // ---------------------------------------------------------------------------------------------
 
-function explain(gatewayError: string | undefined, d: TokenDiagnosis): string {
+function explain(gatewayError: string | undefined, d: TokenDiagnosis): { cause: AuthFailureCause; text: string } {
   const token = `kid ${d.kid ?? '?'}, iss ${d.iss ?? '?'}, sub ${d.sub ?? '?'}, aud ${JSON.stringify(d.aud ?? null)}, exp ${d.exp ?? '?'}, source ${d.source ?? '?'}`
   if (gatewayError === 'No authorization header presented') {
-    return 'The SDK sent an Authorization header, so something between this service and the gateway (a proxy or load balancer) removed it.'
+    return { cause: 'authorization-removed', text: 'The SDK sent an Authorization header, so something between this service and the gateway (a proxy or load balancer) removed it.' }
   }
   if (gatewayError === 'Invalid authorization header') {
-    return 'The SDK sent "Authorization: Bearer <token>", so an intermediary rewrote the header.'
+    return { cause: 'authorization-rewritten', text: 'The SDK sent "Authorization: Bearer <token>", so an intermediary rewrote the header.' }
   }
   if (gatewayError?.startsWith('Invalid authentication token type')) {
-    return 'The SDK sent "X-Gitlab-Authentication-Type: oidc", so an intermediary dropped or changed it.'
+    return { cause: 'auth-type-changed', text: 'The SDK sent "X-Gitlab-Authentication-Type: oidc", so an intermediary dropped or changed it.' }
   }
   if (gatewayError?.startsWith('Header mismatch')) {
-    return `The headers agreed with the token's claims when sent (preflight passed), so an intermediary changed ${gatewayError.slice('Header mismatch '.length)}.`
+    return {
+      cause: 'header-changed',
+      text: `The headers agreed with the token's claims when sent (preflight passed), so an intermediary changed ${gatewayError.slice('Header mismatch '.length)}.`,
+    }
   }
   const warnings = d.findings.length === 0 ? '' : ` Preflight warnings: ${d.findings.map((f) => f.code).join(', ')}.`
   if (d.source === 'synced') {
-    return (
-      `The synced token passed the SDK's checks (${token}), so the gateway could not verify it with CustomersDot's keys: ` +
-      `the token may have been revoked or replaced; sync the license again, or let the instance self-issue tokens.${warnings}`
-    )
+    return {
+      cause: 'synced-token-refused',
+      text:
+        `The synced token passed the SDK's checks (${token}), so the gateway could not verify it with CustomersDot's keys: ` +
+        `the token may have been revoked or replaced; sync the license again, or let the instance self-issue tokens.${warnings}`,
+    }
   }
-  return (
-    `The token passed the SDK's own checks (${token}), so the gateway most likely could not verify its signature: it only ` +
-    `trusts keys fetched by OIDC discovery from AIGW_GITLAB_URL (and the CustomersDot URL) and caches them for 24 h. ` +
-    `Check that AIGW_GITLAB_URL points at ${d.iss ?? 'the instance URL'}, that its /oauth/discovery/keys lists kid ` +
-    `${d.kid ?? '?'}, and that the key was published at least 24 h ago (or restart the gateway to reload keys).${warnings}`
-  )
+  return {
+    cause: 'key-not-trusted',
+    text:
+      `The token passed the SDK's own checks (${token}), so the gateway most likely could not verify its signature: it only ` +
+      `trusts keys fetched by OIDC discovery from AIGW_GITLAB_URL (and the CustomersDot URL) and caches them for 24 h. ` +
+      `Check that AIGW_GITLAB_URL points at ${d.iss ?? 'the instance URL'}, that its /oauth/discovery/keys lists kid ` +
+      `${d.kid ?? '?'}, and that the key was published at least 24 h ago (or restart the gateway to reload keys).${warnings}`,
+  }
 }
 
 function skewText(skew: ClockSkewInfo, d: TokenDiagnosis): string {

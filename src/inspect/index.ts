@@ -1,4 +1,4 @@
-export { inspectToken, MAX_TOKEN_BYTES, PROBLEM_CODES, RESEMBLANCES, type ProblemCode, type TokenReport } from './inspect.js'
+export { inspectToken, MAX_TOKEN_BYTES, PROBLEM_CODES, RESEMBLANCES, type InspectOptions, type ProblemCode, type TokenReport } from './inspect.js'
 export { preflight, preflightOrThrow, PreflightError, type PreflightInput, type PreflightResult } from './preflight.js'
 export {
   GATEWAY_MESSAGES,

@@ -3,10 +3,11 @@
  * is sent. Clock-free and key-free (preflight adds time, audience, headers, scopes and, given keys,
  * the signature). Never throws, never quotes the token.
  */
-import type { Problem } from '../types.js'
+import type { Clock, Problem } from '../types.js'
 import { GATEWAY_MESSAGES, JOSE_REASONS } from './messages.js'
 import { deepFreeze, isAsciiString, joseCheckAlgorithm, joseDecodeClaims, joseDecodeHeader, joseLoad, type JoseFailure, type JoseLoad } from './jose.js'
 import { pyBase64UrlDecode, pyInt } from './python.js'
+import { timeProblems } from './time.js'
 
 export interface TokenReport {
   /** empty: nothing to send; opaque: no dots; malformed: not a usable compact JWS; jwt: header and claims decoded. */
@@ -100,11 +101,33 @@ export const RESEMBLANCES = {
   jwe: 'an encrypted JWT (JWE, five segments): the gateway only takes a signed JWT (JWS, three segments)',
 } as const
 
+export interface InspectOptions {
+  /**
+   * A clock: `exp` and `nbf` are then judged at its time too, as the gateway judges them (no leeway), and a
+   * token that is expired or not yet valid gets `EXPIRED` / `NOT_YET_VALID`. Without one the report is clock-free.
+   */
+  now?: Clock
+}
+
 /**
  * Inspect a bearer value. Accepts anything; never throws. The report's `header` and `claims` are
  * frozen (they may be shared between reports of the same token); everything else is the caller's.
  */
-export function inspectToken(value: unknown): TokenReport {
+export function inspectToken(value: unknown, options?: InspectOptions): TokenReport {
+  const report = reportOf(value)
+  if (options?.now === undefined || report.kind !== 'jwt' || report.claims === undefined) return report
+  try {
+    const at = options.now().getTime()
+    if (!Number.isFinite(at)) return report
+    timeProblems(report.claims, Math.floor(at / 1000), at, 0, undefined, report.problems)
+    return finish(report)
+  } catch {
+    /* c8 ignore next 2 */
+    return report
+  }
+}
+
+function reportOf(value: unknown): TokenReport {
   try {
     if (typeof value !== 'string' || value.length > REPORT_CACHE_MAX_LENGTH) return inspect(value)
     // The client preflights the same cached token on every request; a report is a pure function of

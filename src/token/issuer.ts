@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
 import { audiencesFor, builtInCatalog, hasFreeAccess, normalizeAddOnName, parseCutOffDate, resolveEntitlements, type Catalog } from '../catalog/index.js'
-import { InvalidOptionsError, TokenError } from '../errors.js'
+import { CatalogError, InvalidOptionsError, TokenError } from '../errors.js'
 import type { Clock, CloudConnectorClaims, JwtHeader, Logger, Realm, SigningKey, TokenRequest, TokenResult, TokenSource } from '../types.js'
 import { createTokenCache, type ExternalTokenStore, type TokenCache } from './cache.js'
 import {
@@ -224,12 +224,31 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
     return { token: minted.token, source: 'self-issued', reason, branch: 'self-issued', expiresAt: new Date(minted.expiresAt.getTime()) }
   }
 
+  /**
+   * A token with no scopes or no audience is one the gateway always refuses ("Invalid audience" for `aud: []`,
+   * 403 everywhere without scopes): refuse to mint it, naming what would grant something, unless the caller
+   * asked for such a token on purpose (`allowEmpty`, for tests of token shapes).
+   */
+  function assertUsable(resolved: Resolved, allowEmpty: boolean | undefined): void {
+    if (allowEmpty === true) return
+    if (resolved.scopes.length === 0) throw nothingEntitled(catalog, addOns, currentTime())
+    if (resolved.audience.length === 0) {
+      throw new CatalogError(
+        'ERR_CATALOG_INVALID',
+        `The unit primitives ${resolved.scopes.join(', ')} belong to no backend service of the catalog (backend_services), so the token would carry "aud": [] and the gateway would refuse it ("Invalid audience"). Fix the catalog, or pass issue({ audience }).`,
+        { path: 'backend_services' },
+      )
+    }
+  }
+
   const issuer: TokenIssuer = {
     async issue(request = {}) {
       const req = parseOptions('issue()', issueRequestSchema, request, ISSUE_REQUEST_NAMES)
       // The default request resolves exactly as getToken() does: reuse its memo instead of walking the catalog.
       const isDefault = (req.scopes === undefined || req.scopes === 'all') && req.audience === undefined && req.extraClaims === undefined
-      return mint(isDefault ? resolveAll(req.skipUsageCutoff).resolved : resolve(req, 'issue()'))
+      const resolved = isDefault ? resolveAll(req.skipUsageCutoff).resolved : resolve(req, 'issue()')
+      assertUsable(resolved, req.allowEmpty)
+      return mint(resolved)
     },
 
     // Not `async`: a cached token (the hot path) is answered without an async frame or a mint closure.
@@ -238,6 +257,7 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
         const unitPrimitive = checkUnitPrimitive(request)
         const { resolved, scopeSet } = resolveAll(skipOf(request))
         if (!scopeSet.has(unitPrimitive)) throw notEntitled(unitPrimitive, catalog, addOns, currentTime())
+        assertUsable(resolved, false)
         if (cache === undefined) return mint(resolved).then((minted) => selfIssued(minted, unitPrimitive))
         if (request.forceRefresh !== true) {
           const hit = cache.lookup(resolved.cacheKey)
@@ -345,6 +365,11 @@ export interface IssueRequest {
   extraClaims?: Record<string, unknown>
   /** Overrides the issuer's `skipUsageCutoff` for this token. */
   skipUsageCutoff?: boolean
+  /**
+   * Mint even a token with no scopes or no audience, which the gateway always refuses (for tests of token
+   * shapes). Without it such a request throws `ERR_SCOPE_NOT_ENTITLED` naming the add-ons that would grant scopes.
+   */
+  allowEmpty?: boolean
 }
 
 export interface IssuedToken {
@@ -421,7 +446,7 @@ const ISSUER_OPTION_NAMES = [
   'logger',
 ] as const
 
-const ISSUE_REQUEST_NAMES = ['scopes', 'audience', 'extraClaims', 'skipUsageCutoff'] as const
+const ISSUE_REQUEST_NAMES = ['scopes', 'audience', 'extraClaims', 'skipUsageCutoff', 'allowEmpty'] as const
 
 const nonEmpty = (what: string) => z.string({ error: `must be a ${what}` }).min(1, { error: `must be a non-empty ${what}` })
 
@@ -495,6 +520,7 @@ const issueRequestSchema = z.strictObject({
   audience: z.array(nonEmpty('audience'), { error: 'must be an array of audiences' }).min(1, { error: 'must not be empty' }).optional(),
   extraClaims: z.unknown().optional(),
   skipUsageCutoff: z.boolean({ error: 'must be a boolean' }).optional(),
+  allowEmpty: z.boolean({ error: 'must be true or false' }).optional(),
 })
 
 /**
@@ -533,7 +559,7 @@ function notEntitled(name: string, catalog: Catalog, addOns: readonly string[], 
       { unitPrimitive: name },
     )
   }
-  const grantedBy = up.add_ons ?? []
+  const grantedBy = [...(up.add_ons ?? [])]
   const active = addOns.length > 0 ? addOns.join(', ') : 'none'
   const cutOff = up.cut_off_date !== undefined && !hasFreeAccess(up, at) ? ` Its free access ended on ${up.cut_off_date} (cut_off_date).` : ''
   const how =
@@ -542,7 +568,28 @@ function notEntitled(name: string, catalog: Catalog, addOns: readonly string[], 
       : ` No add-on grants it; active add-ons: ${active}.`
   return new TokenError('ERR_SCOPE_NOT_ENTITLED', `The instance is not entitled to unit primitive "${name}".${cutOff}${how}`, {
     unitPrimitive: name,
+    grantedBy,
   })
+}
+
+/** The refusal of a token that would carry no scope at all: the add-ons that grant any, most granting first. */
+function nothingEntitled(catalog: Catalog, addOns: readonly string[], at: Date): TokenError {
+  const grants = new Map<string, number>()
+  for (const up of catalog.unitPrimitives.values()) {
+    if (hasFreeAccess(up, at)) continue
+    for (const a of up.add_ons ?? []) grants.set(a, (grants.get(a) ?? 0) + 1)
+  }
+  const grantedBy = [...grants.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([a]) => a)
+  const active = addOns.length > 0 ? addOns.join(', ') : 'none'
+  const how =
+    grantedBy.length > 0
+      ? ` Add-ons that grant unit primitives: ${grantedBy.map((a) => `${a} (${grants.get(a)})`).join(', ')}. Pass addOns: ['${grantedBy[0]}'] if the instance has it.`
+      : ' No add-on of the catalog grants any.'
+  return new TokenError(
+    'ERR_SCOPE_NOT_ENTITLED',
+    `The instance is entitled to no unit primitive (active add-ons: ${active}): the token would carry "scopes": [] and "aud": [], which the gateway always refuses ("Invalid audience").${how} (issue({ allowEmpty: true }) mints it anyway, for token shape tests.)`,
+    { grantedBy },
+  )
 }
 
 function isHttpUrl(value: string): boolean {

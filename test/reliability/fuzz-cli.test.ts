@@ -1,8 +1,8 @@
 /**
  * The CLI's arguments under fast-check, driven in-process through main(argv, io): every outcome is
- * exit 0, 1 or 2; a failure (1/2) says so on ONE stderr line without a stack trace; nothing escapes
- * as an "unexpected failure" (an error that is neither a usage error, a CLI failure nor a
- * CloudConnectorError).
+ * exit 0, 1 or 2 — never 3, an "unexpected failure" (an error that is neither a usage error, a CLI
+ * failure nor a CloudConnectorError); a failure (1/2) says so on ONE stderr line without a stack trace,
+ * or with --json as one JSON document on stdout.
  *
  * Kept off the network and the disk: the global fetch only reaches loopback, the working directory
  * is a temp dir (keygen --out writes there), and key generation is served from the fixture key so
@@ -172,7 +172,7 @@ async function run(args: string[], environment: Record<string, string>, stdinTex
 
 describe('fuzz: the CLI arguments', () => {
   it(
-    'main(argv): exit 0/1/2, a failure is one stderr line without a stack, never an unexpected failure',
+    'main(argv): exit 0/1/2, a failure is one stderr line (or one JSON document) without a stack, never an unexpected failure',
     async () => {
       const codes: Record<number, number> = {}
       await fc.assert(
@@ -182,11 +182,25 @@ describe('fuzz: the CLI arguments', () => {
           const where = JSON.stringify(args)
           expect([0, 1, 2], where).toContain(r.code)
           expect(r.stderr, where).not.toMatch(/unexpected failure/)
+          // what reaches the terminal cannot drive it: no control character but the CLI's own styling
+          for (const out of [r.stdout, r.stderr]) expect(out.replace(/\u001b\[\d+m/g, '').replace(/\r\u001b\[2K/g, ''), where).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/)
           if (!args.includes('--debug')) expect(r.stderr, where).not.toMatch(/\n\s+at /)
           if (r.code !== 0) {
-            const lines = r.stderr.split('\n').filter((l) => l !== '')
-            expect(lines.length, `${where}\n${r.stderr}`).toBeLessThanOrEqual(args.includes('--debug') ? Number.POSITIVE_INFINITY : 1)
-            if (r.code === 2) expect(lines.length, `${where}\n${r.stderr}`).toBeGreaterThanOrEqual(1)
+            // the flags that shape error output count before a '--' only
+            const own = args.indexOf('--') === -1 ? args : args.slice(0, args.indexOf('--'))
+            const stderrLines = r.stderr.replace(/\u001b\[\d+m/g, '').split('\n')
+            const errors = stderrLines.filter((l) => l.startsWith('error: '))
+            if (own.includes('--json') && !own.includes('--help') && !own.includes('-h')) {
+              expect(() => JSON.parse(r.stdout), `${where}\n${r.stdout}`).not.toThrow()
+              expect(errors, where).toEqual([])
+            } else {
+              expect(errors.length, `${where}\n${r.stderr}`).toBeLessThanOrEqual(1)
+              if (!own.includes('--debug') && !own.includes('--verbose')) {
+                // nothing but the error line and warnings
+                expect(stderrLines.filter((l) => l !== '' && !l.startsWith('error: ') && !l.startsWith('warning: ')), `${where}\n${r.stderr}`).toEqual([])
+              }
+              if (r.code === 2) expect(errors.length, `${where}\n${r.stderr}`).toBe(1)
+            }
           }
         }),
         { numRuns: runs(1000) },

@@ -128,7 +128,9 @@ async function cli(label: string, argv: string[], env: NodeJS.ProcessEnv = {}, e
   }
   // --debug (stack traces) right after the command, so that a "--" later keeps working
   const code = await main([argv[0] as string, '--debug', ...argv.slice(1)], io)
+  // a crash has its own exit code (3), so an expected refusal (1) can no longer hide one
   expect(code, `${label}: ${stderr}`).toBe(expectedCode)
+  expect(stderr, label).not.toMatch(/unexpected failure/)
   see(`cli ${label} stdout`, stdout)
   see(`cli ${label} stderr`, stderr)
 }
@@ -267,7 +269,8 @@ describe('secret hygiene', () => {
       const gateway = await startServer(async (req, res, url) => {
         let body = ''
         for await (const chunk of req) body += String(chunk)
-        const scenario = String(req.headers['x-scenario'] ?? '422')
+        // the client picks a scenario by header; the CLI, which sets no header, by the model's name
+        const scenario = String(req.headers['x-scenario'] ?? /"name":"scenario-([\w-]+)"/.exec(body)?.[1] ?? '422')
         const secret = `${echo(req)} ${body}`
         if (url.pathname === '/monitoring/healthz') return json(res, 200, { status: 'ok' })
         switch (scenario) {
@@ -348,8 +351,8 @@ describe('secret hygiene', () => {
       const mintArgs = ['--issuer', issuerUrl, '--instance-id', INSTANCE_ID]
       await cli('mint, truncated key', ['mint', '--key', truncatedFile, ...mintArgs])
       await cli('mint, corrupted key', ['mint', '--key', corruptedFile, ...mintArgs])
-      await cli('mint, bad issuer', ['mint', '--key', keyFile, '--issuer', 'not a url', '--instance-id', INSTANCE_ID])
-      await cli('mint, bad user id with the salt', ['mint', '--key', keyFile, ...mintArgs, '--user-id', 'abc'], { GITLAB_GLOBAL_USER_ID_SALT: SALT })
+      await cli('mint, bad issuer (a usage error)', ['mint', '--key', keyFile, '--issuer', 'not a url', '--instance-id', INSTANCE_ID], {}, 2)
+      await cli('mint, bad user id with the salt (a usage error)', ['mint', '--key', keyFile, ...mintArgs, '--user-id', 'abc'], { GITLAB_GLOBAL_USER_ID_SALT: SALT }, 2)
       await cli('mint, unknown scope', ['mint', '--key', keyFile, ...mintArgs, '--scope', 'nope'])
       await cli('jwks, corrupted key', ['jwks', '--key', corruptedFile])
       await cli('inspect, the key as a token (read as a flag)', ['inspect', PEM], {}, 2)
@@ -358,15 +361,19 @@ describe('secret hygiene', () => {
       await cli('the API key as a command', [API_KEY], {}, 2)
       await cli('mint, the API key as an extra argument', ['mint', API_KEY], {}, 2)
       await cli('inspect, the API key', ['inspect', API_KEY])
-      await cli('inspect, an expired token (inspect is clock-free: exit 0)', ['inspect', expired.token, '--json'], {}, 0)
+      await cli('inspect, an expired token (judged with the current clock: exit 1)', ['inspect', expired.token, '--json'])
       await cli('verify, an expired token', ['verify', expired.token, '--jwks', jwksFile])
       await cli('verify, a forged token', ['verify', `${canaryToken.slice(0, -4)}AAAA`, '--jwks', jwksFile, '--json'])
       await cli('check-model, gateway echoing secrets', ['check-model', '--gateway', gateway.url, '--key', keyFile, ...mintArgs, '--model', 'm', '--endpoint', 'http://model:8000/v1', '--api-key', API_KEY])
+      for (const scenario of ['401', '403', '421', '500', 'not-json', 'bad-shape']) {
+        await cli(`check-model, gateway echoing secrets, ${scenario}`, ['check-model', '--gateway', gateway.url, '--key', keyFile, ...mintArgs, '--model', `scenario-${scenario}`, '--endpoint', 'http://model:8000/v1', '--api-key', API_KEY, '--verbose'])
+        await cli(`check-model --json, gateway echoing secrets, ${scenario}`, ['check-model', '--gateway', gateway.url, '--key', keyFile, ...mintArgs, '--model', `scenario-${scenario}`, '--endpoint', 'http://model:8000/v1', '--json', '--verbose'], { MODEL_API_KEY: API_KEY })
+      }
       await cli('check-model, json, key from the environment', ['check-model', '--gateway', gateway.url, '--key', keyFile, ...mintArgs, '--model', 'm', '--endpoint', 'http://model:8000/v1', '--json'], { MODEL_API_KEY: API_KEY })
       await cli('check-model, embedded emulator, failing model', ['check-model', '--model', 'failing', '--endpoint', 'http://model:8000/v1', '--api-key', API_KEY, '--scope', 'duo_chat'])
       await cli('serve, truncated key', ['serve', '--key', truncatedFile])
       // a success that handles the salt: the salt itself never shows
-      await cli('mint with a user (success)', ['mint', '--key', keyFile, ...mintArgs, '--user-id', '42', '--json'], { GITLAB_GLOBAL_USER_ID_SALT: SALT }, 0)
+      await cli('mint with a user (success)', ['mint', '--key', keyFile, ...mintArgs, '--add-on', 'duo_pro', '--user-id', '42', '--json'], { GITLAB_GLOBAL_USER_ID_SALT: SALT }, 0)
       const mintOut = seen.at(-2)?.text ?? ''
       expect(mintOut).toContain('x-gitlab-global-user-id')
       seen.splice(-2, 1) // its stdout carries the minted token by design; the salt is checked on the JSON below

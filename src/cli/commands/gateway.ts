@@ -2,17 +2,16 @@ import {
   CloudConnectorError,
   createGatewayClient,
   createTokenSource,
-  type Problem,
   type TokenIssuer,
   type TokenSource,
   startEmulator,
 } from '../sdk.js'
-import { CliFailure, flag, integer, list, parse, required, str, UsageError } from '../args.js'
-import { printJson, styleFor } from '../io.js'
+import { CliFailure, echo, flag, httpUrl, integer, list, parse, required, sourceOf, str, UsageError } from '../args.js'
+import { printJson, progress, shownUrl, styleFor, visible, warn } from '../io.js'
+import { EXIT, explain, findingLines } from '../explain.js'
 import type { Command } from '../main.js'
 import { loadKeyFile } from './keys.js'
 import { hostOf, instanceFrom, INSTANCE_OPTIONS, type InstanceArgs } from './instance.js'
-import { problemLines } from './tokens.js'
 
 const LICENSES = ['online-cloud', 'offline-cloud', 'legacy', 'none'] as const
 type License = (typeof LICENSES)[number]
@@ -47,15 +46,15 @@ export const checkModel: Command = {
     })
     const model = required('check-model', p, 'model')
     const endpoint = required('check-model', p, 'endpoint')
-    if (!URL.canParse(endpoint)) throw new UsageError(`check-model: --endpoint must be a URL, got '${endpoint.slice(0, 40)}'.`)
+    if (!URL.canParse(endpoint)) throw new UsageError(`--endpoint must be a URL (the model server as the gateway reaches it), got '${echo(shownUrl(endpoint))}'.`)
     const policy = str(p, 'policy') ?? 'safe'
-    if (policy !== 'safe' && policy !== 'rails') throw new UsageError(`check-model: --policy must be 'safe' or 'rails'.`)
+    if (policy !== 'safe' && policy !== 'rails') throw new UsageError(`--policy must be 'safe' or 'rails'.`)
     const license = (str(p, 'license') ?? 'offline-cloud') as License
-    if (!LICENSES.includes(license)) throw new UsageError(`check-model: --license must be one of ${LICENSES.join(', ')}.`)
+    if (!LICENSES.includes(license)) throw new UsageError(`--license must be one of ${LICENSES.join(', ')}.`)
     const timeout = integer('check-model', p, 'timeout', 100, 600_000) ?? 30_000
     const apiKey = str(p, 'api-key') ?? io.env.MODEL_API_KEY
-    const gatewayArg = str(p, 'gateway') ?? io.env.AI_GATEWAY_URL
-    if (gatewayArg !== undefined && !URL.canParse(gatewayArg)) throw new UsageError(`check-model: --gateway must be a URL.`)
+    const gatewayFlag = str(p, 'gateway') ?? io.env.AI_GATEWAY_URL
+    const gatewayArg = gatewayFlag === undefined ? undefined : httpUrl(sourceOf(p, 'gateway', 'AI_GATEWAY_URL'), gatewayFlag, 'http://127.0.0.1:5052')
 
     let stop: (() => Promise<void>) | undefined
     let gatewayUrl: string
@@ -73,29 +72,39 @@ export const checkModel: Command = {
     }
     const { issuer, instanceId, realm, hostName, scopes } = instance
     const style = styleFor(io.stdout, io.env)
+    const waiting = progress(io, flag(p, 'json'))
+    const checked = `${style.bold('checked')}  model '${visible(model)}' at ${visible(shownUrl(endpoint))} through ${stop ? 'the embedded gateway emulator' : shownUrl(gatewayUrl)}`
     try {
       const source = scopes.length === 0 ? createTokenSource({ policy, license, selfIssued: issuer }) : fixedScopes(issuer, scopes)
       const client = createGatewayClient({
         baseUrl: gatewayUrl,
         tokenSource: source,
         timeout,
+        // what preflight lets through but a person must see (a token expiring mid-request, no aud...)
+        logger: {
+          warn: (event, fields) => {
+            if (event === 'gateway.preflight_warning') warn(io, String(fields['message']))
+            if (event === 'gateway.retry') waiting.update(`retrying after ${String(fields['status'] ?? fields['error'])} (retry ${String(fields['retry'])}, in ${String(fields['delayMs'])} ms)`)
+          },
+        },
         headers: { instance: { id: instanceId, realm, ...(hostName ? { hostName } : {}) } },
       })
-      const answer = await client.checkModelConfiguration({
+      const answer = await waiting.waitFor(`waiting for the gateway at ${shownUrl(gatewayUrl)} (--timeout ${timeout} ms)`, client.checkModelConfiguration({
         name: model,
         endpoint,
         provider: str(p, 'provider') ?? 'openai',
         ...(str(p, 'identifier') ? { identifier: str(p, 'identifier') as string } : {}),
         ...(apiKey ? { apiKey } : {}),
-      })
+      }))
       if (flag(p, 'json')) {
-        printJson(io, { ok: true, gateway: gatewayUrl, embedded: stop !== undefined, model, status: answer.status, requestId: answer.requestId, response: answer.data })
+        printJson(io, { ok: true, gateway: shownUrl(gatewayUrl), embedded: stop !== undefined, model, status: answer.status, requestId: answer.requestId, response: answer.data })
       } else {
         io.stdout.write(
           [
-            `${style.bold('checked')}  model '${model}' at ${endpoint} through ${stop ? 'the embedded gateway emulator' : gatewayUrl}`,
+            checked,
             `${style.bold('verdict')}  ${style.green(`${answer.status} the gateway reached the model`)}`,
-            `${style.bold('answer')}   ${typeof answer.data === 'string' ? answer.data : JSON.stringify(answer.data)}`,
+            // the model's words, through the gateway: shown, never obeyed by the terminal
+            `${style.bold('answer')}   ${visible(typeof answer.data === 'string' ? answer.data : JSON.stringify(answer.data))}`,
             `${style.dim(`request id ${answer.requestId}`)}`,
             '',
           ].join('\n'),
@@ -104,27 +113,51 @@ export const checkModel: Command = {
       return 0
     } catch (err) {
       if (!(err instanceof CloudConnectorError)) throw err
-      const findings = (err as { findings?: Problem[] }).findings ?? (err as { diagnosis?: Problem[] }).diagnosis ?? []
-      const status = (err as { status?: number }).status
-      // the library's advice names its option; on the command line the base URL is --gateway
-      const hint =
-        err.code === 'ERR_GATEWAY_REDIRECT'
-          ? `check-model follows no redirect: pass the gateway's final URL with --gateway (curl -sI ${gatewayUrl.replace(/\/+$/, '')}/monitoring/healthz shows the Location).`
-          : undefined
+      const e = explain(err, { command: 'check-model', gateway: shownUrl(gatewayUrl) })
+      // a flag's value the library refused is a usage error, reported as such
+      if (e.exitCode !== EXIT.refused) throw err
       if (flag(p, 'json')) {
-        printJson(io, { ok: false, gateway: gatewayUrl, embedded: stop !== undefined, model, code: err.code, status, message: err.message, ...(hint ? { hint } : {}), findings })
+        printJson(io, {
+          ok: false,
+          gateway: shownUrl(gatewayUrl),
+          embedded: stop !== undefined,
+          model,
+          code: e.code,
+          ...(e.status === undefined ? {} : { status: e.status }),
+          ...(e.gatewayError === undefined ? {} : { gatewayError: e.gatewayError }),
+          sent: e.sent ?? false,
+          message: e.cause,
+          ...(e.fix === undefined ? {} : { fix: e.fix }),
+          ...(e.requestId === undefined ? {} : { requestId: e.requestId }),
+          findings: e.findings,
+          ...(e.token === undefined ? {} : { token: e.token }),
+          ...(flag(p, 'verbose') ? { details: e.details } : {}),
+        })
       } else {
+        // "not sent" only when nothing went out; a transport failure after sending has no answer
+        const verdict =
+          e.sent !== true
+            ? `not sent${e.status === undefined ? '' : ` (the gateway would answer ${e.status}${e.gatewayError === undefined ? '' : ` ${JSON.stringify(e.gatewayError)}`})`}`
+            : e.code === 'ERR_GATEWAY_TIMEOUT'
+              ? 'timed out'
+              : e.status === undefined
+                ? 'no answer'
+                : `${e.status}${e.gatewayError === undefined ? '' : ` ${JSON.stringify(e.gatewayError)}`}`
         io.stdout.write(
           [
-            `${style.bold('checked')}  model '${model}' at ${endpoint} through ${stop ? 'the embedded gateway emulator' : gatewayUrl}`,
-            `${style.bold('verdict')}  ${style.red(`${status ?? 'not sent'} ${err.message}`)} [${err.code}]`,
-            ...(hint ? [`${style.bold('hint')}     ${hint}`] : []),
-            ...problemLines(findings, style),
+            checked,
+            `${style.bold('verdict')}  ${style.red(verdict)} [${e.code}]`,
+            `${style.bold('cause')}    ${e.cause}`,
+            ...(e.fix === undefined ? [] : [`${style.bold('fix')}      ${e.fix}`]),
+            // the first finding is the cause shown above
+            ...findingLines(e.findings.slice(1), style),
+            ...(e.requestId === undefined ? [] : [style.dim(`request id ${e.requestId}`)]),
+            ...(flag(p, 'verbose') ? [...(e.token === undefined ? [] : [`token    ${JSON.stringify(e.token)}`]), ...e.details] : []),
             '',
           ].join('\n'),
         )
       }
-      return 1
+      return EXIT.refused
     } finally {
       await stop?.()
     }
@@ -154,7 +187,13 @@ export const serve: Command = {
       failingModels: Object.fromEntries(list(p, 'fail-model').map((name) => [name, { status: 503, reason: 'Service Unavailable' }])),
       bypassAuth: flag(p, 'bypass-auth'),
     }).catch((err: unknown) => {
-      throw new CliFailure(`cannot start the emulator on port ${port}: ${(err as NodeJS.ErrnoException).code ?? String(err)}.`)
+      const errno = ((err as { cause?: NodeJS.ErrnoException } | undefined)?.cause ?? (err as NodeJS.ErrnoException | undefined))?.code
+      throw new CliFailure(
+        errno === 'EADDRINUSE'
+          ? `port ${port} is already in use (EADDRINUSE): stop what listens there, or choose another --port (0 picks a free one)`
+          : `cannot start the emulator on port ${port}${errno === undefined ? '' : ` (${errno})`}`,
+        { code: 'ERR_EMULATOR_START', ...(err instanceof Error ? { details: [`detail: ${err.message}`] } : {}) },
+      )
     })
     const info = {
       url: emulator.url,

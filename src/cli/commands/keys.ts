@@ -1,7 +1,7 @@
 import { chmod, writeFile } from 'node:fs/promises'
-import { generateSigningKeyPem, loadSigningKeySync, toJwks, type SigningKey } from '../sdk.js'
+import { CloudConnectorError, generateSigningKeyPem, loadSigningKeySync, toJwks, type SigningKey } from '../sdk.js'
 import { CliFailure, flag, list, parse, str, UsageError } from '../args.js'
-import { printJson, readUserFile, styleFor } from '../io.js'
+import { printJson, readUserFile, shownPath, styleFor, visible } from '../io.js'
 import type { Command } from '../main.js'
 
 export const keygen: Command = {
@@ -20,15 +20,15 @@ export const keygen: Command = {
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code
         throw new CliFailure(
-          code === 'EEXIST' ? `'${out}' already exists; keygen never overwrites a key. Choose another --out.` : `cannot write '${out}': ${code ?? 'error'}.`,
+          code === 'EEXIST' ? `'${shownPath(out)}' already exists; keygen never overwrites a key. Choose another --out.` : `cannot write '${shownPath(out)}': ${code ?? 'error'}.`,
         )
       }
     }
     if (flag(p, 'json')) {
       printJson(io, { kid: key.kid, alg: key.alg, bits: key.modulusLength, publicJwk: key.publicJwk, ...(out ? { out } : { pem }) })
     } else if (out !== undefined) {
-      io.stdout.write(`${out}\n`)
-      io.stderr.write(`wrote RSA-${key.modulusLength} PKCS#1 key to ${out} (mode 0600), kid ${key.kid}\n`)
+      io.stdout.write(`${visible(out)}\n`)
+      io.stderr.write(`wrote RSA-${key.modulusLength} PKCS#1 key to ${visible(out)} (mode 0600), kid ${key.kid}\n`)
     } else {
       io.stdout.write(pem)
     }
@@ -42,7 +42,7 @@ export const jwks: Command = {
   async run(argv, io) {
     const p = parse('jwks', argv, { key: { type: 'string', short: 'k', multiple: true } })
     const files = list(p, 'key')
-    if (files.length === 0) throw new UsageError("jwks: at least one --key FILE is required. See 'cloud-connector jwks --help'.")
+    if (files.length === 0) throw new UsageError("at least one --key FILE is required. See 'cloud-connector jwks --help'.")
     const keys = await Promise.all(files.map((f) => loadKeyFile(f)))
     const set = toJwks(keys)
     printJson(io, set)
@@ -60,7 +60,19 @@ export async function loadKeyFile(file: string): Promise<SigningKey> {
   try {
     return loadSigningKeySync(text)
   } catch (err) {
-    if (err instanceof Error && 'code' in err) throw new CliFailure(`key file '${file}': ${err.message} [${String((err as { code: unknown }).code)}]`)
+    if (err instanceof CloudConnectorError) {
+      throw new CliFailure(`key file '${shownPath(file)}' ${KEY_PROBLEMS[err.code] ?? 'is not a usable private key'} [${err.code}]`, { code: err.code, details: [`detail: ${err.message}`] })
+    }
     throw err
   }
+}
+
+/** What is wrong with a key file, per key error code, and what to do. */
+const KEY_PROBLEMS: Partial<Record<string, string>> = {
+  ERR_KEY_PUBLIC_ONLY: "holds a public key only: give the instance's private key",
+  ERR_KEY_NOT_RSA: "is not an RSA key: the instance key is RSA ('cloud-connector keygen' makes one)",
+  ERR_KEY_TOO_SMALL: 'is an RSA key under 2048 bits: the instance key is RSA-2048',
+  ERR_KEY_ENCRYPTED: 'is encrypted: decrypt it first (openssl rsa -in FILE -out plain.pem)',
+  ERR_KEY_TRUNCATED: 'is truncated: copy the whole PEM, from its BEGIN line to its END line',
+  ERR_KEY_INVALID: 'is not a PEM (BEGIN RSA PRIVATE KEY or BEGIN PRIVATE KEY) or a private JWK',
 }

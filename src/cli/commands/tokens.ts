@@ -1,14 +1,19 @@
 import {
   buildGatewayHeaders,
   createGatewayVerifier,
+  DEFAULT_FETCH_TIMEOUT_MS,
+  GATEWAY_MESSAGES,
   inspectToken,
+  JOSE_REASONS,
+  preflight,
   redact,
   type Jwks,
   type Problem,
 } from '../sdk.js'
-import { CliFailure, flag, integer, list, parse, str, UsageError } from '../args.js'
-import { printJson, readTokenArg, readUserFile, styleFor, type Style } from '../io.js'
+import { CliFailure, echo, flag, httpUrl, instant, integer, list, parse, str, UsageError } from '../args.js'
+import { printJson, progress, readTokenArg, readUserFile, shownPath, shownUrl, styleFor, visible, warn } from '../io.js'
 import type { Command } from '../main.js'
+import { finding, findingLines, firstSentence, oneLine, type Finding } from '../explain.js'
 import { hostOf, instanceFrom, INSTANCE_OPTIONS } from './instance.js'
 
 export const mint: Command = {
@@ -34,12 +39,18 @@ export const mint: Command = {
     })
     const ttlSeconds = integer('mint', p, 'ttl', 1, 86_400)
     const userId = str(p, 'user-id')
+    const salt = io.env.GITLAB_GLOBAL_USER_ID_SALT
+    if (userId !== undefined && !/^\d{1,19}$/.test(userId)) throw new UsageError(`--user-id must be a GitLab user id (digits), got '${echo(userId)}'.`)
+    if (userId !== undefined && !salt) {
+      throw new UsageError('--user-id needs GITLAB_GLOBAL_USER_ID_SALT (the instance secret salt) to compute x-gitlab-global-user-id.')
+    }
     const { issuer, issuerUrl, instanceId, realm, scopes } = await instanceFrom('mint', p, io, {
       cache: false,
       ...(ttlSeconds === undefined ? {} : { ttlSeconds }),
     })
-    const { token, header, claims, expiresAt } = await issuer.issue({ scopes: scopes.length > 0 ? scopes : 'all' })
-    const salt = io.env.GITLAB_GLOBAL_USER_ID_SALT
+    const { token, header, claims, expiresAt, warnings } = await issuer.issue({ scopes: scopes.length > 0 ? scopes : 'all' })
+    // the issuer's own warnings were printed when it was built; a key ring's come with the token
+    for (const w of warnings) if (!issuer.warnings.includes(w)) warn(io, w)
     const headers = {
       authorization: `Bearer ${token}`,
       ...buildGatewayHeaders({
@@ -75,24 +86,33 @@ export const mint: Command = {
 
 export const inspect: Command = {
   summary: 'Say what a bearer value is and why the gateway would refuse it',
-  usage: 'cloud-connector inspect [TOKEN|-] [--json]\n\n  Reads the token from standard input when TOKEN is - or absent.',
+  usage: [
+    'cloud-connector inspect [TOKEN|-] [--at TIME] [--json]',
+    '',
+    '  Reads the token from standard input when TOKEN is - or absent.',
+    '  --at  judge exp and nbf at this time instead of now: an ISO 8601 date/time or epoch seconds',
+  ].join('\n'),
   async run(argv, io) {
-    const p = parse('inspect', argv, {}, 1)
+    const p = parse('inspect', argv, { at: { type: 'string' } }, 1)
+    const at = instant(p, 'at') ?? new Date()
     const value = await readTokenArg(io, p.positionals[0])
-    const report = inspectToken(value)
-    const errors = report.problems.filter((x: Problem) => x.severity === 'error')
+    const report = inspectToken(value, { now: () => at })
+    const findings = report.problems.map((f) => finding(f))
+    const errors = findings.filter((x) => x.severity === 'error')
     if (flag(p, 'json')) {
-      printJson(io, { ...report, accepted: errors.length === 0 })
+      printJson(io, { ...report, problems: findings, at: at.toISOString(), accepted: errors.length === 0 })
       return errors.length === 0 ? 0 : 1
     }
     const style = styleFor(io.stdout, io.env)
-    const out: string[] = [`${style.bold('checked')}  the structure and claims of a ${report.length}-character bearer value (kind: ${report.kind})`]
-    if (report.header) out.push(`${style.bold('header')}   ${JSON.stringify(report.header)}`)
-    if (report.claims) out.push(`${style.bold('claims')}   ${JSON.stringify(report.claims)}`)
-    out.push(...problemLines(report.problems, style))
+    const out: string[] = [
+      `${style.bold('checked')}  the structure, claims, expiry and not-before of a ${report.length}-character bearer value (kind: ${report.kind}) at ${at.toISOString()}`,
+    ]
+    if (report.header) out.push(`${style.bold('header')}   ${visible(JSON.stringify(report.header))}`)
+    if (report.claims) out.push(`${style.bold('claims')}   ${visible(JSON.stringify(report.claims))}`)
+    out.push(...findingLines(findings, style))
     out.push(
       errors.length === 0
-        ? `${style.bold('verdict')}  ${style.green('well-formed')} — no structural problem (signature and headers are checked by 'verify')`
+        ? `${style.bold('verdict')}  ${style.green('well-formed and valid now')} — no problem found (the signature and the headers are checked by 'verify')`
         : `${style.bold('verdict')}  ${style.red('the gateway would refuse this value')}`,
     )
     io.stdout.write(`${out.join('\n')}\n`)
@@ -104,7 +124,10 @@ export const verify: Command = {
   summary: "Give the gateway's verdict on a token: status, message, reason",
   usage: [
     'cloud-connector verify [TOKEN|-] (--jwks FILE | --issuer-url URL)... [--header "Name: value"]...',
-    '                       [--audience A] [--scope NEEDED] [--no-default-headers] [--json]',
+    '                       [--audience A] [--scope NEEDED] [--no-default-headers] [--timeout MS] [--json]',
+    '',
+    '  --issuer-url  fetch the issuer\'s keys by OIDC discovery, as the gateway does; an issuer that fails is named',
+    '  --timeout     per discovery request, in ms (default 10000, the gateway\'s)',
     '',
     '  Unless given with --header, the headers the SDK would send with this token are assumed:',
     '  X-Gitlab-Authentication-Type: oidc and X-Gitlab-Realm / X-Gitlab-Instance-Id from its claims.',
@@ -121,17 +144,29 @@ export const verify: Command = {
         audience: { type: 'string' },
         scope: { type: 'string' },
         'no-default-headers': { type: 'boolean' },
+        timeout: { type: 'string' },
       },
       1,
     )
+    const fetchTimeoutMs = integer('verify', p, 'timeout', 100, 600_000)
     const jwksFiles = list(p, 'jwks')
     const issuerUrls = list(p, 'issuer-url')
     if (jwksFiles.length === 0 && issuerUrls.length === 0) {
-      throw new UsageError("verify: give the trusted keys with --jwks FILE or --issuer-url URL (repeatable). See 'cloud-connector verify --help'.")
+      throw new UsageError("give the trusted keys with --jwks FILE or --issuer-url URL (repeatable). See 'cloud-connector verify --help'.")
     }
-    for (const u of issuerUrls) {
-      if (!URL.canParse(u)) throw new UsageError(`verify: --issuer-url '${u.slice(0, 40)}' is not a URL.`)
-    }
+    for (const u of issuerUrls) httpUrl('--issuer-url', u, 'https://gitlab.example.com')
+    // every flag is checked before a file or standard input is read
+    const extra: [string, string][] = list(p, 'header').map((h) => {
+      const i = h.indexOf(':')
+      if (i <= 0) throw new UsageError(`--header must look like "Name: value", got '${echo(h)}'.`)
+      const pair: [string, string] = [h.slice(0, i).trim(), h.slice(i + 1).trim()]
+      try {
+        new Headers([pair])
+      } catch {
+        throw new UsageError(`--header '${echo(pair[0])}' is not a valid header (name: letters, digits and -; value: no line break).`)
+      }
+      return pair
+    })
     const jwks = await Promise.all(jwksFiles.map((f) => readJwksFile(f)))
     const token = await readTokenArg(io, p.positionals[0])
     const headers = new Headers()
@@ -141,53 +176,74 @@ export const verify: Command = {
       if (typeof claims?.gitlab_realm === 'string') headers.set('X-Gitlab-Realm', claims.gitlab_realm)
       if (typeof claims?.sub === 'string') headers.set('X-Gitlab-Instance-Id', claims.sub)
     }
-    for (const h of list(p, 'header')) {
-      const i = h.indexOf(':')
-      if (i <= 0) throw new UsageError(`verify: --header must look like "Name: value", got '${h.slice(0, 30)}'.`)
-      try {
-        headers.set(h.slice(0, i).trim(), h.slice(i + 1).trim())
-      } catch {
-        throw new UsageError(`verify: --header '${h.slice(0, i).slice(0, 30)}' is not a valid header.`)
-      }
-    }
+    for (const [name, value] of extra) headers.set(name, value)
     headers.set('Authorization', `Bearer ${token}`)
+    // the issuers that could not be read, and why (the gateway skips them and says so in its log only)
+    const failedIssuers: { issuer: string; code: string; reason: string }[] = []
     const verifier = createGatewayVerifier({
       ...(str(p, 'audience') ? { audience: str(p, 'audience') as string } : {}),
       ...(jwks.length > 0 ? { jwks } : {}),
       ...(issuerUrls.length > 0 ? { issuerUrls } : {}),
+      ...(fetchTimeoutMs === undefined ? {} : { fetchTimeoutMs }),
+      logger: {
+        warn: (event, fields) => {
+          if (event !== 'gateway_verifier.issuer_failed') return
+          failedIssuers.push({ issuer: shownUrl(String(fields['issuer'])), code: String(fields['code']), reason: oneLine(firstSentence(String(fields['message'])).replace(/^(?:OIDC discovery for|Fetching the key set of) \S+?(?: failed)?: /, '')) })
+        },
+      },
     })
     const scope = str(p, 'scope')
-    const verdict = await verifier.authenticate(headers, scope ? { unitPrimitive: scope } : {})
+    const audience = str(p, 'audience')
+    const discovery = `fetching the keys of ${issuerUrls.map(shownUrl).join(', ')} by OIDC discovery (--timeout ${fetchTimeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS} ms per request)`
+    const authenticating = verifier.authenticate(headers, scope ? { unitPrimitive: scope } : {})
+    const verdict = await (issuerUrls.length > 0 ? progress(io, flag(p, 'json')).waitFor(discovery, authenticating) : authenticating)
     const accepted = verdict.status === 200
+    // what to do about a refusal: the SDK's own judgement of the same request, in the CLI's words
+    const findings = accepted ? [] : refusalFindings(token, headers, scope, audience, verdict.reason)
+    if (verdict.status === 500 && failedIssuers.length > 0) {
+      findings.unshift({
+        code: 'NO_KEYS',
+        severity: 'error',
+        message: `no key could be loaded: ${failedIssuers.length} of ${issuerUrls.length} issuer(s) failed`,
+        fix: "make each issuer's /.well-known/openid-configuration and jwks_uri reachable from the gateway (it keeps an empty key set 24 h), or pass --jwks FILE",
+      })
+    }
     if (flag(p, 'json')) {
-      printJson(io, { accepted, status: verdict.status, error: verdict.error, reason: verdict.reason, claims: verdict.claims })
+      printJson(io, { accepted, status: verdict.status, error: verdict.error, reason: verdict.reason, claims: verdict.claims, failedIssuers, findings })
       return accepted ? 0 : 1
     }
     const style = styleFor(io.stdout, io.env)
     const lines = [
-      `${style.bold('checked')}  the gateway's authentication${scope ? ` and the unit primitive '${scope}'` : ''} against ${jwks.length} JWKS file(s) and ${issuerUrls.length} issuer(s)`,
-      `${style.bold('verdict')}  ${accepted ? style.green('200 accepted') : style.red(`${verdict.status} ${verdict.error ?? ''}`)}`,
+      `${style.bold('checked')}  the gateway's authentication${scope ? ` and the unit primitive '${visible(scope)}'` : ''} against ${jwks.length} JWKS file(s) and ${issuerUrls.length} issuer(s)`,
+      `${style.bold('verdict')}  ${accepted ? style.green('200 accepted') : style.red(`${verdict.status} ${visible(verdict.error ?? '')}`)}`,
     ]
-    if (verdict.reason) lines.push(`${style.bold('reason')}   ${verdict.reason}`)
-    if (!accepted) {
-      const problems = inspectToken(token).problems.filter((x: Problem) => x.severity === 'error')
-      for (const pr of problems.slice(0, 3)) lines.push(`${style.bold('fix')}      ${pr.fix}`)
-    }
+    if (verdict.reason) lines.push(`${style.bold('reason')}   ${visible(verdict.reason)}`)
+    for (const f of failedIssuers) lines.push(`${style.bold('issuer')}   ${f.issuer} failed: ${f.reason} [${f.code}]`)
+    for (const fix of [...new Set(findings.map((f) => f.fix))].slice(0, 3)) lines.push(`${style.bold('fix')}      ${fix}`)
     io.stdout.write(`${lines.join('\n')}\n`)
     return accepted ? 0 : 1
   },
 }
 
-export function problemLines(problems: readonly Problem[], style: Style): string[] {
-  const out: string[] = []
-  for (const pr of problems) {
-    const tag = pr.severity === 'error' ? style.red(`${pr.status ?? 'error'}`) : style.yellow('warning')
-    out.push(`${tag}  ${pr.message}`)
-    if (pr.gatewayError) out.push(`     gateway: ${JSON.stringify({ error: pr.gatewayError })}`)
-    if (pr.reason) out.push(`     reason:  ${pr.reason}`)
-    out.push(`     fix:     ${pr.fix}`)
+/**
+ * Why the gateway refused, as the SDK judges the same token and headers (preflight), errors only; a signature the
+ * trusted keys do not verify is the one thing preflight cannot see without them.
+ */
+function refusalFindings(token: string, headers: Headers, scope: string | undefined, audience: string | undefined, reason: string | undefined): Finding[] {
+  const result = preflight({ token, headers, ...(scope ? { unitPrimitive: scope } : {}), ...(audience ? { audience } : {}) })
+  const found = result.errors.map((e) => finding(e, scope))
+  if (found.length === 0 && reason === JOSE_REASONS.signatureFailed) {
+    found.push({
+      code: 'SIGNATURE_INVALID',
+      severity: 'error',
+      status: 401,
+      gatewayError: GATEWAY_MESSAGES.forbiddenByAuthProvider,
+      reason,
+      message: 'no trusted key verifies the signature: the token was signed by another key, or altered',
+      fix: "trust the key that signed it ('cloud-connector jwks --key FILE' for --jwks, or the instance's --issuer-url); the gateway keeps keys 24 h",
+    })
   }
-  return out
+  return found
 }
 
 async function readJwksFile(file: string): Promise<Jwks> {
@@ -198,6 +254,6 @@ async function readJwksFile(file: string): Promise<Jwks> {
   } catch {
     /* fall through */
   }
-  throw new CliFailure(`JWKS file '${file}' is not a JSON key set ({"keys": [...]}); produce one with 'cloud-connector jwks --key FILE'.`)
+  throw new CliFailure(`JWKS file '${shownPath(file)}' is not a JSON key set ({"keys": [...]}); produce one with 'cloud-connector jwks --key FILE'.`)
 }
 
