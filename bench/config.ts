@@ -23,7 +23,7 @@ export const BASE_COUNTS = {
   /** Uncached mints (and bare signs) per round. */
   mintOps: 500,
   /** Warm getToken calls per round. */
-  warmOps: 10_000,
+  warmOps: 50_000,
   /** inspect + preflight per round. */
   preflightOps: 100_000,
   /**

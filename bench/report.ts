@@ -114,7 +114,7 @@ export function formatComparison(f: FigureResult): string {
 
 function formatNumber(v: number, unit: string): string {
   if (!Number.isFinite(v)) return 'n/a'
-  if (unit === 'ops/s') return Math.round(v).toLocaleString('en-US')
+  if (unit.startsWith('ops/s')) return Math.round(v).toLocaleString('en-US')
   if (unit === 'MB') return v.toFixed(1)
   return v.toFixed(1)
 }

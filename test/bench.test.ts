@@ -87,7 +87,7 @@ describe('bench smoke run (tiny counts)', () => {
 
   it('gives each figure its unit, runs, median and spread, for candidate, baseline and comparison', () => {
     const unitsOf = (id: string): [string, string] =>
-      id.startsWith('5') ? ['µs/request (median)', '%'] : id.startsWith('6') ? ['MB', 'MB'] : id === '7' ? ['ms per burst', '×'] : id.startsWith('8') ? ['ms CPU', '×'] : ['ops/s', '×']
+      id.startsWith('5') ? ['µs/request (median)', '%'] : id.startsWith('6') ? ['MB', 'MB'] : id === '7' ? ['ms per burst', '×'] : id.startsWith('8') ? ['ms CPU', '×'] : ['ops/s (CPU)', '×']
     for (const f of results.figures) {
       expect([f.candidate.unit, f.baseline.unit, f.comparison.unit], f.id).toEqual([unitsOf(f.id)[0], unitsOf(f.id)[0], unitsOf(f.id)[1]])
       expect(f.runs, f.id).toBe(f.id.startsWith('6') ? 10 : ROUNDS)

@@ -26,7 +26,6 @@ export const warmCacheFigure: Figure = async (ctx) => {
   const mintsBefore = issuer.stats.mints
   const hitsBefore = issuer.stats.cacheHits
   let calls = 0
-  let sameToken = true
 
   // The cached entry as the least cache would hold it: the token and the instant it must be refreshed.
   const bare = new Map([['cc-token', { token: first.token, refreshAt: (first.expiresAt?.getTime() ?? 0) - 300_000 }]])
@@ -38,23 +37,22 @@ export const warmCacheFigure: Figure = async (ctx) => {
         return hit !== undefined && Date.now() < hit.refreshAt ? hit : undefined
       }),
   }
+  // Each side is one awaited call, as a caller makes it: no wrapper of the bench's own around either.
   const cached = await compareThroughput({
     rounds,
     candidate: {
       ops: counts.warmOps,
-      run: (ops) =>
-        timeAsync(ops, async () => {
-          calls++
-          const t = await issuer.getToken(request)
-          if (t.token !== first.token) sameToken = false
-          return t
-        }),
+      run: (ops) => {
+        calls += ops
+        return timeAsync(ops, () => issuer.getToken(request))
+      },
     },
     baseline: mapLookup,
   })
   const signs = counter.signs - signsBefore
   const mints = issuer.stats.mints - mintsBefore
   const hits = issuer.stats.cacheHits - hitsBefore
+  const sameToken = await sameTokenEachTime(() => issuer.getToken(request), first.token)
 
   // 2b: every call finds the cache empty and mints (with the local key, as 1 and 1e).
   const privateKey = key.privateKey
@@ -81,20 +79,12 @@ export const warmCacheFigure: Figure = async (ctx) => {
 
   // 2c: the README's setup, as the client asks it.
   const source = sdk.createTokenSource({ policy: 'safe', license: 'offline-cloud', selfIssued: issuer })
-  let viaSourceSame = (await source.getToken(request)).token === first.token
   const viaSource = await compareThroughput({
     rounds,
-    candidate: {
-      ops: counts.warmOps,
-      run: (ops) =>
-        timeAsync(ops, async () => {
-          const t = await source.getToken(request)
-          if (t.token !== first.token) viaSourceSame = false
-          return t
-        }),
-    },
+    candidate: { ops: counts.warmOps, run: (ops) => timeAsync(ops, () => source.getToken(request)) },
     baseline: mapLookup,
   })
+  const viaSourceSame = await sameTokenEachTime(() => source.getToken(request), first.token)
   const goal = ratioGoal(cached.ratio.median, { min: 0.5 })
 
   return [
@@ -112,7 +102,7 @@ export const warmCacheFigure: Figure = async (ctx) => {
         proof('signatures computed by cached getToken() calls (counting signer)', 0, signs),
         proof('mints during cached getToken() calls (issuer.stats.mints)', 0, mints),
         proof('cache hits counted for every cached call', calls, hits),
-        proof('every cached call returned the cached token', true, sameToken),
+        proof('cached calls return the cached token (1,000 calls after the run)', true, sameToken),
       ],
       details: { signsTotal: counter.signs, calls },
     }),
@@ -137,7 +127,13 @@ export const warmCacheFigure: Figure = async (ctx) => {
       baseline: 'async Map.get of the token + expiry check against Date.now()',
       r: viaSource,
       description: 'getToken/s ÷ lookups/s (higher is better)',
-      proofs: [proof('every call through the source returned the cached token', true, viaSourceSame), proof('mints during 2 and 2c', 0, issuer.stats.mints - mintsBefore)],
+      proofs: [proof('calls through the source return the cached token (1,000 calls after the run)', true, viaSourceSame), proof('mints during 2 and 2c', 0, issuer.stats.mints - mintsBefore)],
     }),
   ]
+}
+
+/** Whether 1,000 calls all answer `token` (checked outside the timed blocks). */
+async function sameTokenEachTime(get: () => Promise<{ token?: string | undefined }>, token: string | undefined): Promise<boolean> {
+  for (let i = 0; i < 1_000; i++) if ((await get()).token !== token) return false
+  return true
 }
