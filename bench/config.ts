@@ -21,7 +21,7 @@ export const DEFAULT_ROUNDS = 7
 /** The counts used at scale 1. */
 export const BASE_COUNTS = {
   /** Uncached mints (and bare signs) per round. */
-  mintOps: 500,
+  mintOps: 1_000,
   /** Warm getToken calls per round. */
   warmOps: 50_000,
   /** inspect + preflight per round. */
