@@ -1,6 +1,6 @@
 /**
  * How much work each figure does. The defaults are the issues' counts (2,000 requests each, one
- * million attachments, 10,000 concurrent callers) and keep a full run under ~5 minutes on 2 cores;
+ * million attachments, 10,000 concurrent callers); a full run takes about six minutes on 2 loaded cores;
  * `scale` shrinks or grows every count at once (the smoke test runs at a tiny scale).
  */
 export interface BenchConfig {

@@ -355,6 +355,19 @@ describe('getToken() across a cut-off date (memoised entitlements)', () => {
     clock.set(CUT - 1)
     expect((await issuer.getToken({ unitPrimitive: 'complete_code' })).token).toBe(before.token)
   })
+
+  it('grants a free scope until the instant of its cut-off, refuses it from then on, and follows a clock that goes back', async () => {
+    const clock = manualClock(CUT - 1)
+    const issuer = await issuerWith(clock, { catalog: FREE_UNTIL_CUT, addOns: [] })
+    expect((await issuer.issue({ scopes: ['complete_code'] })).claims.scopes).toEqual(['complete_code'])
+    expect(issuer.entitlements().scopes).toEqual(['complete_code', 'documentation_search'])
+    clock.set(CUT)
+    await expect(issuer.issue({ scopes: ['complete_code'] })).rejects.toMatchObject({ code: 'ERR_SCOPE_NOT_ENTITLED', message: expect.stringContaining('Its free access ended on 2026-03-01T00:00:00Z') })
+    expect((await issuer.issue({ scopes: ['documentation_search', 'documentation_search'] })).claims.scopes).toEqual(['documentation_search'])
+    expect(issuer.entitlements().scopes).toEqual(['documentation_search'])
+    clock.set(CUT - 1)
+    expect((await issuer.issue({ scopes: ['documentation_search', 'complete_code'] })).claims.scopes).toEqual(['complete_code', 'documentation_search'])
+  })
 })
 
 describe('peekToken(): what getToken() would answer now, without waiting', () => {
@@ -559,30 +572,5 @@ describe('policy source: the memoised decision follows the question', () => {
     expect(await branch('complete_code')).toBe('synced-token-expired')
     clock.set(T0)
     expect(await branch('complete_code')).toBe('synced')
-  })
-})
-
-describe('issue({ scopes }) across a cut-off date (memoised entitlements)', () => {
-  const CUT = Date.parse('2026-03-01T00:00:00.000Z')
-  const FREE_UNTIL_CUT = createCatalog({
-    unitPrimitives: [
-      { name: 'complete_code', description: 'x', group: 'g', feature_category: 'c', backend_services: ['ai_gateway'], add_ons: ['duo_pro'], cut_off_date: '2026-03-01T00:00:00Z' },
-      { name: 'documentation_search', description: 'x', group: 'g', feature_category: 'c', backend_services: ['ai_gateway'] },
-    ],
-    backendServices: [{ name: 'ai_gateway', jwt_aud: 'gitlab-ai-gateway' }],
-    addOns: [{ name: 'duo_pro' }],
-  })
-
-  it('grants a free scope until the instant of its cut-off, refuses it from then on, and follows a clock that goes back', async () => {
-    const clock = manualClock(CUT - 1)
-    const issuer = await issuerWith(clock, { catalog: FREE_UNTIL_CUT, addOns: [] })
-    expect((await issuer.issue({ scopes: ['complete_code'] })).claims.scopes).toEqual(['complete_code'])
-    expect(issuer.entitlements().scopes).toEqual(['complete_code', 'documentation_search'])
-    clock.set(CUT)
-    await expect(issuer.issue({ scopes: ['complete_code'] })).rejects.toMatchObject({ code: 'ERR_SCOPE_NOT_ENTITLED', message: expect.stringContaining('Its free access ended on 2026-03-01T00:00:00Z') })
-    expect((await issuer.issue({ scopes: ['documentation_search', 'documentation_search'] })).claims.scopes).toEqual(['documentation_search'])
-    expect(issuer.entitlements().scopes).toEqual(['documentation_search'])
-    clock.set(CUT - 1)
-    expect((await issuer.issue({ scopes: ['documentation_search', 'complete_code'] })).claims.scopes).toEqual(['complete_code', 'documentation_search'])
   })
 })
