@@ -4,9 +4,12 @@
  */
 import { readFileSync } from 'node:fs'
 import { sign } from 'node:crypto'
-import { buildGatewayHeaders, createTokenIssuer, loadSigningKeySync, type SigningKey, type TokenIssuer, type TokenIssuerOptions } from '../src/index.js'
+import type { SigningKey, TokenIssuer, TokenIssuerOptions } from '../src/index.js'
 import type { Counts } from './config.js'
-import type { Summary } from './harness.js'
+import type { Summary, Throughput } from './harness.js'
+import { sdk } from './sdk.js'
+
+const { buildGatewayHeaders, createTokenIssuer, loadSigningKeySync } = sdk
 
 export interface BenchContext {
   key: SigningKey
@@ -18,7 +21,7 @@ export interface BenchContext {
 
 /** One row of the table and one entry of results.json. */
 export interface FigureResult {
-  /** '1'…'7'; informational variants are '3b', '4b'. */
+  /** '1'…'8'; the variants of a figure are '1b', '1c', ... */
   id: string
   title: string
   /** Rounds (or checkpoints) each median is taken over. */
@@ -29,7 +32,7 @@ export interface FigureResult {
   baseline: Measure
   /** Candidate against baseline, per round. */
   comparison: Summary & { kind: 'ratio' | 'overhead' | 'growth'; unit: string; description: string }
-  /** null for an informational row (no target in the issue). */
+  /** The issue's goal for this row, met or not; null for an informational row (no goal in the issues). */
   target: { text: string; met: boolean } | null
   /** Correctness facts the figure relies on (the smoke test asserts them). */
   proofs: Proof[]
@@ -91,4 +94,68 @@ export function proof(name: string, expected: number | string | boolean, actual:
 
 export function measure(label: string, unit: string, s: Summary): Measure {
   return { label, unit, ...s }
+}
+
+/** A goal on the median ratio: at least `min` (higher is better) or at most `max` (lower is better). */
+export function ratioGoal(median: number, goal: { min: number } | { max: number }): { text: string; met: boolean } {
+  return 'min' in goal ? { text: `≥ ${goal.min.toFixed(2)}×`, met: median >= goal.min } : { text: `≤ ${goal.max.toFixed(2)}×`, met: median <= goal.max }
+}
+
+/** Operations per second of CPU time of the bench process (see bench/harness.ts). */
+export const THROUGHPUT_UNIT = 'ops/s (CPU)'
+
+/** One throughput comparison as a table row: candidate ÷ baseline per round, higher is better. */
+export function throughputRow(row: {
+  id: string
+  title: string
+  work: string
+  runs: number
+  candidate: string
+  baseline: string
+  r: Throughput
+  description?: string
+  target?: FigureResult['target']
+  proofs?: Proof[]
+  details?: Record<string, unknown>
+}): FigureResult {
+  return {
+    id: row.id,
+    title: row.title,
+    runs: row.runs,
+    work: row.work,
+    candidate: measure(row.candidate, THROUGHPUT_UNIT, row.r.candidate),
+    baseline: measure(row.baseline, THROUGHPUT_UNIT, row.r.baseline),
+    comparison: { kind: 'ratio', unit: '×', description: row.description ?? 'candidate ops/s ÷ baseline ops/s (higher is better)', ...row.r.ratio },
+    target: row.target ?? null,
+    proofs: row.proofs ?? [],
+    // the same ratio in elapsed time, which other load on the machine distorts (see bench/harness.ts)
+    details: { ...row.details, wallRatio: { median: row.r.wallRatio.median, min: row.r.wallRatio.min, max: row.r.wallRatio.max } },
+  }
+}
+
+/**
+ * Tokens the SDK minted, all different (each its own jti), shared by the figures of one run: more of them
+ * than any memo of the SDK holds (inspect keeps 128 reports, the verifier 256 parses and 256 claim sets), so
+ * walking them in a ring means every operation meets a token it has not seen since long ago.
+ */
+export function distinctTokens(ctx: BenchContext): Promise<readonly string[]> {
+  let ring = RINGS.get(ctx)
+  if (ring === undefined) {
+    ring = (async () => {
+      const issuer = makeIssuer(ctx.key)
+      const out: string[] = []
+      for (let i = 0; i < ctx.counts.distinctTokens; i++) out.push((await issuer.issue()).token)
+      return out
+    })()
+    RINGS.set(ctx, ring)
+  }
+  return ring
+}
+
+const RINGS = new WeakMap<BenchContext, Promise<readonly string[]>>()
+
+/** A walk around a ring: each call returns the next item, so a side keeps its place across blocks. */
+export function walker<T>(ring: readonly T[]): () => T {
+  let next = 0
+  return () => ring[next++ % ring.length] as T
 }

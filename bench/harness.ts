@@ -3,6 +3,12 @@
  * the same process, in short alternating blocks (A B B A A B ...) within each round, each round after a
  * full GC, so that a slow moment hits both sides. Figures are medians of the per-round values, with
  * their min and max as the spread.
+ *
+ * Throughput is counted in CPU time of the bench process (`process.cpuUsage()`: user + system, all its
+ * threads, so work a side hands to libuv's pool or to the GC's helpers counts too), not in elapsed time:
+ * when other processes share the cores, a block that loses its core for a time slice would otherwise
+ * count that slice as its own, and one such block swings a round's ratio by several times. The elapsed-time
+ * ratio is kept beside it (`wallRatio`) for comparison.
  */
 import v8 from 'node:v8'
 import vm from 'node:vm'
@@ -56,34 +62,48 @@ export async function heapAfterGc(): Promise<number> {
   return process.memoryUsage().heapUsed
 }
 
-/** Time `ops` calls of a synchronous function, in seconds. */
-export function timeSync(ops: number, fn: (i: number) => unknown): number {
+/** What a block of operations cost: CPU seconds of the process (user + system) and elapsed seconds. */
+export interface Elapsed {
+  cpu: number
+  wall: number
+}
+
+/** Time `ops` calls of a synchronous function. */
+export function timeSync(ops: number, fn: (i: number) => unknown): Elapsed {
   let sink: unknown
-  const start = process.hrtime.bigint()
+  const t = start()
   for (let i = 0; i < ops; i++) sink = fn(i)
-  const ns = process.hrtime.bigint() - start
+  const e = stop(t)
   keep(sink)
-  return Number(ns) / 1e9
+  return e
 }
 
-/** Time `ops` sequential awaited calls of an async function, in seconds. */
-export async function timeAsync(ops: number, fn: (i: number) => Promise<unknown>): Promise<number> {
+/** Time `ops` sequential awaited calls of an async function. */
+export async function timeAsync(ops: number, fn: (i: number) => Promise<unknown>): Promise<Elapsed> {
   let sink: unknown
-  const start = process.hrtime.bigint()
+  const t = start()
   for (let i = 0; i < ops; i++) sink = await fn(i)
-  const ns = process.hrtime.bigint() - start
+  const e = stop(t)
   keep(sink)
-  return Number(ns) / 1e9
+  return e
 }
 
-/** One side of a comparison: runs `ops` operations, returns the elapsed seconds. */
-export type Side = (ops: number) => number | Promise<number>
+/** One side of a comparison: runs `ops` operations, returns what they cost. */
+export type Side = (ops: number) => Elapsed | Promise<Elapsed>
+
+/** Two sides' throughput per round (operations per CPU second), their ratio, and the elapsed-time ratio. */
+export interface Throughput {
+  candidate: Summary
+  baseline: Summary
+  ratio: Summary
+  wallRatio: Summary
+}
 
 /**
  * Throughput of a candidate and its baseline over `rounds` rounds (after a warm-up of both). Each
  * round runs `ops` operations of each side in `blocks` alternating blocks (A B B A A B ...), after a
  * full GC, so that a slow moment of the machine hits both sides; the round's figure is ops ÷ the
- * summed time of its blocks, and its ratio is candidate ÷ baseline.
+ * summed CPU time of its blocks, and its ratio is candidate ÷ baseline.
  */
 export async function compareThroughput(opts: {
   rounds: number
@@ -91,7 +111,7 @@ export async function compareThroughput(opts: {
   baseline: { ops: number; run: Side }
   warmup?: number
   blocks?: number
-}): Promise<{ candidate: Summary; baseline: Summary; ratio: Summary }> {
+}): Promise<Throughput> {
   const { rounds, candidate, baseline } = opts
   const warm = opts.warmup ?? 0.2
   const blocks = Math.max(1, Math.min(opts.blocks ?? 10, candidate.ops, baseline.ops))
@@ -100,29 +120,35 @@ export async function compareThroughput(opts: {
   const c: number[] = []
   const b: number[] = []
   const r: number[] = []
+  const w: number[] = []
   for (let round = 0; round < rounds; round++) {
     fullGc()
-    let cs = 0
-    let bs = 0
+    const cs: Elapsed = { cpu: 0, wall: 0 }
+    const bs: Elapsed = { cpu: 0, wall: 0 }
+    const add = (sum: Elapsed, e: Elapsed) => {
+      sum.cpu += e.cpu
+      sum.wall += e.wall
+    }
     for (let block = 0; block < blocks; block++) {
       // ops of this block: an even split of `ops`, so that the round does exactly `ops` of each side
       const cOps = share(candidate.ops, blocks, block)
       const bOps = share(baseline.ops, blocks, block)
       if ((block + round) % 2 === 0) {
-        cs += await candidate.run(cOps)
-        bs += await baseline.run(bOps)
+        add(cs, await candidate.run(cOps))
+        add(bs, await baseline.run(bOps))
       } else {
-        bs += await baseline.run(bOps)
-        cs += await candidate.run(cOps)
+        add(bs, await baseline.run(bOps))
+        add(cs, await candidate.run(cOps))
       }
     }
-    const cr = candidate.ops / cs
-    const br = baseline.ops / bs
+    const cr = candidate.ops / cs.cpu
+    const br = baseline.ops / bs.cpu
     c.push(cr)
     b.push(br)
     r.push(cr / br)
+    w.push(candidate.ops / cs.wall / (baseline.ops / bs.wall))
   }
-  return { candidate: summarize(c), baseline: summarize(b), ratio: summarize(r) }
+  return { candidate: summarize(c), baseline: summarize(b), ratio: summarize(r), wallRatio: summarize(w) }
 }
 
 /** Yield to the event loop (lets timers and I/O callbacks run between blocks). */
@@ -131,6 +157,17 @@ export function tick(): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
+
+function start(): { cpu: NodeJS.CpuUsage; wall: bigint } {
+  return { cpu: process.cpuUsage(), wall: process.hrtime.bigint() }
+}
+
+function stop(t: { cpu: NodeJS.CpuUsage; wall: bigint }): Elapsed {
+  const wall = Number(process.hrtime.bigint() - t.wall) / 1e9
+  const used = process.cpuUsage(t.cpu)
+  // cpuUsage counts in microseconds: a block shorter than that reads 0, which would divide by zero
+  return { cpu: Math.max(1, used.user + used.system) / 1e6, wall }
+}
 
 let blackhole: unknown
 

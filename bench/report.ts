@@ -18,12 +18,14 @@ export interface BenchResults {
     scale: number
     rounds: number
     durationSeconds: number
+    /** A source file changed after the build that was measured, if any. */
+    distStale: string | null
   }
   summary: { targets: number; targetsMet: number; targetsNotMet: string[]; proofsFailed: string[] }
   figures: FigureResult[]
 }
 
-export function buildResults(config: BenchConfig, figures: FigureResult[], durationSeconds: number, date: Date): BenchResults {
+export function buildResults(config: BenchConfig, figures: FigureResult[], durationSeconds: number, date: Date, distStale?: string): BenchResults {
   const cpu = cpus()
   const targets = figures.filter((f) => f.target !== null)
   return {
@@ -38,6 +40,7 @@ export function buildResults(config: BenchConfig, figures: FigureResult[], durat
       scale: config.scale,
       rounds: config.rounds,
       durationSeconds: Math.round(durationSeconds * 10) / 10,
+      distStale: distStale ?? null,
     },
     summary: {
       targets: targets.length,
@@ -75,6 +78,28 @@ export function formatReport(results: BenchResults): string {
   return out.join('\n')
 }
 
+/**
+ * The README's table (section "Performance"): every row with its figures, its comparison and spread, and
+ * its goal, so that the README is regenerated from a run (`npm run bench -- --markdown`).
+ */
+export function formatMarkdown(results: BenchResults): string {
+  const cell = (text: string) => text.replaceAll('|', '\\|')
+  const out = [
+    '| # | Figure | SDK (median) | Baseline, same run (median) | SDK vs baseline: median [min – max] | Goal | Met |',
+    '|---|---|---|---|---|---|---|',
+  ]
+  for (const f of results.figures) {
+    const met = f.target === null ? 'info' : f.target.met ? 'yes' : '**no**'
+    out.push(
+      `| ${f.id} | ${cell(f.title)} | ${cell(f.candidate.label)}: ${formatMeasure(f.candidate)} | ${cell(f.baseline.label)}: ${formatMeasure(f.baseline)} | ${formatComparison(f)} | ${cell(f.target?.text ?? '—')} | ${met} |`,
+    )
+  }
+  const m = results.meta
+  const s = results.summary
+  out.push('', `${m.node}, ${m.cpu.model} (${m.cpu.cores} cores), scale ${m.scale}, ${m.rounds} rounds, ${m.durationSeconds} s; goals met: ${s.targetsMet}/${s.targets}.`)
+  return out.join('\n')
+}
+
 export function formatMeasure(m: Measure): string {
   return `${formatNumber(m.median, m.unit)} ${m.unit}`
 }
@@ -89,7 +114,7 @@ export function formatComparison(f: FigureResult): string {
 
 function formatNumber(v: number, unit: string): string {
   if (!Number.isFinite(v)) return 'n/a'
-  if (unit === 'ops/s') return Math.round(v).toLocaleString('en-US')
+  if (unit.startsWith('ops/s')) return Math.round(v).toLocaleString('en-US')
   if (unit === 'MB') return v.toFixed(1)
   return v.toFixed(1)
 }

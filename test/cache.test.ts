@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { createCatalog } from '../src/catalog/index.js'
 import { InvalidOptionsError } from '../src/errors.js'
 import { loadSigningKey } from '../src/keys/index.js'
-import { createTokenCache, createTokenIssuer, createTokenSource, type ExternalTokenStore, type TokenIssuerOptions } from '../src/token/index.js'
+import { createTokenCache, createTokenIssuer, createTokenSource, type ExternalTokenStore, type TokenIssuer, type TokenIssuerOptions } from '../src/token/index.js'
 
 const PEM = readFileSync(new URL('./fixtures/instance-key.pem', import.meta.url), 'utf8')
 const T0 = Date.parse('2026-02-01T12:00:00.000Z')
@@ -355,6 +355,19 @@ describe('getToken() across a cut-off date (memoised entitlements)', () => {
     clock.set(CUT - 1)
     expect((await issuer.getToken({ unitPrimitive: 'complete_code' })).token).toBe(before.token)
   })
+
+  it('grants a free scope until the instant of its cut-off, refuses it from then on, and follows a clock that goes back', async () => {
+    const clock = manualClock(CUT - 1)
+    const issuer = await issuerWith(clock, { catalog: FREE_UNTIL_CUT, addOns: [] })
+    expect((await issuer.issue({ scopes: ['complete_code'] })).claims.scopes).toEqual(['complete_code'])
+    expect(issuer.entitlements().scopes).toEqual(['complete_code', 'documentation_search'])
+    clock.set(CUT)
+    await expect(issuer.issue({ scopes: ['complete_code'] })).rejects.toMatchObject({ code: 'ERR_SCOPE_NOT_ENTITLED', message: expect.stringContaining('Its free access ended on 2026-03-01T00:00:00Z') })
+    expect((await issuer.issue({ scopes: ['documentation_search', 'documentation_search'] })).claims.scopes).toEqual(['documentation_search'])
+    expect(issuer.entitlements().scopes).toEqual(['documentation_search'])
+    clock.set(CUT - 1)
+    expect((await issuer.issue({ scopes: ['documentation_search', 'complete_code'] })).claims.scopes).toEqual(['complete_code', 'documentation_search'])
+  })
 })
 
 describe('peekToken(): what getToken() would answer now, without waiting', () => {
@@ -412,5 +425,152 @@ describe('peekToken(): what getToken() would answer now, without waiting', () =>
     expect((await nothing.getToken({ unitPrimitive: 'complete_code' })).source).toBe('none')
     expect(nothing.peekToken?.({ unitPrimitive: 'complete_code' })).toBeUndefined()
   })
+
+  it("policy source getToken(): a cached token from the issuer's peek, else the issuer's getToken() (also when its peek throws or a refresh is forced)", async () => {
+    const answer = (token: string) => ({ token, source: 'self-issued' as const, reason: 'r', branch: 'self-issued' as const, expiresAt: new Date(T0 + 3_600_000) })
+    const calls: string[] = []
+    let peek: () => ReturnType<typeof answer> | undefined = () => answer('peeked.jwt.sig')
+    const issuer = {
+      getToken: async (r: { forceRefresh?: boolean }) => (calls.push(`get${r.forceRefresh ? ' forced' : ''}`), answer('got.jwt.sig')),
+      peekToken: () => (calls.push('peek'), peek()),
+      invalidate: () => undefined,
+    } as unknown as TokenIssuer
+    const source = createTokenSource({ license: 'offline-cloud', selfIssued: issuer, now: manualClock().now })
+    const first = await source.getToken({ unitPrimitive: 'complete_code' })
+    expect([first.token, first.branch, first.expiresAt?.getTime()]).toEqual(['peeked.jwt.sig', 'offline-license', T0 + 3_600_000])
+    expect(calls).toEqual(['peek'])
+    expect((await source.getToken({ unitPrimitive: 'complete_code', forceRefresh: true })).token).toBe('got.jwt.sig')
+    peek = () => undefined
+    expect((await source.getToken({ unitPrimitive: 'complete_code' })).token).toBe('got.jwt.sig')
+    peek = () => {
+      throw new Error('broken peek')
+    }
+    expect((await source.getToken({ unitPrimitive: 'complete_code' })).token).toBe('got.jwt.sig')
+    expect(calls).toEqual(['peek', 'get forced', 'peek', 'get', 'peek', 'get'])
+  })
 })
 
+
+describe('hot path: a cache hit reads the clock once and moves nothing it need not move', () => {
+  const mint = (key: string, expiresAt = T0 + 3_600_000) => async () => ({ expiresAt: new Date(expiresAt), key })
+
+  it('keeps the least-recently-used order when the most recent entry is used again (no move) and when another is', async () => {
+    const cache = createTokenCache<{ expiresAt: Date; key: string }>({ now: manualClock().now, maxEntries: 3 })
+    for (const k of ['a', 'b', 'c']) await cache.get(k, mint(k))
+    for (let i = 0; i < 3; i++) expect(cache.lookup('c')?.key).toBe('c') // already the most recent
+    expect(cache.lookup('a')?.key).toBe('a') // order now b, c, a
+    expect(cache.lookup('a')?.key).toBe('a')
+    await cache.get('d', mint('d')) // evicts b
+    expect(cache.peek('b')).toBeUndefined()
+    await cache.get('e', mint('e')) // evicts c
+    expect(cache.peek('c')).toBeUndefined()
+    expect(['a', 'd', 'e'].map((k) => cache.peek(k)?.key)).toEqual(['a', 'd', 'e'])
+    expect(cache.stats).toEqual({ mints: 5, cacheHits: 5, refreshes: 0, evictions: 2, refreshFailures: 0 })
+  })
+
+  it('an entry that was the most recent and is no longer is moved again when it is used', async () => {
+    const cache = createTokenCache<{ expiresAt: Date; key: string }>({ now: manualClock().now, maxEntries: 3 })
+    for (const k of ['a', 'b', 'c']) await cache.get(k, mint(k))
+    expect(cache.lookup('a')?.key).toBe('a') // order b, c, a
+    expect(cache.lookup('c')?.key).toBe('c') // order b, a, c
+    await cache.get('d', mint('d')) // evicts b
+    await cache.get('e', mint('e')) // evicts a
+    expect(['a', 'b', 'c', 'd', 'e'].map((k) => cache.peek(k)?.key)).toEqual([undefined, undefined, 'c', 'd', 'e'])
+  })
+
+  it('keeps the order after the most recent entry is invalidated, stored again, or dropped as expired on arrival', async () => {
+    const clock = manualClock()
+    const cache = createTokenCache<{ expiresAt: Date; key: string }>({ now: clock.now, maxEntries: 2 })
+    await cache.get('a', mint('a'))
+    await cache.get('b', mint('b'))
+    cache.invalidate('b')
+    expect(cache.lookup('a')?.key).toBe('a')
+    await cache.get('b', mint('b')) // order a, b
+    expect(cache.lookup('b')?.key).toBe('b')
+    await cache.get('c', mint('c')) // evicts a
+    expect([cache.peek('a'), cache.peek('b')?.key, cache.peek('c')?.key]).toEqual([undefined, 'b', 'c'])
+    // a token already expired when it arrives is served to its caller but not kept
+    expect((await cache.get('old', mint('old', T0 - 1))).key).toBe('old')
+    expect(cache.size).toBe(2)
+    expect(cache.lookup('b')?.key).toBe('b') // order c, b
+    await cache.get('d', mint('d')) // evicts c
+    expect([cache.peek('b')?.key, cache.peek('c'), cache.peek('d')?.key]).toEqual(['b', undefined, 'd'])
+  })
+
+  it('judges freshness at the instant given, to the millisecond: fresh until refreshBeforeSeconds before expiry', async () => {
+    const clock = manualClock()
+    const cache = createTokenCache<{ expiresAt: Date; key: string }>({ now: clock.now, refreshBeforeSeconds: 300 })
+    await cache.get('a', mint('a'))
+    const refreshAt = T0 + 3_600_000 - 300_000
+    expect(cache.lookup('a', refreshAt - 1)?.key).toBe('a')
+    expect(cache.lookup('a', refreshAt)).toBeUndefined()
+    // without an instant, the clock decides
+    clock.set(refreshAt - 1)
+    expect(cache.lookup('a')?.key).toBe('a')
+    expect(cache.peek('a')?.key).toBe('a')
+    clock.set(refreshAt)
+    expect(cache.lookup('a')).toBeUndefined()
+    expect(cache.peek('a')).toBeUndefined()
+    expect(cache.stats.cacheHits).toBe(2)
+  })
+
+  it('an issuer without an injected clock follows the system clock to the millisecond', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: T0 })
+    try {
+      const issuer = await issuerWith(manualClock(), { now: undefined })
+      const first = await issuer.getToken({ unitPrimitive: 'complete_code' })
+      expect(first.expiresAt?.getTime()).toBe(T0 + 3_600_000)
+      vi.setSystemTime(T0 + 3_300_000 - 1)
+      expect((await issuer.getToken({ unitPrimitive: 'complete_code' })).token).toBe(first.token)
+      expect(issuer.peekToken({ unitPrimitive: 'complete_code' })?.token).toBe(first.token)
+      vi.setSystemTime(T0 + 3_300_000)
+      expect(issuer.peekToken({ unitPrimitive: 'complete_code' })).toBeUndefined()
+      const second = await issuer.getToken({ unitPrimitive: 'complete_code' })
+      expect(second.token).not.toBe(first.token)
+      expect(second.expiresAt?.getTime()).toBe(T0 + 3_300_000 + 3_600_000)
+      expect(issuer.stats.mints).toBe(2)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('each answer names its own unit primitive and carries a Date of its own, however the calls alternate', async () => {
+    const issuer = await issuerWith(manualClock())
+    const ask = (unitPrimitive: string) => issuer.getToken({ unitPrimitive })
+    const answers = [await ask('complete_code'), await ask('documentation_search'), await ask('complete_code'), await ask('complete_code')]
+    expect(answers.map((a) => / including (\w+);/.exec(a.reason)?.[1])).toEqual(['complete_code', 'documentation_search', 'complete_code', 'complete_code'])
+    expect(new Set(answers.map((a) => a.token)).size).toBe(1)
+    answers[2]?.expiresAt?.setTime(0)
+    expect(answers[3]?.expiresAt?.getTime()).toBe(T0 + 3_600_000)
+    expect((await ask('complete_code')).expiresAt?.getTime()).toBe(T0 + 3_600_000)
+  })
+})
+
+describe('policy source: the memoised decision follows the question', () => {
+  it('answers each unit primitive, feature setting and synced-token state with its own decision, however they alternate', async () => {
+    const clock = manualClock()
+    const source = createTokenSource({
+      policy: 'rails',
+      license: 'online-cloud',
+      synced: { token: 'cdot.synced-token-0123456789', expiresAt: new Date(T0 + 60_000) },
+      selfHostedFeatures: ['duo_chat'],
+      now: clock.now,
+    })
+    const branch = async (unitPrimitive: string, featureSetting?: string) => {
+      try {
+        return (await source.getToken({ unitPrimitive, ...(featureSetting ? { featureSetting } : {}) })).branch
+      } catch (e) {
+        return (e as { code: string }).code
+      }
+    }
+    expect(await branch('complete_code')).toBe('synced')
+    expect(await branch('self_hosted_models')).toBe('ERR_NO_TOKEN')
+    expect(await branch('complete_code')).toBe('synced')
+    expect(await branch('complete_code', 'duo_chat')).toBe('ERR_NO_TOKEN')
+    expect(await branch('complete_code')).toBe('synced')
+    clock.set(T0 + 60_000) // the synced token expires
+    expect(await branch('complete_code')).toBe('synced-token-expired')
+    clock.set(T0)
+    expect(await branch('complete_code')).toBe('synced')
+  })
+})

@@ -12,10 +12,12 @@
  * body memo, answer check.
  */
 import ky, { type KyInstance } from 'ky'
-import { createGatewayClient, createTokenSource } from '../../src/index.js'
 import { fullGc, median, summarize } from '../harness.js'
 import { GATEWAY_HEADERS, INSTANCE, makeIssuer, measure, proof, UNIT_PRIMITIVE, type Figure, type FigureResult } from '../context.js'
+import { sdk } from '../sdk.js'
 import { SUGGESTION, startLoopbackServer } from '../server.js'
+
+const { createGatewayClient, createTokenSource } = sdk
 
 const BODY = {
   current_file: { file_name: 'app.py', language_identifier: 'python', content_above_cursor: 'def add(a, b):\n    ', content_below_cursor: '\n' },

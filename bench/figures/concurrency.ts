@@ -4,9 +4,11 @@
  * the least a single flight can be (one shared promise of `issue()`), so the ratio shows what the
  * cache's bookkeeping costs per burst. Then the same burst through the client's fetch adapter.
  */
-import { createAuthenticatedFetch } from '../../src/index.js'
 import { fullGc, summarize } from '../harness.js'
 import { countingSigner, INSTANCE, makeIssuer, measure, proof, UNIT_PRIMITIVE, type Figure } from '../context.js'
+import { sdk } from '../sdk.js'
+
+const { createAuthenticatedFetch } = sdk
 
 export const concurrencyFigure: Figure = async (ctx) => {
   const { key, counts, rounds } = ctx

@@ -1,64 +1,101 @@
 /**
- * Figure 3 — inspect + preflight of a minted token (what the client judges before each request),
- * against the least any reader of a JWT does: split it and JSON-parse its two base64url segments.
- * 3b (informational) cycles through more distinct tokens than inspectToken's memo holds, so that
- * every operation decodes a token it has not seen.
+ * Figure 3 — reading a token before sending it.
+ *
+ *   3   inspect + preflight of one minted token, again and again (what the client judges before each
+ *       request with a cached token), against the least any reader of a JWT does: split it and
+ *       JSON-parse its two base64url segments;
+ *   3b  its uncached twin: the same on a ring of distinct tokens (more than any memo holds), against the
+ *       same bare decode of the same ring;
+ *   3c  `inspectToken` alone on the ring, against fast-jwt's decoder (header and payload);
+ *   3d  `preflight` alone on the ring, against fast-jwt's decoder;
+ *   3e, 3f  `inspectToken` on the ring against jsonwebtoken's and jose's decoders.
  */
-import { inspectToken, preflight } from '../../src/index.js'
 import { compareThroughput, timeSync } from '../harness.js'
-import { GATEWAY_HEADERS, makeIssuer, measure, proof, UNIT_PRIMITIVE, type Figure, type FigureResult } from '../context.js'
+import { distinctTokens, GATEWAY_HEADERS, makeIssuer, proof, ratioGoal, throughputRow, UNIT_PRIMITIVE, walker, type Figure, type FigureResult } from '../context.js'
+import { makePeers, peerLabel, type PeerName } from '../peers.js'
+import { sdk } from '../sdk.js'
+
+const { inspectToken, preflight } = sdk
 
 export const preflightFigure: Figure = async (ctx) => {
   const { key, counts, rounds } = ctx
-  const issuer = makeIssuer(key)
-  const token = (await issuer.issue()).token
-  const tokens: string[] = []
-  for (let i = 0; i < counts.distinctTokens; i++) tokens.push((await issuer.issue()).token)
+  const token = (await makeIssuer(key).issue()).token
+  const tokens = await distinctTokens(ctx)
+  const peers = makePeers(key, sdk.DEFAULT_AUDIENCE)
 
+  const judge = (t: string) => preflight({ token: t, headers: GATEWAY_HEADERS, unitPrimitive: UNIT_PRIMITIVE })
   const check = (t: string) => {
     inspectToken(t)
-    return preflight({ token: t, headers: GATEWAY_HEADERS, unitPrimitive: UNIT_PRIMITIVE })
+    return judge(t)
   }
   const first = check(token)
-  const allDistinctOk = tokens.every((t) => check(t).ok)
+  const allDistinctOk = tokens.every((t) => check(t).ok && inspectToken(t).kind === 'jwt')
+  const n = tokens.length
+  const ops = counts.preflightOps
+  const ringOps = Math.ceil(ops / 5)
+  /** One side walking the ring: its own place, kept across blocks and rounds. */
+  const onRing = (fn: (t: string) => unknown) => {
+    const next = walker(tokens)
+    return { ops: ringOps, run: (k: number) => timeSync(k, () => fn(next())) }
+  }
 
   const same = await compareThroughput({
     rounds,
-    candidate: { ops: counts.preflightOps, run: (ops) => timeSync(ops, () => check(token)) },
-    baseline: { ops: counts.preflightOps, run: (ops) => timeSync(ops, () => bareDecode(token)) },
+    candidate: { ops, run: (k) => timeSync(k, () => check(token)) },
+    baseline: { ops, run: (k) => timeSync(k, () => bareDecode(token)) },
   })
-  const n = tokens.length
-  // one running index per side, so that consecutive blocks keep walking the whole ring of tokens
-  let nextC = 0
-  let nextB = 0
-  const fresh = await compareThroughput({
-    rounds,
-    candidate: { ops: Math.ceil(counts.preflightOps / 5), run: (ops) => timeSync(ops, () => check(tokens[nextC++ % n] as string)) },
-    baseline: { ops: Math.ceil(counts.preflightOps / 5), run: (ops) => timeSync(ops, () => bareDecode(tokens[nextB++ % n] as string)) },
-  })
+  const fresh = await compareThroughput({ rounds, candidate: onRing(check), baseline: onRing(bareDecode) })
+  const vsPeer = async (id: string, what: 'inspectToken()' | 'preflight()', name: PeerName, goal: boolean): Promise<FigureResult> => {
+    const decode = peers.decode[name]
+    const r = await compareThroughput({ rounds, candidate: onRing(what === 'inspectToken()' ? inspectToken : judge), baseline: onRing(decode) })
+    return throughputRow({
+      id,
+      title: `${what === 'inspectToken()' ? 'inspectToken' : 'preflight'}, a different token each time, vs ${name}`,
+      runs: rounds,
+      work: `${ringOps} calls each over ${n} tokens`,
+      candidate: what,
+      baseline: `${peerLabel(name)} decode (header and payload)`,
+      r,
+      description: 'calls/s ÷ peer decodes/s (higher is better)',
+      target: goal ? ratioGoal(r.ratio.median, { min: 1 }) : null,
+    })
+  }
+  const peerRows = [
+    await vsPeer('3c', 'inspectToken()', 'fast-jwt', true),
+    await vsPeer('3d', 'preflight()', 'fast-jwt', true),
+    await vsPeer('3e', 'inspectToken()', 'jsonwebtoken', false),
+    await vsPeer('3f', 'inspectToken()', 'jose', false),
+  ]
 
-  const base = (r: typeof same, id: string, title: string, work: string): FigureResult => ({
-    id,
-    title,
-    runs: rounds,
-    work,
-    candidate: measure('inspectToken() + preflight()', 'ops/s', r.candidate),
-    baseline: measure('split + base64url + JSON.parse of header and payload', 'ops/s', r.baseline),
-    comparison: { kind: 'ratio', unit: '×', description: 'checks/s ÷ bare decodes/s (informational)', ...r.ratio },
-    target: null,
-    proofs: [],
-    details: { tokenBytes: token.length },
-  })
+  const bare = 'split + base64url + JSON.parse of header and payload'
   return [
     {
-      ...base(same, '3', 'Inspect + preflight of a minted token', `${counts.preflightOps} checks of the same token`),
+      ...throughputRow({
+        id: '3',
+        title: 'Inspect + preflight of a minted token, the same token each time',
+        runs: rounds,
+        work: `${ops} checks of the same token`,
+        candidate: 'inspectToken() + preflight()',
+        baseline: bare,
+        r: same,
+        description: 'checks/s ÷ bare decodes/s (higher is better)',
+        proofs: [proof('preflight accepts the minted token', true, first.ok)],
+        details: { tokenBytes: token.length },
+      }),
       target: { text: '≥ 200,000 ops/s', met: same.candidate.median >= 200_000 },
-      proofs: [proof('preflight accepts the minted token', true, first.ok)],
     },
-    {
-      ...base(fresh, '3b', 'Inspect + preflight, a different token each time', `${Math.ceil(counts.preflightOps / 5)} checks over ${n} tokens`),
-      proofs: [proof(`preflight accepts each of the ${n} tokens`, true, allDistinctOk)],
-    },
+    throughputRow({
+      id: '3b',
+      title: 'Inspect + preflight, a different token each time',
+      runs: rounds,
+      work: `${ringOps} checks over ${n} tokens`,
+      candidate: 'inspectToken() + preflight()',
+      baseline: `${bare}, the same ring`,
+      r: fresh,
+      description: 'checks/s ÷ bare decodes/s (higher is better)',
+      proofs: [proof(`inspect reads and preflight accepts each of the ${n} tokens`, true, allDistinctOk)],
+    }),
+    ...peerRows,
   ]
 }
 

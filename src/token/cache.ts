@@ -20,7 +20,7 @@ import type { Clock, Logger } from '../types.js'
 export function createTokenCache<T extends { expiresAt: Date }>(options: TokenCacheOptions<T> = {}): TokenCache<T> {
   const refreshBeforeMs = checkInt(options.refreshBeforeSeconds ?? DEFAULT_REFRESH_BEFORE_SECONDS, 'refreshBeforeSeconds', 0) * 1000
   const maxEntries = checkInt(options.maxEntries ?? DEFAULT_MAX_ENTRIES, 'maxEntries', 1)
-  const now = options.now ?? (() => new Date())
+  const now = options.now
   const { store, codec, logger } = options
   if (store && !codec) {
     throw new InvalidOptionsError('createTokenCache: options.codec is required with options.store (the store holds strings).', [
@@ -28,26 +28,37 @@ export function createTokenCache<T extends { expiresAt: Date }>(options: TokenCa
     ])
   }
 
-  const entries = new Map<string, T>()
+  // Least recently used first: the Map's insertion order, an entry moved to the end when it is used.
+  // Each value is held with its instants as numbers, read on every lookup.
+  const entries = new Map<string, Entry<T>>()
+  // The key of the last entry of `entries` (when it is still there): using it again needs no move. A
+  // service asks for one token over and over, and moving it costs more than the rest of a hit.
+  let newest: string | undefined
   const inflight = new Map<string, { promise: Promise<T>; forced: boolean }>()
   const stats = { mints: 0, cacheHits: 0, refreshes: 0, evictions: 0, refreshFailures: 0 }
   let generation = 0
 
-  const nowMs = (): number => {
-    const t = now().getTime()
-    if (!Number.isFinite(t)) throw new InvalidOptionsError('The injected clock (options.now) returned an invalid Date.')
-    return t
-  }
+  // Without an injected clock, the time is read as a number: no Date is made per lookup.
+  const nowMs =
+    now === undefined
+      ? Date.now
+      : (): number => {
+          const t = now().getTime()
+          if (!Number.isFinite(t)) throw new InvalidOptionsError('The injected clock (options.now) returned an invalid Date.')
+          return t
+        }
   const isFresh = (value: T, at: number): boolean => at < value.expiresAt.getTime() - refreshBeforeMs
 
   function remember(key: string, value: T): void {
+    const expiresAt = value.expiresAt.getTime()
     entries.delete(key)
-    entries.set(key, value)
+    entries.set(key, { value, expiresAt, refreshAt: expiresAt - refreshBeforeMs })
+    newest = key
     if (entries.size <= maxEntries) return
     const at = nowMs()
     for (const [k, v] of entries) {
       if (entries.size <= maxEntries) break
-      if (v.expiresAt.getTime() <= at) entries.delete(k)
+      if (v.expiresAt <= at) entries.delete(k)
     }
     for (const k of entries.keys()) {
       if (entries.size <= maxEntries) break
@@ -84,7 +95,7 @@ export function createTokenCache<T extends { expiresAt: Date }>(options: TokenCa
     const gen = generation
     const promise = (async (): Promise<T> => {
       const at = nowMs()
-      const previous = entries.get(key)
+      const previous = entries.get(key)?.value
       if (!forced) {
         const stored = await fromStore(key, at)
         if (stored) {
@@ -123,13 +134,16 @@ export function createTokenCache<T extends { expiresAt: Date }>(options: TokenCa
   }
 
   /** A fresh in-memory entry, marked recently used and counted as a hit. */
-  function lookup(key: string): T | undefined {
+  function lookup(key: string, at?: number): T | undefined {
     const hit = entries.get(key)
-    if (hit === undefined || !isFresh(hit, nowMs())) return undefined
-    entries.delete(key)
-    entries.set(key, hit)
+    if (hit === undefined || (at ?? nowMs()) >= hit.refreshAt) return undefined
+    if (key !== newest) {
+      entries.delete(key)
+      entries.set(key, hit)
+      newest = key
+    }
     stats.cacheHits++
-    return hit
+    return hit.value
   }
 
   return {
@@ -150,7 +164,7 @@ export function createTokenCache<T extends { expiresAt: Date }>(options: TokenCa
     lookup,
     peek(key) {
       const hit = entries.get(key)
-      return hit && isFresh(hit, nowMs()) ? hit : undefined
+      return hit !== undefined && nowMs() < hit.refreshAt ? hit.value : undefined
     },
     invalidate(key) {
       // A mint already in flight still answers its callers but is not stored afterwards.
@@ -158,6 +172,7 @@ export function createTokenCache<T extends { expiresAt: Date }>(options: TokenCa
       if (key === undefined) {
         entries.clear()
         inflight.clear()
+        newest = undefined
       } else {
         entries.delete(key)
         inflight.delete(key)
@@ -170,6 +185,13 @@ export function createTokenCache<T extends { expiresAt: Date }>(options: TokenCa
       return { ...stats }
     },
   }
+}
+
+/** A cached value with its expiry and its refresh instant, in ms since the epoch. */
+interface Entry<T> {
+  value: T
+  expiresAt: number
+  refreshAt: number
 }
 
 export const DEFAULT_REFRESH_BEFORE_SECONDS = 300
@@ -212,9 +234,10 @@ export interface TokenCache<T extends { expiresAt: Date }> {
   get(key: string, mint: () => Promise<T>, options?: { forceRefresh?: boolean }): Promise<T>
   /**
    * What `get()` answers without minting: the fresh in-memory value, marked recently used and counted
-   * as a hit; `undefined` when `get()` would have to mint (or ask the store).
+   * as a hit; `undefined` when `get()` would have to mint (or ask the store). `at`: the current time in ms
+   * since the epoch, when the caller has just read it from the cache's clock (default: the clock is read).
    */
-  lookup(key: string): T | undefined
+  lookup(key: string, at?: number): T | undefined
   /** The fresh in-memory value, without minting or counting. */
   peek(key: string): T | undefined
   /** Drop one key, or everything. */

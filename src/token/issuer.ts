@@ -27,7 +27,6 @@ import { UUID_PATTERN, fn, parseOptions } from './options.js'
  */
 export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
   const opts = parseOptions('createTokenIssuer', issuerOptionsSchema, options, ISSUER_OPTION_NAMES)
-  const now: Clock = opts.now ?? (() => new Date())
   const newJti: () => string = opts.jti ?? randomUUID
   const ttlSeconds = opts.ttlSeconds ?? DEFAULT_TTL_SECONDS
   const catalog: Catalog = opts.catalog ?? builtInCatalog
@@ -86,16 +85,17 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
       : createTokenCache<IssuedToken>({
           refreshBeforeSeconds,
           maxEntries: opts.cache?.maxEntries,
-          now,
+          now: opts.now,
           logger,
           store: opts.cache?.store,
           codec: opts.cache?.store ? { encode: (t) => t.token, decode: (raw) => decodeStored(raw) } : undefined,
         })
 
   /** The key the next token will be signed with, without side effects (a ring warns on signingKey()). */
+  const ring = isKeyRing(keyInput) ? keyInput : undefined
   function peekKey(): SigningKey {
-    if (!isKeyRing(keyInput)) return keyInput
-    return typeof keyInput.current === 'function' ? keyInput.current() : keyInput.signingKey()
+    if (ring === undefined) return keyInput as SigningKey
+    return typeof ring.current === 'function' ? ring.current() : ring.signingKey()
   }
 
   function signingKey(): SigningKey {
@@ -116,7 +116,8 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
   }
 
   function currentTime(): Date {
-    const t = now()
+    if (opts.now === undefined) return new Date()
+    const t = opts.now()
     if (!(t instanceof Date) || !Number.isFinite(t.getTime())) {
       throw new InvalidOptionsError('createTokenIssuer: options.now() must return a valid Date.', [
         { path: 'options.now', message: 'returned an invalid Date' },
@@ -125,13 +126,28 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
     return t
   }
 
+  // The hot paths read the time as a number: without an injected clock, no Date is made for it.
+  const nowMs: () => number = opts.now === undefined ? Date.now : () => currentTime().getTime()
+
+  // Entitlements only change when the clock crosses a catalog cut-off date: resolved once per interval
+  // between two cut-offs instead of walking the catalog (and parsing its dates) for every token.
+  const cutOffs = cutOffInstants(catalog)
+  type Entitled = { scopes: readonly string[]; audiences: readonly string[]; scopeSet: ReadonlySet<string>; from: number; until: number }
+  let entitledMemo: Entitled | undefined
+  function entitledAt(t: number): Entitled {
+    if (entitledMemo !== undefined && t >= entitledMemo.from && t < entitledMemo.until) return entitledMemo
+    const { scopes, audiences } = resolveEntitlements(catalog, { addOns, now: new Date(t) })
+    entitledMemo = { scopes, audiences, scopeSet: new Set(scopes), ...windowAround(cutOffs, t) }
+    return entitledMemo
+  }
+
   /** Everything that determines the token, resolved now (entitlements depend on the clock). */
   function resolve(
     req: { scopes?: readonly string[] | 'all'; audience?: readonly string[]; extraClaims?: unknown; skipUsageCutoff?: boolean | undefined },
     where: string,
-    at: Date = currentTime(),
+    t: number = nowMs(),
   ): Resolved {
-    const entitled = resolveEntitlements(catalog, { addOns, now: at })
+    const entitled = entitledAt(t)
     let scopes: string[]
     if (req.scopes === undefined || req.scopes === 'all') {
       scopes = [...entitled.scopes]
@@ -141,23 +157,24 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
     } else {
       const wanted = new Set(req.scopes)
       for (const name of wanted) {
-        if (!entitled.scopes.includes(name)) throw notEntitled(name, catalog, addOns, at)
+        if (!entitled.scopeSet.has(name)) throw notEntitled(name, catalog, addOns, new Date(t))
       }
       // The catalog's entitlement order: the token does not depend on how the caller ordered the list.
       scopes = entitled.scopes.filter((s) => wanted.has(s))
     }
-    const audience = req.audience ? [...new Set(req.audience)] : scopesAudience(scopes, entitled)
+    const audience = req.audience
+      ? [...new Set(req.audience)]
+      : scopes.length === entitled.scopes.length
+        ? [...entitled.audiences]
+        : audiencesFor(catalog, scopes)
     const extraClaims = withSkipUsageCutoff({ ...baseExtraClaims, ...checkExtraClaims(req.extraClaims, where) }, req.skipUsageCutoff ?? opts.skipUsageCutoff)
-    const key = peekKey()
-    const cacheKey = `cc-token:${sha256(
-      canonicalJson({ iss: opts.issuer, sub: opts.instanceId, realm: opts.realm, aud: audience, kid: key.kid, scopes, ttl: ttlSeconds, extraClaims }),
-    )}`
-    return { scopes, audience, extraClaims, cacheKey }
+    return { scopes, audience, extraClaims }
   }
 
-  function scopesAudience(scopes: string[], entitled: { scopes: string[]; audiences: string[] }): string[] {
-    if (scopes.length === entitled.scopes.length) return [...entitled.audiences]
-    return audiencesFor(catalog, scopes)
+  /** The cache key of a resolved token: everything that changes it, with the kid it will be signed with. */
+  function cacheKeyOf(resolved: Resolved, kid: string): string {
+    const { scopes, audience: aud, extraClaims } = resolved
+    return `cc-token:${sha256(canonicalJson({ iss: opts.issuer, sub: opts.instanceId, realm: opts.realm, aud, kid, scopes, ttl: ttlSeconds, extraClaims }))}`
   }
 
   async function mint(resolved: Resolved): Promise<IssuedToken> {
@@ -168,7 +185,7 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
         { path: 'options.jti', message: 'returned an empty or non-string value' },
       ])
     }
-    const issuedAt = Math.floor(currentTime().getTime() / 1000)
+    const issuedAt = Math.floor(nowMs() / 1000)
     const claims = buildClaims({
       issuer: opts.issuer,
       audience: resolved.audience,
@@ -191,37 +208,44 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
   // getToken() is the hot path: its resolution (all entitled scopes, audience, cache key) only changes
   // when the clock crosses a catalog cut-off date or the signing key changes, so it is memoised
   // between those instants instead of recomputed (and re-hashed) on every request.
-  const cutOffs = cutOffInstants(catalog)
-  type Memo = { resolved: Resolved; scopeSet: ReadonlySet<string>; kid: string; from: number; until: number }
-  // one per value of the skip_usage_cutoff claim the request asks for (undefined: the issuer's)
-  const memos = new Map<boolean | undefined, Memo>()
-  function resolveAll(skipUsageCutoff?: boolean): { resolved: Resolved; scopeSet: ReadonlySet<string> } {
-    const at = currentTime()
-    const t = at.getTime()
+  type Memo = { resolved: Resolved; cacheKey: string; scopeSet: ReadonlySet<string>; kid: string; from: number; until: number }
+  // one per value of the skip_usage_cutoff claim the request asks for: the issuer's (undefined), false, true
+  const memos: (Memo | undefined)[] = [undefined, undefined, undefined]
+  function resolveAll(skipUsageCutoff: boolean | undefined, t: number): Memo {
     const kid = peekKey().kid
-    const memo = memos.get(skipUsageCutoff)
-    if (memo && memo.kid === kid && t >= memo.from && t < memo.until) return memo
-    const resolved = resolve({ scopes: 'all', skipUsageCutoff }, 'getToken()', at)
-    const { from, until } = windowAround(cutOffs, t)
-    const next = { resolved, scopeSet: new Set(resolved.scopes), kid, from, until }
-    memos.set(skipUsageCutoff, next)
+    const slot = skipUsageCutoff === undefined ? 0 : skipUsageCutoff ? 2 : 1
+    const memo = memos[slot]
+    if (memo !== undefined && memo.kid === kid && t >= memo.from && t < memo.until) return memo
+    const resolved = resolve({ scopes: 'all', skipUsageCutoff }, 'getToken()', t)
+    const { scopeSet, from, until } = entitledAt(t)
+    const next = { resolved, cacheKey: cacheKeyOf(resolved, kid), scopeSet, kid, from, until }
+    memos[slot] = next
     return next
   }
 
-  /** The `reason` of a token result, per minted token and unit primitive (built once: it is the same text every time). */
+  /**
+   * The `reason` of a token result, per minted token and unit primitive (built once: it is the same text
+   * every time), the last one asked kept at hand: a service asks for the same one request after request.
+   */
   const reasons = new WeakMap<IssuedToken, Map<string, string>>()
+  let lastReason: { minted: IssuedToken; unitPrimitive: string; reason: string; expiresAt: number } | undefined
   function selfIssued(minted: IssuedToken, unitPrimitive: string): TokenResult {
-    let perToken = reasons.get(minted)
-    if (perToken === undefined) {
-      perToken = new Map()
-      reasons.set(minted, perToken)
+    let last = lastReason
+    if (last === undefined || last.minted !== minted || last.unitPrimitive !== unitPrimitive) {
+      let perToken = reasons.get(minted)
+      if (perToken === undefined) {
+        perToken = new Map()
+        reasons.set(minted, perToken)
+      }
+      let reason = perToken.get(unitPrimitive)
+      if (reason === undefined) {
+        reason = `Self-issued JWT signed with this instance's key (kid ${minted.header.kid}), carrying ${minted.claims.scopes.length} entitled scopes including ${unitPrimitive}; expires ${minted.expiresAt.toISOString()}.`
+        perToken.set(unitPrimitive, reason)
+      }
+      last = lastReason = { minted, unitPrimitive, reason, expiresAt: minted.expiresAt.getTime() }
     }
-    let reason = perToken.get(unitPrimitive)
-    if (reason === undefined) {
-      reason = `Self-issued JWT signed with this instance's key (kid ${minted.header.kid}), carrying ${minted.claims.scopes.length} entitled scopes including ${unitPrimitive}; expires ${minted.expiresAt.toISOString()}.`
-      perToken.set(unitPrimitive, reason)
-    }
-    return { token: minted.token, source: 'self-issued', reason, branch: 'self-issued', expiresAt: new Date(minted.expiresAt.getTime()) }
+    // a Date of its own: the caller may change it without changing the cached token
+    return { token: minted.token, source: 'self-issued', reason: last.reason, branch: 'self-issued', expiresAt: new Date(last.expiresAt) }
   }
 
   /**
@@ -246,7 +270,7 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
       const req = parseOptions('issue()', issueRequestSchema, request, ISSUE_REQUEST_NAMES)
       // The default request resolves exactly as getToken() does: reuse its memo instead of walking the catalog.
       const isDefault = (req.scopes === undefined || req.scopes === 'all') && req.audience === undefined && req.extraClaims === undefined
-      const resolved = isDefault ? resolveAll(req.skipUsageCutoff).resolved : resolve(req, 'issue()')
+      const resolved = isDefault ? resolveAll(req.skipUsageCutoff, nowMs()).resolved : resolve(req, 'issue()')
       assertUsable(resolved, req.allowEmpty)
       return mint(resolved)
     },
@@ -255,16 +279,18 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
     getToken(request) {
       try {
         const unitPrimitive = checkUnitPrimitive(request)
-        const { resolved, scopeSet } = resolveAll(skipOf(request))
+        // the clock is read once per request: the cache judges the entry at the same instant
+        const t = nowMs()
+        const { resolved, cacheKey, scopeSet } = resolveAll(skipOf(request), t)
         if (!scopeSet.has(unitPrimitive)) throw notEntitled(unitPrimitive, catalog, addOns, currentTime())
         assertUsable(resolved, false)
         if (cache === undefined) return mint(resolved).then((minted) => selfIssued(minted, unitPrimitive))
         if (request.forceRefresh !== true) {
-          const hit = cache.lookup(resolved.cacheKey)
+          const hit = cache.lookup(cacheKey, t)
           if (hit !== undefined) return Promise.resolve(selfIssued(hit, unitPrimitive))
         }
         return cache
-          .get(resolved.cacheKey, () => mint(resolved), { forceRefresh: request.forceRefresh === true })
+          .get(cacheKey, () => mint(resolved), { forceRefresh: request.forceRefresh === true })
           .then((minted) => selfIssued(minted, unitPrimitive))
       } catch (e) {
         return Promise.reject(e)
@@ -276,9 +302,10 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
       const unitPrimitive = request?.unitPrimitive as unknown
       if (typeof unitPrimitive !== 'string' || unitPrimitive.length === 0) return undefined
       try {
-        const { resolved, scopeSet } = resolveAll(skipOf(request))
+        const t = nowMs()
+        const { cacheKey, scopeSet } = resolveAll(skipOf(request), t)
         if (!scopeSet.has(unitPrimitive)) return undefined
-        const hit = cache.lookup(resolved.cacheKey)
+        const hit = cache.lookup(cacheKey, t)
         return hit === undefined ? undefined : selfIssued(hit, unitPrimitive)
       } catch {
         // getToken() will say what is wrong (an invalid clock)
@@ -287,7 +314,7 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
     },
 
     entitlements() {
-      const entitled = resolveEntitlements(catalog, { addOns, now: currentTime() })
+      const entitled = entitledAt(currentTime().getTime())
       return { scopes: [...entitled.scopes], audiences: [...entitled.audiences] }
     },
 
@@ -425,7 +452,6 @@ interface Resolved {
   scopes: string[]
   audience: string[]
   extraClaims: Record<string, unknown>
-  cacheKey: string
 }
 
 const ISSUER_OPTION_NAMES = [

@@ -125,15 +125,38 @@ export function createTokenSource(options: TokenSourceOptions): PolicyTokenSourc
    * every request costs more than the rest of a cached-token request.
    */
   const decisions = new Map<string, PolicyDecision>()
+  // The last decision, compared field by field: a service asks the same question request after request,
+  // and building and hashing the map key costs more than the rest of a cached-token request.
+  let last: { unitPrimitive: string; state: SyncedTokenState; expiresAt: number | undefined; featureSetting: string | undefined; decision: PolicyDecision } | undefined
   function decisionFor(unitPrimitive: string, state: SyncedTokenState, expiresAt: Date | undefined, featureSetting: string | undefined): PolicyDecision {
-    const key = `${unitPrimitive}\u0000${state}\u0000${expiresAt === undefined ? '' : expiresAt.getTime()}\u0000${featureSetting ?? ''}`
+    const expiresMs = expiresAt?.getTime()
+    if (
+      last !== undefined &&
+      last.unitPrimitive === unitPrimitive &&
+      last.state === state &&
+      last.expiresAt === expiresMs &&
+      last.featureSetting === featureSetting
+    ) {
+      return last.decision
+    }
+    const key = `${unitPrimitive}\u0000${state}\u0000${expiresMs ?? ''}\u0000${featureSetting ?? ''}`
     let decision = decisions.get(key)
     if (decision === undefined) {
       decision = decideTokenSource(situation(state, expiresAt), unitPrimitive, featureSetting)
       if (decisions.size >= 256) decisions.clear()
       decisions.set(key, decision)
     }
+    last = { unitPrimitive, state, expiresAt: expiresMs, featureSetting, decision }
     return decision
+  }
+
+  /** The issuer's cached answer, if it has one now; anything else (an issuer whose peek throws) leaves it to getToken(). */
+  function peekIssuer(asked: TokenRequest): TokenResult | undefined {
+    try {
+      return issuer?.peekToken?.(asked) ?? undefined
+    } catch {
+      return undefined
+    }
   }
 
   const logDecision = (decision: PolicyDecision, unitPrimitive: string): void =>
@@ -159,7 +182,11 @@ export function createTokenSource(options: TokenSourceOptions): PolicyTokenSourc
           { unitPrimitive },
         )
       }
-      return issuer.getToken(issuerRequest(request, unitPrimitive, force)).then((minted) => selfIssuedAnswer(decision, minted))
+      const asked = issuerRequest(request, unitPrimitive, force)
+      // A cached token is answered at once, without waiting for the issuer's promise to settle first.
+      const cached = force ? undefined : peekIssuer(asked)
+      if (cached !== undefined) return Promise.resolve(selfIssuedAnswer(decision, cached))
+      return issuer.getToken(asked).then((minted) => selfIssuedAnswer(decision, minted))
     }
     if (decision.source === 'synced' && synced) {
       return Promise.resolve({ token: synced.token, source: 'synced', reason: decision.reason, branch: decision.branch, expiresAt: new Date(synced.expiresAt.getTime()) })
@@ -206,7 +233,7 @@ export function createTokenSource(options: TokenSourceOptions): PolicyTokenSourc
         const known = knownState()
         const decision = decisionFor(unitPrimitive, known.state, known.value?.expiresAt, featureOf(request))
         if (decision.source === 'self-issued') {
-          const minted = issuer?.peekToken?.(issuerRequest(request, unitPrimitive, false))
+          const minted = peekIssuer(issuerRequest(request, unitPrimitive, false))
           if (minted === undefined) return undefined
           logDecision(decision, unitPrimitive)
           return selfIssuedAnswer(decision, minted)
