@@ -16,12 +16,14 @@ import { InvalidOptionsError, JwksError } from '../errors.js'
 import { headersToMap, parseAuthorization } from '../inspect/headers.js'
 import {
   epochSeconds,
+  deepFreeze,
   joseCheckAlgorithm,
-  joseDecodeClaimsOfVerified,
-  joseLoadShared,
+  joseDecodeClaims,
+  joseLoad,
   joseValidateClaims,
   joseVerifySignature,
   type JoseFailure,
+  type JwsParts,
   type RequirableClaim,
   type TrustedKey,
 } from '../inspect/jose.js'
@@ -76,9 +78,11 @@ export interface GatewayVerifierOptions {
   /** Checks the gateway lacks; off by default so verdicts agree with the real gateway. */
   strict?: boolean | StrictOptions
   /**
-   * How many tokens whose signature verified are remembered (per key set, dropped on reload) so that
-   * a token sent again skips the RSA verification; claims and headers are still checked every time.
-   * Default 1024; 0 disables.
+   * How many tokens this verifier remembers, by their whole text: their decoded header and claims, and
+   * whether their signature verified against the current key set (a reload forgets that), so that a
+   * token sent again skips the RSA verification. Claims, headers and scopes are still checked every
+   * time. Default 1024. 0: every signature is verified on every call (the gateway's way); the decoding of
+   * the last 256 tokens is still remembered. Nothing is shared between verifiers.
    */
   verifiedTokenCacheSize?: number
   logger?: Logger
@@ -143,7 +147,9 @@ export function createGatewayVerifier(options: GatewayVerifierOptions = {}): Gat
   const o = parseVerifierOptions(options)
   const store = new KeyStore(o)
   const audience = o.audience
-  const verified = new VerifiedTokens(o.verifiedTokenCacheSize)
+  // Per verifier, never shared: one verifier's trust must not decide what another reads from a token
+  // (a signature that verifies under this verifier's key says nothing about any other key set).
+  const memo = new TokenMemo(o.verifiedTokenCacheSize)
 
   async function authenticate(headers: HeadersInput, opts: AuthenticateOptions = {}): Promise<Verdict> {
     let token = ''
@@ -196,9 +202,15 @@ export function createGatewayVerifier(options: GatewayVerifierOptions = {}): Gat
     if (strict?.maxTokenBytes !== undefined && token.length > strict.maxTokenBytes / 3 && Buffer.byteLength(token) > strict.maxTokenBytes) {
       return { ok: false, stage: 'segments', reason: `Token too large (over ${strict.maxTokenBytes} bytes)` }
     }
-    const load = joseLoadShared(token)
-    if (!load.ok) return load
-    const { parts } = load
+    let entry = memo.get(token)
+    let parts: JwsParts
+    if (entry !== undefined) parts = entry.parts
+    else {
+      const load = joseLoad(token)
+      if (!load.ok) return load
+      parts = load.parts
+      entry = memo.add(token, parts)
+    }
     const algReason = joseCheckAlgorithm(parts.header)
     if (algReason !== undefined) return { ok: false, stage: 'algorithm', reason: algReason }
     // RFC 7515 §4.1.11: a recipient must refuse critical extensions it does not understand, and this
@@ -215,14 +227,19 @@ export function createGatewayVerifier(options: GatewayVerifierOptions = {}): Gat
         return { ok: false, stage: 'signature', reason: 'The token has no kid' }
       }
     }
-    if (!verified.has(keys, token)) {
+    if (entry?.verifiedWith !== keys) {
       const sig = joseVerifySignature(parts, candidates, parts.header.kid)
       if (!sig.ok) return sig
-      verified.add(keys, token)
+      memo.verified(entry, keys)
     }
-    const claims = joseDecodeClaimsOfVerified(parts)
-    if (!claims.ok) return claims
-    const checked = joseValidateClaims(claims.claims, {
+    let claims = entry?.claims
+    if (claims === undefined) {
+      const decoded = joseDecodeClaims(parts.payload)
+      if (!decoded.ok) return decoded
+      claims = deepFreeze(decoded.claims)
+      if (entry !== undefined) entry.claims = claims
+    }
+    const checked = joseValidateClaims(claims, {
       audience,
       now: epochSeconds(o.now()),
       leeway: strict?.leewaySeconds ?? 0,
@@ -230,7 +247,7 @@ export function createGatewayVerifier(options: GatewayVerifierOptions = {}): Gat
       ...(strict?.issuers ? { issuers: strict.issuers } : {}),
     })
     if (!checked.ok) return checked
-    return { ok: true, claims: claims.claims }
+    return { ok: true, claims }
   }
 
   function refuse(f: JoseFailure, token: string): Verdict {
@@ -260,33 +277,65 @@ export function createGatewayVerifier(options: GatewayVerifierOptions = {}): Gat
 
 // ---------------------------------------------------------------------------------------------------
 
+/** What a verifier remembers of one token, identified by its whole text. */
+interface MemoEntry {
+  readonly token: string
+  /** The parse (its header frozen: verdicts share it). */
+  readonly parts: JwsParts
+  /** The key set the signature verified against; a reloaded set is a new array, so a reload forgets it. */
+  verifiedWith?: readonly TrustedKey[]
+  /** The decoded claims, deep-frozen (verdicts share them). Decoding depends on the token text alone. */
+  claims?: Record<string, unknown>
+}
+
 /**
- * Tokens whose signature verified against a given key set. Only successes are kept, keyed by the
- * exact token text, so a hit can only be the same bytes that verified before; a new key set (after a
- * reload) starts empty.
+ * One verifier's memory of the tokens it was sent: a service sends the same token for its whole lifetime,
+ * and parsing it, decoding its claims (Python-exact UTF-8 and JSON) and verifying its signature are most of a
+ * verification. Entries are found by the token's last characters (its signature: cheap to hash, where hashing
+ * a fresh 2 KB string on every request costs more than the parse saved) and used only when the whole text is
+ * identical, so two tokens sharing a signature segment — a duplicate-signature key can make one signature
+ * verify over two different header.payload texts — never share an entry. Only tokens up to 16 KiB that parse
+ * are kept, oldest dropped first.
  */
-class VerifiedTokens {
-  private keys: readonly TrustedKey[] | undefined
-  private readonly tokens = new Set<string>()
+class TokenMemo {
+  private readonly entries = new Map<string, MemoEntry>()
+  private readonly max: number
+  private readonly rememberVerified: boolean
 
-  constructor(private readonly max: number) {}
-
-  has(keys: readonly TrustedKey[], token: string): boolean {
-    return this.keys === keys && this.tokens.has(token)
+  constructor(verifiedTokenCacheSize: number) {
+    this.rememberVerified = verifiedTokenCacheSize > 0
+    this.max = this.rememberVerified ? verifiedTokenCacheSize : 256
   }
 
-  add(keys: readonly TrustedKey[], token: string): void {
-    if (this.max === 0 || token.length > 16 * 1024) return
-    if (this.keys !== keys) {
-      this.keys = keys
-      this.tokens.clear()
-    }
-    if (this.tokens.size >= this.max) {
-      const oldest = this.tokens.values().next().value
-      if (oldest !== undefined) this.tokens.delete(oldest)
-    }
-    this.tokens.add(token)
+  get(token: string): MemoEntry | undefined {
+    const hit = this.entries.get(memoKey(token))
+    return hit !== undefined && hit.token === token ? hit : undefined
   }
+
+  add(token: string, parts: JwsParts): MemoEntry | undefined {
+    if (token.length > MEMO_MAX_TOKEN_CHARS) return undefined
+    deepFreeze(parts.header)
+    const entry: MemoEntry = { token, parts }
+    const key = memoKey(token)
+    this.entries.delete(key)
+    if (this.entries.size >= this.max) {
+      const oldest = this.entries.keys().next().value
+      if (oldest !== undefined) this.entries.delete(oldest)
+    }
+    this.entries.set(key, entry)
+    return entry
+  }
+
+  verified(entry: MemoEntry | undefined, keys: readonly TrustedKey[]): void {
+    if (entry !== undefined && this.rememberVerified) entry.verifiedWith = keys
+  }
+}
+
+const MEMO_KEY_CHARS = 48
+const MEMO_MAX_TOKEN_CHARS = 16 * 1024
+
+function memoKey(token: string): string {
+  return token.length > MEMO_KEY_CHARS ? token.slice(-MEMO_KEY_CHARS) : token
 }
 
 interface ResolvedStrict {

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { stringify } from 'yaml'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   buildGatewayHeaders,
   builtInCatalog,
@@ -42,6 +42,7 @@ import {
 import { loadCaseFixture } from '../cases/fixture.js'
 import { mintJwt } from '../cases/mint.js'
 import { anyValue, b64url, DANGEROUS_KEYS, edgeNumber, headerBag, jsonishValue, tokenish } from './arbitraries.js'
+import { duplicateSignaturePair } from './dsks.js'
 import { budget, expectPrototypesClean, expectTyped, FIXTURE_PEM, runs, typedOutcome, typedOutcomeAsync } from './config.js'
 
 const fx = loadCaseFixture()
@@ -148,6 +149,52 @@ describe('fuzz: token inspection and verification', () => {
       expectPrototypesClean()
     },
     budget(40_000),
+  )
+})
+
+describe('fuzz: the verifier memo never crosses trust sets', () => {
+  // h1.p1.S (signed by the fixture key) and h2.p2.S (the same S, verifying under a duplicate-signature key),
+  // plus the two cross-overs h1.p2.S and h2.p1.S that verify under no key. A check under the duplicate key
+  // costs a full-size exponentiation (its e is as long as n), hence the short sequences.
+  const forgedClaims = { ...GOOD_CLAIMS, sub: '00000000-0000-4000-8000-00000000b0b0', iss: 'https://b.example.com', exp: undefined, scopes: ['complete_code', 'duo_chat', 'generate_code'] }
+  let tokens: string[] = []
+  let jwksB: { keys: Record<string, unknown>[] }
+  beforeAll(() => {
+    const pair = duplicateSignaturePair({ header: { alg: 'RS256', typ: 'JWT', kid: fx.key.kid }, claims: { ...GOOD_CLAIMS, jti: 'fuzz-a' }, key: fx.key.privateKey! }, { header: { alg: 'RS256', kid: 'b' }, claims: forgedClaims })
+    jwksB = { keys: [{ ...pair.forgedJwk, kid: 'b' }] }
+    const [h1, p1, sig] = pair.genuine.split('.') as [string, string, string]
+    const [h2, p2] = pair.forged.split('.') as [string, string]
+    tokens = [pair.genuine, pair.forged, `${h1}.${p2}.${sig}`, `${h2}.${p1}.${sig}`]
+  }, 120_000)
+
+  it(
+    'any sequence of these tokens sent to verifiers trusting A, B or both: each verdict is the one of the exact token sent',
+    async () => {
+      const payloadOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>
+      const step = fc.record({ verifier: fc.integer({ min: 0, max: 2 }), token: fc.integer({ min: 0, max: 3 }), size: fc.constantFrom(0, 1, 1024) })
+      await fc.assert(
+        fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 6 }), async (steps) => {
+          const made = new Map<string, ReturnType<typeof createGatewayVerifier>>()
+          for (const s of steps) {
+            const id = `${s.verifier}/${s.size}`
+            let v = made.get(id)
+            if (v === undefined) {
+              const jwks = [[toJwks([fx.key])], [jwksB], [toJwks([fx.key]), jwksB]][s.verifier] as never
+              v = createGatewayVerifier({ jwks, now: () => fx.now, verifiedTokenCacheSize: s.size })
+              made.set(id, v)
+            }
+            const token = tokens[s.token] as string
+            const claims = payloadOf(token)
+            const verdict = await v.authenticate({ authorization: `Bearer ${token}`, 'x-gitlab-authentication-type': 'oidc', 'x-gitlab-instance-id': String(claims.sub), 'x-gitlab-realm': 'self-managed' })
+            const trusted = (s.token === 0 && s.verifier !== 1) || (s.token === 1 && s.verifier !== 0)
+            if (trusted) expect(verdict).toEqual({ status: 200, claims })
+            else expect(verdict).toMatchObject({ status: 401, reason: 'Signature verification failed.' })
+          }
+        }),
+        { numRuns: runs(1000) },
+      )
+    },
+    budget(60_000),
   )
 })
 

@@ -30,6 +30,7 @@ import {
 import { loadCaseFixture } from '../cases/fixture.js'
 import { b64url, b64urlJson, mintJwt, signSegments } from '../cases/mint.js'
 import { expectPrototypesClean, INSTANCE_ID, rejection } from './config.js'
+import { duplicateSignaturePair } from './dsks.js'
 import { startServer, type TestServer } from './servers.js'
 
 const fx = loadCaseFixture(new Date())
@@ -434,5 +435,83 @@ describe('security: header bags from outside', () => {
     const bag = Object.create(proto) as HeadersInput
     expect(await gatewayVerifier.authenticate(bag)).toMatchObject({ status: 401, error: 'No authorization header presented' })
     expectPrototypesClean()
+  })
+})
+
+describe('security: no decoded or verified state is shared between trust sets (duplicate-signature keys)', () => {
+  // Tenant A's verifier trusts the instance key K1; tenant B's trusts a key K2 that B's instance published.
+  // B's operator sees one of A's genuine tokens h1.p1.S and builds K2 so that S also verifies over h2.p2 — a
+  // header and claims of its choosing: any sub, every scope, no expiry.
+  const ATTACKER_SUB = '00000000-0000-4000-8000-00000000b0b0'
+  const genuineClaims = { ...CLAIMS, jti: 'genuine-a' }
+  const forgedClaims = { iss: 'https://b.example.com', sub: ATTACKER_SUB, aud: ['gitlab-ai-gateway'], iat: NOW, gitlab_realm: 'self-managed', scopes: ['complete_code', 'generate_code', 'duo_chat', 'duo_classic_chat'] }
+  const forgedHeader = { alg: 'RS256', typ: 'JWT', kid: 'tenant-b' }
+  let pair: ReturnType<typeof duplicateSignaturePair>
+  let jwksB: { keys: Record<string, unknown>[] }
+  beforeAll(() => {
+    pair = duplicateSignaturePair({ header: HEADER, claims: genuineClaims, key: fx.key.privateKey! }, { header: forgedHeader, claims: forgedClaims })
+    jwksB = { keys: [{ ...pair.forgedJwk, kid: 'tenant-b', use: 'sig', alg: 'RS256' }] }
+  }, 120_000)
+
+  const attackerHeaders = (token: string): Record<string, string> => ({ ...headersFor(token), 'x-gitlab-instance-id': ATTACKER_SUB })
+  const verifierA = (strict = false) => createGatewayVerifier({ jwks: toJwks([fx.key]), now: () => new Date(), ...(strict ? { strict: { issuers: [fx.issuer] } } : {}) })
+  const verifierB = () => createGatewayVerifier({ jwks: jwksB as never, now: () => new Date() })
+
+  it('the construction is real: the two tokens share their signature segment and each verifies under its own key only', async () => {
+    expect(pair.forged.slice(pair.forged.lastIndexOf('.'))).toBe(pair.genuine.slice(pair.genuine.lastIndexOf('.')))
+    expect(pair.forged).not.toBe(pair.genuine)
+    const b = verifierB()
+    expect(await b.authenticate(attackerHeaders(pair.forged), { unitPrimitive: 'generate_code' })).toEqual({ status: 200, claims: forgedClaims })
+    expect(await b.authenticate(headersFor(pair.genuine))).toMatchObject({ status: 401, reason: 'Signature verification failed.' })
+    expect(await verifierA().authenticate(attackerHeaders(pair.forged))).toMatchObject({ status: 401, reason: 'Signature verification failed.' })
+  })
+
+  it("B accepts h2.p2.S first; A, sent the genuine h1.p1.S, reads A's own claims — never B's (default and strict)", async () => {
+    for (const strict of [false, true]) {
+      const b = verifierB()
+      expect((await b.authenticate(attackerHeaders(pair.forged))).claims).toEqual(forgedClaims)
+      const a = verifierA(strict)
+      // the replay with the attacker's identity headers: before the fix, 200 with the forged sub and scopes and no exp
+      expect(await a.authenticate(attackerHeaders(pair.genuine), { unitPrimitive: 'generate_code' })).toEqual({
+        status: 401,
+        error: "Header mismatch 'X-Gitlab-Instance-Id'",
+        claims: genuineClaims,
+        check: 'headers',
+        header: 'X-Gitlab-Instance-Id',
+      })
+      expect(await a.authenticate(headersFor(pair.genuine), { unitPrimitive: 'generate_code' })).toEqual({ status: 403, error: "Unauthorized to access 'generate_code'", claims: genuineClaims, check: 'scope' })
+      expect(await a.authenticate(headersFor(pair.genuine), { unitPrimitive: 'complete_code' })).toEqual({ status: 200, claims: genuineClaims })
+    }
+  })
+
+  it("in the other order, B never reads A's claims; one verifier trusting both keys tells the two tokens apart", async () => {
+    const a = verifierA()
+    const b = verifierB()
+    expect((await a.authenticate(headersFor(pair.genuine))).claims).toEqual(genuineClaims)
+    expect(await b.authenticate(attackerHeaders(pair.forged))).toEqual({ status: 200, claims: forgedClaims })
+
+    // a multi-tenant verifier: both keys in one set, so both tokens verify; each keeps its own claims on every call
+    const both = createGatewayVerifier({ jwks: [toJwks([fx.key]), jwksB as never], now: () => new Date() })
+    for (let i = 0; i < 3; i++) {
+      expect(await both.authenticate(attackerHeaders(pair.forged))).toEqual({ status: 200, claims: forgedClaims })
+      expect(await both.authenticate(headersFor(pair.genuine))).toEqual({ status: 200, claims: genuineClaims })
+      expect((await both.authenticate(attackerHeaders(pair.genuine))).header).toBe('X-Gitlab-Instance-Id')
+    }
+    // preflight's signature memo is per key set too
+    expect(preflight({ token: pair.forged, headers: sdkHeaders, verificationKeys: toJwks([fx.key]) }).errors.map((p) => p.code)).toContain('SIGNATURE_INVALID')
+    expect(preflight({ token: pair.genuine, headers: sdkHeaders, verificationKeys: jwksB as never }).errors.map((p) => p.code)).toContain('SIGNATURE_INVALID')
+  })
+
+  it('the memo still serves the same verifier: the same token again gives the very same (frozen) claims object', async () => {
+    for (const size of [1024, 0]) {
+      const a = createGatewayVerifier({ jwks: toJwks([fx.key]), now: () => new Date(), verifiedTokenCacheSize: size })
+      const first = await a.authenticate(headersFor(pair.genuine))
+      const again = await a.authenticate(headersFor(`${pair.genuine}`.slice(0)))
+      expect(first.status).toBe(200)
+      expect(again.claims).toBe(first.claims)
+      expect(Object.isFrozen(first.claims)).toBe(true)
+      // a different verifier decodes for itself
+      expect((await verifierA().authenticate(headersFor(pair.genuine))).claims).not.toBe(first.claims)
+    }
   })
 })
