@@ -334,18 +334,76 @@ export function toPreflightError(result: PreflightResult, unitPrimitive: string)
 
 /**
  * Remove secrets from text that came back from the gateway (a validation error may echo the request body,
- * api key included) before it goes into an error or a log: every known secret, anything shaped like a JWT,
- * and `Bearer` values. Truncated to `max` characters.
+ * api key included) before it goes into an error or a log: every known secret — as sent, and as an echo
+ * would spell it (HTML-, JSON- or URL-escaped) —, the signature segment of a known token on its own, anything
+ * shaped like a JWT or a bare RS256 signature, and `Bearer` values. Truncated to `max` characters.
+ *
+ * Linear in the text: the echo is attacker-controlled (a 64 KiB body of "eyJ" repeated made the JWT pattern
+ * backtrack for a second per response), so tokens are found by one scan of `[\w.-]` runs.
  */
 export function scrub(text: string, secrets: readonly (string | undefined | null)[], max = 500): string {
   let out = text
   for (const s of secrets) {
-    if (typeof s === 'string' && s.length >= 4 && out.includes(s)) out = out.split(s).join(redact(s))
+    if (typeof s !== 'string' || s.length < 4) continue
+    for (const form of echoedForms(s)) {
+      if (out.includes(form)) out = out.split(form).join(redact(s))
+    }
   }
   out = out
-    .replace(/eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+/g, (m) => redact(m))
+    .replace(TOKEN_CHARS_RUN, redactTokenShapes)
     .replace(/(bearer\s+)([^\s"',;]{8,})/gi, (_m, p: string, v: string) => `${p}${redact(v)}`)
   return out.length > max ? `${out.slice(0, max)}…` : out
+}
+
+/** A maximal run of base64url characters and dots (matching it cannot backtrack: each run is read once). */
+const TOKEN_CHARS_RUN = /[\w.-]+/g
+/** An RS256 signature segment is 342 characters; a run of base64url this long is treated as one. */
+const MIN_BARE_SIGNATURE_CHARS = 300
+
+/** How an echo may spell a secret: as is, HTML-escaped (three common styles), JSON-escaped, URL-encoded. */
+function echoedForms(secret: string): string[] {
+  const forms = new Set([secret])
+  if (/[&<>"']/.test(secret)) {
+    const html = (quot: string, apos: string) =>
+      secret.replace(/[&<>"']/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '"' ? quot : apos))
+    forms.add(html('&quot;', '&#x27;')) // Python html.escape
+    forms.add(html('&#34;', '&#39;')) // Jinja / MarkupSafe
+    forms.add(html('&quot;', '&#39;')) // ERB, lodash, Go html/template
+  }
+  forms.add(JSON.stringify(secret).slice(1, -1))
+  try {
+    forms.add(encodeURIComponent(secret))
+  } catch {
+    // a lone surrogate: nothing an encoder would echo
+  }
+  // a token's signature may be echoed on its own (a gateway that logs or quotes the segment it failed on)
+  const dot = secret.lastIndexOf('.')
+  if (dot > 0 && secret.length - dot > 16 && secret.indexOf('.') !== dot) forms.add(secret.slice(dot + 1))
+  return [...forms].filter((f) => f.length >= 4)
+}
+
+/**
+ * In one run of `[\w.-]`: each JWT (`eyJ` + at least two characters, a dot, a segment, a dot, a non-empty
+ * segment — the leftmost such match, as the pattern `eyJ[\w-]{2,}\.[\w-]*\.[\w-]+` would find it) and each
+ * dot-free stretch long enough to be a signature is redacted.
+ */
+function redactTokenShapes(run: string): string {
+  if (run.length < 8) return run
+  const segments = run.split('.')
+  const out: string[] = []
+  let i = 0
+  while (i < segments.length) {
+    const seg = segments[i] as string
+    const at = seg.indexOf('eyJ')
+    if (at >= 0 && seg.length - at >= 5 && i + 2 < segments.length && (segments[i + 2] as string).length > 0) {
+      out.push(`${seg.slice(0, at)}${redact(`${seg.slice(at)}.${segments[i + 1] as string}.${segments[i + 2] as string}`)}`)
+      i += 3
+    } else {
+      out.push(seg.length >= MIN_BARE_SIGNATURE_CHARS ? redact(seg) : seg)
+      i += 1
+    }
+  }
+  return out.join('.')
 }
 
 const SECRET_MEMBER = /(?:api_?key|token|secret|password|authorization)$/i

@@ -39,6 +39,8 @@ import {
   ModelMetadataSchema,
   type GatewayClient,
 } from '../../src/index.js'
+import { scrub } from '../../src/client/auth.js'
+import { redact } from '../../src/redact.js'
 import { loadCaseFixture } from '../cases/fixture.js'
 import { mintJwt } from '../cases/mint.js'
 import { anyValue, b64url, DANGEROUS_KEYS, edgeNumber, headerBag, jsonishValue, tokenish } from './arbitraries.js'
@@ -51,6 +53,7 @@ const GOOD_CLAIMS = { iss: fx.issuer, sub: fx.instanceId, aud: ['gitlab-ai-gatew
 const GOOD = mintJwt({ alg: 'RS256', typ: 'JWT', kid: fx.key.kid }, GOOD_CLAIMS, fx.key.privateKey!)
 const TOKENS = tokenish(GOOD, fx.key.privateKey!)
 const KINDS = ['empty', 'opaque', 'malformed', 'jwt']
+const JWT_PATTERN = /eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+/
 
 describe('fuzz: token inspection and verification', () => {
   it(
@@ -197,6 +200,64 @@ describe('fuzz: the verifier memo never crosses trust sets', () => {
     budget(60_000),
   )
 })
+
+describe('fuzz: text from outside is handled in linear time', () => {
+  // Inputs built from the units the patterns of the SDK react to, one of them repeated thousands of times:
+  // the shape that made a trimming or token-finding regex backtrack quadratically.
+  const unit = fc.constantFrom(' ', '\t', ' \t', 'eyJ', 'eyJa.', '.', 'a', '1', '_1', 'Bearer ', '\u3000', '\u2003', '\n', 'eyJhbGciOi.', '=', '/')
+  const hostile = fc
+    .tuple(fc.constantFrom('', ' ', 'Bearer ', 'eyJ', '1', ' Bearer'), unit, fc.integer({ min: 1, max: 8192 }), fc.constantFrom('', 'x', ' ', '.x', 'b', '\t'))
+    .map(([prefix, u, n, suffix]) => `${prefix}${u.repeat(n)}${suffix}`)
+  const verifier = createGatewayVerifier({ jwks: toJwks([fx.key]), now: () => fx.now })
+  const headers = { 'x-gitlab-authentication-type': 'oidc', 'x-gitlab-instance-id': fx.instanceId, 'x-gitlab-realm': 'self-managed' }
+
+  it(
+    'inspectToken, preflight, authenticate, python int() and scrub: each call well under the quadratic cost',
+    async () => {
+      let total = 0
+      await fc.assert(
+        fc.asyncProperty(hostile, async (text) => {
+          const started = performance.now()
+          inspectToken(text)
+          preflight({ token: text, headers, unitPrimitive: 'complete_code' })
+          await verifier.authenticate({ ...headers, authorization: text })
+          await verifier.authenticate({ ...headers, authorization: `Bearer ${text}` })
+          const withClaim = `${b64url('{"alg":"RS256"}')}.${b64url(JSON.stringify({ exp: text }))}.AAAA`
+          const claims = inspectToken(withClaim)
+          const out = scrub(text, [GOOD], Number.POSITIVE_INFINITY)
+          const took = performance.now() - started
+          total += took
+          // 8 KiB through a quadratic pattern costs tens of milliseconds; linear, well under one
+          expect(took).toBeLessThan(250)
+          expect(claims.kind).toBe(withClaim.length > 64 * 1024 ? 'malformed' : 'jwt')
+          expect(JWT_PATTERN.test(out)).toBe(false)
+        }),
+        { numRuns: runs(1000) },
+      )
+      // and in sum: 1,000 such inputs took minutes with the quadratic patterns
+      expect(total).toBeLessThan(runs(1000) * 20)
+    },
+    budget(60_000),
+  )
+
+  it(
+    'scrub finds exactly the JWTs and Bearer values the reference patterns find (short texts)',
+    () => {
+      const piece = fc.constantFrom('eyJ', 'eyJhb', 'a', 'Z9', '.', '..', '-', '_', ' ', '"', ',', 'Bearer ', 'bearer\t', 'é', 'x'.repeat(9))
+      fc.assert(
+        fc.property(fc.array(piece, { maxLength: 40 }).map((p) => p.join('')), (text) => {
+          const reference = text
+            .replace(/eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+/g, (m) => redact(m))
+            .replace(/(bearer\s+)([^\s"',;]{8,})/gi, (_m, p: string, v: string) => `${p}${redact(v)}`)
+          expect(scrub(text, [], Number.POSITIVE_INFINITY)).toBe(reference)
+        }),
+        { numRuns: runs(3000) },
+      )
+    },
+    budget(30_000),
+  )
+})
+
 
 // ---------------------------------------------------------------------------------------------------
 

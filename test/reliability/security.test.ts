@@ -5,12 +5,14 @@
  */
 import { createHmac, generateKeyPairSync } from 'node:crypto'
 import { Readable } from 'node:stream'
+import { inspect } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { main } from '../../src/cli/main.js'
 import type { CliIo } from '../../src/cli/io.js'
 import {
   buildGatewayHeaders,
   createCatalog,
+  createAuthenticatedFetch,
   createGatewayClient,
   createGatewayVerifier,
   createTokenIssuer,
@@ -25,13 +27,15 @@ import {
   type Emulator,
   type GatewayClient,
   type HeadersInput,
+  type Logger,
   type TokenSource,
 } from '../../src/index.js'
+import { scrub } from '../../src/client/auth.js'
 import { loadCaseFixture } from '../cases/fixture.js'
 import { b64url, b64urlJson, mintJwt, signSegments } from '../cases/mint.js'
 import { expectPrototypesClean, INSTANCE_ID, rejection } from './config.js'
 import { duplicateSignaturePair } from './dsks.js'
-import { startServer, type TestServer } from './servers.js'
+import { json, startServer, type TestServer } from './servers.js'
 
 const fx = loadCaseFixture(new Date())
 const NOW = Math.floor(Date.now() / 1000)
@@ -512,6 +516,148 @@ describe('security: no decoded or verified state is shared between trust sets (d
       expect(Object.isFrozen(first.claims)).toBe(true)
       // a different verifier decodes for itself
       expect((await verifierA().authenticate(headersFor(pair.genuine))).claims).not.toBe(first.claims)
+    }
+  })
+})
+
+describe('security: every pattern applied to untrusted text runs in linear time (hostile inputs of 64–256 KiB)', () => {
+  // Each input made a regex backtrack quadratically before the fix: seconds (up to 23 s) for what now takes
+  // milliseconds. The bounds are generous because the machine running the tests may be loaded.
+  const BOUND_MS = 1_000
+  const elapsed = async (fn: () => unknown): Promise<number> => {
+    const started = performance.now()
+    await fn()
+    return performance.now() - started
+  }
+
+  it('Authorization with 250,000 spaces between the scheme and the token: the gateway-equivalent verifier strips it linearly', async () => {
+    const value = ` Bearer${' '.repeat(250_000)}x`
+    let verdict: Awaited<ReturnType<typeof gatewayVerifier.authenticate>> | undefined
+    expect(await elapsed(async () => (verdict = await gatewayVerifier.authenticate({ ...headersFor('x'), authorization: value })))).toBeLessThan(BOUND_MS)
+    // stripped of its surrounding whitespace as the HTTP server does, then split at the first space: the token is
+    // everything after "Bearer " — 249,999 spaces and the "x" — which python-jose cannot split into segments
+    expect(verdict).toEqual({ status: 401, error: 'Forbidden by auth provider', reason: 'Not enough segments', check: 'token' })
+    // and a value that is all whitespace around a word, tabs included
+    const tabs = `\t \t${'\t '.repeat(125_000)}Bearer${' \t'.repeat(125_000)}`
+    expect(await elapsed(() => gatewayVerifier.authenticate({ ...headersFor('x'), authorization: tabs }))).toBeLessThan(BOUND_MS)
+    // stripped, it is the bare word "Bearer": an empty token
+    expect(await gatewayVerifier.authenticate({ ...headersFor('x'), authorization: tabs })).toMatchObject({ status: 401, reason: 'Not enough segments' })
+  })
+
+  it('a bearer value with 65,000 spaces inside: inspectToken and preflight judge it linearly', async () => {
+    const cases: [string, string][] = [
+      [`a${' '.repeat(65_000)}b`, 'TOKEN_WHITESPACE'],
+      [`eyJ.${'\t'.repeat(65_000)}.x`, 'TOKEN_WHITESPACE'],
+      [`Bearer ${' '.repeat(65_000)}b `, 'TOKEN_BEARER_PREFIX'],
+    ]
+    for (const [value, code] of cases) {
+      let report: ReturnType<typeof inspectToken> | undefined
+      expect(await elapsed(() => (report = inspectToken(value)))).toBeLessThan(BOUND_MS)
+      expect(report?.problems[0]?.code).toBe(code)
+      expect(await elapsed(() => preflight({ token: value, headers: sdkHeaders, unitPrimitive: 'complete_code' }))).toBeLessThan(BOUND_MS)
+    }
+  })
+
+  it('an integer claim written as "1" + spaces + "x": python int() is emulated linearly (inspect, preflight, verifier)', async () => {
+    // int(" 1   x") is a ValueError in Python: "Expiration Time claim (exp) must be an integer."
+    const small = signSegments(b64urlJson(HEADER), b64urlJson({ ...CLAIMS, exp: `1${' '.repeat(43_000)}x` }), fx.key.privateKey!)
+    expect(small.length).toBeLessThan(MAX_TOKEN_BYTES)
+    let report: ReturnType<typeof inspectToken> | undefined
+    expect(await elapsed(() => (report = inspectToken(small)))).toBeLessThan(BOUND_MS)
+    expect(report?.problems.map((p) => p.code)).toContain('EXP_NOT_INTEGER')
+    expect(await elapsed(() => preflight({ token: small, headers: sdkHeaders, unitPrimitive: 'complete_code' }))).toBeLessThan(BOUND_MS)
+    // the default verifier has no size limit: 200,000 spaces in a validly signed token
+    for (const exp of [`1${' '.repeat(200_000)}x`, `${'\u2003'.repeat(100_000)}1${'\u3000'.repeat(100_000)}x`]) {
+      const big = signSegments(b64urlJson(HEADER), b64urlJson({ ...CLAIMS, exp }), fx.key.privateKey!)
+      let verdict: Awaited<ReturnType<typeof gatewayVerifier.authenticate>> | undefined
+      expect(await elapsed(async () => (verdict = await gatewayVerifier.authenticate(headersFor(big))))).toBeLessThan(BOUND_MS)
+      expect(verdict).toMatchObject({ status: 401, reason: 'Expiration Time claim (exp) must be an integer.' })
+    }
+    // surrounding Python whitespace is still stripped: " 1 " is the integer 1, long ago
+    const padded = signSegments(b64urlJson(HEADER), b64urlJson({ ...CLAIMS, exp: `${' '.repeat(100_000)}1\u2003` }), fx.key.privateKey!)
+    expect(await gatewayVerifier.authenticate(headersFor(padded))).toMatchObject({ status: 401, reason: 'Signature has expired.' })
+  })
+
+  it('the client scrubs a 64 KiB error body of "eyJ" repeated (and 256 KiB through scrub itself) linearly', async () => {
+    const body = 'eyJ'.repeat(Math.floor((64 * 1024) / 3))
+    const server = await startServer((_req, res) => {
+      res.writeHead(400, { 'content-type': 'text/plain' }).end(body)
+    })
+    try {
+      const client = createGatewayClient({ baseUrl: server.url, tokenSource: { getToken: async () => ({ token: GOOD, source: 'self-issued', reason: 'test' }) }, headers: { instance: { id: INSTANCE_ID, realm: 'self-managed' } }, retry: false })
+      let err: unknown
+      expect(await elapsed(async () => (err = await rejection(client.checkModelConfiguration(MODEL))))).toBeLessThan(BOUND_MS)
+      expect(err).toMatchObject({ code: 'ERR_GATEWAY_HTTP', status: 400 })
+      expect(server.count()).toBe(1)
+    } finally {
+      await server.close()
+    }
+    for (const text of ['eyJ'.repeat(87_382), `eyJhbGciOi.${'eyJ.'.repeat(65_536)}`, `Bearer ${'Bearer '.repeat(37_449)}`, `${'eyJa'.repeat(32_768)}.${'a'.repeat(131_072)}`]) {
+      expect(await elapsed(() => scrub(text, [GOOD]))).toBeLessThan(BOUND_MS)
+    }
+  })
+})
+
+describe('security: partial and escaped echoes of secrets are scrubbed', () => {
+  // An api key with every character HTML escaping changes, and the request's token whose signature the
+  // gateway (or a proxy in front of it) may quote on its own.
+  const API_KEY = `sk-canary<7f3c>&"9e1d"'2b4a'`
+  const htmlForms = [
+    API_KEY.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#x27;'),
+    API_KEY.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&#34;').replace(/'/g, '&#39;'),
+    API_KEY.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;'),
+  ]
+  const forms = [API_KEY, ...htmlForms, JSON.stringify(API_KEY).slice(1, -1), encodeURIComponent(API_KEY)]
+  const signature = GOOD.slice(GOOD.lastIndexOf('.') + 1)
+  const leaks = (text: string): string[] => [...forms, signature, signature.slice(0, 40), signature.slice(-40)].filter((f) => text.includes(f))
+  const shown = (e: unknown): string => `${(e as Error).message}\n${JSON.stringify(e)}\n${inspect(e, { depth: 8 })}`
+
+  it('an HTML-, JSON- or URL-escaped api key in an error body never reaches the error (client, real socket)', async () => {
+    const server = await startServer(async (req, res) => {
+      for await (const _ of req) void _
+      const which = Number(req.headers['x-form'] ?? 0)
+      const form = forms[which] as string
+      if (which % 2 === 0) json(res, 422, { detail: [{ loc: ['body', 'model_metadata', 'api_key'], msg: `invalid key ${form}`, type: 'value_error' }] })
+      else res.writeHead(502, { 'content-type': 'text/html' }).end(`<html><body><p>upstream refused key ${form}</p></body></html>`)
+    })
+    try {
+      const client = createGatewayClient({ baseUrl: server.url, tokenSource: { getToken: async () => ({ token: GOOD, source: 'self-issued', reason: 'test' }) }, headers: { instance: { id: INSTANCE_ID, realm: 'self-managed' } }, retry: false })
+      for (let i = 0; i < forms.length; i++) {
+        const err = await rejection(client.checkModelConfiguration({ ...MODEL, apiKey: API_KEY }, { context: { extra: { 'x-form': String(i) } } }))
+        expect(err, `form ${i}`).toMatchObject({ status: i % 2 === 0 ? 422 : 502 })
+        expect(leaks(shown(err)), `form ${i}: ${forms[i]}`).toEqual([])
+      }
+      expect(server.count()).toBe(forms.length)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it("the request token's bare signature segment in an error body is scrubbed (client and createAuthenticatedFetch's log)", async () => {
+    const server = await startServer(async (req, res) => {
+      for await (const _ of req) void _
+      const sig = (req.headers.authorization ?? '').split('.').pop() ?? ''
+      if (req.headers['x-status'] === '401') json(res, 401, { error: `Forbidden by auth provider: signature ${sig} rejected` })
+      else res.writeHead(500, { 'content-type': 'text/plain' }).end(`verification of ${sig} failed`)
+    })
+    const lines: string[] = []
+    const logger: Logger = { warn: (e, f) => lines.push(inspect({ e, f }, { depth: 8 })), error: (e, f) => lines.push(inspect({ e, f }, { depth: 8 })) }
+    try {
+      const tokenSource: TokenSource = { getToken: async () => ({ token: GOOD, source: 'self-issued', reason: 'test' }) }
+      const client = createGatewayClient({ baseUrl: server.url, tokenSource, headers: { instance: { id: INSTANCE_ID, realm: 'self-managed' } }, retry: false, logger })
+      for (const status of ['401', '500']) {
+        const err = await rejection(client.checkModelConfiguration(MODEL, { context: { extra: { 'x-status': status } } }))
+        expect(err).toMatchObject({ status: Number(status) })
+        expect(leaks(shown(err))).toEqual([])
+      }
+      const authed = createAuthenticatedFetch({ baseUrl: server.url, tokenSource, headers: { instance: { id: INSTANCE_ID, realm: 'self-managed' } }, logger, throwOnAuthFailure: true })
+      const err = await rejection(authed(`${server.url}/v2/code/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-status': '401' }, body: '{}' }))
+      expect(err).toMatchObject({ code: 'ERR_GATEWAY_UNAUTHORIZED' })
+      expect(leaks(shown(err))).toEqual([])
+      expect(lines.length).toBeGreaterThan(0)
+      expect(leaks(lines.join('\n'))).toEqual([])
+    } finally {
+      await server.close()
     }
   })
 })
