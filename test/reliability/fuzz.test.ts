@@ -22,6 +22,7 @@ import {
   createKeyRing,
   createTokenIssuer,
   createTokenSource,
+  discoverJwks,
   inspectToken,
   loadCatalogDir,
   loadSigningKey,
@@ -31,7 +32,9 @@ import {
   CatalogError,
   GatewayValidationError,
   HeaderError,
+  JwksError,
   KeyError,
+  MAX_DISCOVERY_BYTES,
   ModelConfigurationCheckBodySchema,
   CodeCompletionsBodySchema,
   CodeGenerationsBodySchema,
@@ -255,6 +258,66 @@ describe('fuzz: text from outside is handled in linear time', () => {
       )
     },
     budget(30_000),
+  )
+})
+
+
+describe('fuzz: key discovery', () => {
+  // An in-memory issuer: any discovery document, any jwks_uri, bodies of any size up to a few MiB (streamed
+  // from one shared chunk, so nothing large is allocated). Nothing but http(s) may ever be requested.
+  const CHUNK = new Uint8Array(64 * 1024).fill(0x20)
+  const streamOf = (prefix: string, padChunks: number, suffix: string): ReadableStream<Uint8Array> => {
+    let i = -1
+    return new ReadableStream({
+      pull(controller) {
+        if (i === -1) controller.enqueue(new TextEncoder().encode(prefix))
+        else if (i < padChunks) controller.enqueue(CHUNK)
+        else {
+          controller.enqueue(new TextEncoder().encode(suffix))
+          controller.close()
+        }
+        i++
+      },
+    })
+  }
+  const jwksUri = fc.oneof(
+    fc.constantFrom('http://issuer.test/keys', 'https://issuer.test/keys', 'data:application/json,{"keys":[]}', 'file:///etc/passwd', 'ftp://issuer.test/k', 'javascript:1', 'blob:x', '//issuer.test/keys', '/keys', ''),
+    fc.webUrl(),
+    fc.string({ maxLength: 30 }),
+    anyValue,
+  )
+
+  it(
+    'discoverJwks: keys or a JwksError naming the issuer; only http(s) URLs requested; never more than 1 MiB accepted',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(jwksUri, fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: 20 }), fc.boolean(), async (uri, docPad, keysPad, announce) => {
+          const requested: string[] = []
+          const fakeFetch: typeof fetch = async (input) => {
+            const url = String(input)
+            requested.push(url)
+            const isDoc = url.endsWith('/.well-known/openid-configuration')
+            const [prefix, suffix] = isDoc ? [`{"jwks_uri":${JSON.stringify(uri) ?? 'null'},"pad":"`, '"}'] : ['{"keys":[],"pad":"', '"}']
+            const pad = isDoc ? docPad : keysPad
+            const length = prefix.length + suffix.length + pad * CHUNK.length
+            return new Response(streamOf(prefix, pad, suffix), { status: 200, headers: announce ? { 'content-length': String(length) } : {} })
+          }
+          const out = await typedOutcomeAsync(() => discoverJwks('https://issuer.test/gitlab', { fetch: fakeFetch }), 'discoverJwks')
+          for (const u of requested) expect(['http:', 'https:']).toContain(new URL(u).protocol)
+          if (out.ok) {
+            expect(out.value.keys).toEqual([])
+            expect(docPad * CHUNK.length).toBeLessThan(MAX_DISCOVERY_BYTES)
+            expect(keysPad * CHUNK.length).toBeLessThan(MAX_DISCOVERY_BYTES)
+          } else {
+            expect(out.error).toBeInstanceOf(JwksError)
+            expect((out.error as JwksError).issuer).toBe('https://issuer.test/gitlab')
+            expect(out.error.message).toContain('https://issuer.test/gitlab')
+          }
+        }),
+        { numRuns: runs(1000) },
+      )
+    },
+    budget(60_000),
   )
 })
 
