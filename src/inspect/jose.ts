@@ -116,7 +116,10 @@ export function joseCheckAlgorithm(header: Readonly<Record<string, unknown>>): s
  * A key as python-jose holds it after `jwk.construct(key, "RS256")`: a usable public key, or the
  * exception constructing it raised (which escapes python-jose: the gateway answers 500).
  */
-export type TrustedKey = { kid?: string; key: KeyObject; error?: undefined } | { kid?: string; key?: undefined; error: string }
+export type TrustedKey = ({ kid?: string; key: KeyObject; error?: undefined } | { kid?: string; key?: undefined; error: string }) & {
+  /** The issuer (its configured URL, without trailing "/") whose discovery published the key; none for keys given directly. */
+  issuer?: string
+}
 
 /**
  * _sig_matches_keys: every key in order until one verifies (kid is not consulted). A key that

@@ -237,7 +237,7 @@ describe('load sharing and cooldown', () => {
       published = toJwks([fx.key]).keys
       s = await server(issuerHandler(() => ({ keys: published })))
       clock = manualClock(fx.now)
-      verifier = createGatewayVerifier({ issuerUrls: [s.url], now: clock.now, strict: { issuers: ['http://127.0.0.1'] } })
+      verifier = createGatewayVerifier({ issuerUrls: [s.url], now: clock.now, strict: { issuerAliases: { [s.url]: 'http://127.0.0.1' } } })
       expect((await verifier.authenticate(headersFor(tokenBy(fx.key)))).status).toBe(200)
       expect(jwksFetches()).toBe(1)
     }

@@ -322,6 +322,57 @@ describe('fuzz: key discovery', () => {
 })
 
 
+describe('fuzz: strict mode ties keys to issuers', () => {
+  // Two issuers served from memory: A publishes the fixture key, B the other fixture key (and, in some runs,
+  // the fixture key too). A strict verifier accepts a token only when a key of the issuer its iss names signed it.
+  const A = 'https://a.example.com'
+  const B = 'https://b.example.com/sub'
+  const jwksOf = (url: string, shared: boolean) => (url.startsWith(A) ? toJwks([fx.key]) : toJwks(shared ? [fx.otherKey, fx.key] : [fx.otherKey]))
+  const fetchFor = (shared: boolean): typeof fetch => async (input) => {
+    const url = String(input)
+    const origin = new URL(url).origin
+    const issuer = origin === new URL(A).origin ? A : B
+    const body = url.endsWith('/.well-known/openid-configuration') ? { issuer, jwks_uri: `${origin}/keys` } : jwksOf(issuer, shared)
+    return new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } })
+  }
+  const verifiers = new Map<string, ReturnType<typeof createGatewayVerifier>>()
+  const verifierFor = (shared: boolean, requireKid: boolean) => {
+    const id = `${shared}/${requireKid}`
+    let v = verifiers.get(id)
+    if (v === undefined) {
+      v = createGatewayVerifier({ issuerUrls: [A, B], fetch: fetchFor(shared), now: () => fx.now, strict: { requireKid } })
+      verifiers.set(id, v)
+    }
+    return v
+  }
+
+  it(
+    'a token passes strict mode exactly when a key its iss issuer publishes signed it',
+    async () => {
+      const iss = fc.constantFrom<unknown>(A, `${A}/`, B, `${B}//`, 'https://a.example.com/other', 'https://c.example.com', '', 7, null, undefined)
+      await fc.assert(
+        fc.asyncProperty(fc.boolean(), iss, fc.boolean(), fc.boolean(), fc.constantFrom('own', 'other', 'none'), async (signedByA, claimIss, shared, requireKid, kidChoice) => {
+          const key = signedByA ? fx.key : fx.otherKey
+          const kid = kidChoice === 'own' ? key.kid : kidChoice === 'other' ? (signedByA ? fx.otherKey.kid : fx.key.kid) : undefined
+          const claims: Record<string, unknown> = { ...GOOD_CLAIMS }
+          if (claimIss === undefined) delete claims.iss
+          else claims.iss = claimIss
+          const token = mintJwt(kid === undefined ? { alg: 'RS256' } : { alg: 'RS256', kid }, claims, key.privateKey!)
+          const verdict = await verifierFor(shared, requireKid).authenticate({ authorization: `Bearer ${token}`, 'x-gitlab-authentication-type': 'oidc', 'x-gitlab-instance-id': fx.instanceId, 'x-gitlab-realm': 'self-managed' })
+          // strict mode accepts an issuer's URL with or without one trailing "/"
+          const named = [A, B].find((i) => claimIss === i || claimIss === `${i}/`)
+          const issuerPublishes = named === A ? signedByA : named === B ? !signedByA || shared : false
+          const kidOk = !requireKid || kidChoice === 'own'
+          expect(verdict.status, JSON.stringify({ signedByA, claimIss, shared, requireKid, kidChoice, reason: verdict.reason })).toBe(issuerPublishes && kidOk ? 200 : 401)
+        }),
+        { numRuns: runs(1000) },
+      )
+    },
+    budget(60_000),
+  )
+})
+
+
 // ---------------------------------------------------------------------------------------------------
 
 describe('fuzz: signing keys', () => {

@@ -35,7 +35,7 @@ import { loadCaseFixture } from '../cases/fixture.js'
 import { b64url, b64urlJson, mintJwt, signSegments } from '../cases/mint.js'
 import { expectPrototypesClean, INSTANCE_ID, rejection } from './config.js'
 import { duplicateSignaturePair } from './dsks.js'
-import { json, startServer, type TestServer } from './servers.js'
+import { issuerHandler, json, startServer, type TestServer } from './servers.js'
 
 const fx = loadCaseFixture(new Date())
 const NOW = Math.floor(Date.now() / 1000)
@@ -201,7 +201,8 @@ describe('security: key URLs in the token header are never fetched, never truste
         expect(await withDiscovery.authenticate(headersFor(token))).toMatchObject({ status: 401, reason: 'Signature verification failed.' })
         const strict = await strictDiscovery.authenticate(headersFor(token))
         expect(strict.status).toBe(401)
-        expect(['Signature verification failed.', 'No trusted key has the kid of the token']).toContain(strict.reason)
+        // the tokens name the fixture instance (iss), which is not the issuer these keys come from
+        expect(['No trusted key has the kid of the token', 'No key of the issuer the token names (iss) has the kid of the token']).toContain(strict.reason)
         expect(inspectToken(token).kind).toBe('jwt')
         expect(preflight({ token, headers: sdkHeaders, verificationKeys: toJwks([fx.key]) }).errors.map((p) => p.code)).toEqual(['SIGNATURE_INVALID'])
       }
@@ -658,6 +659,99 @@ describe('security: partial and escaped echoes of secrets are scrubbed', () => {
       expect(leaks(lines.join('\n'))).toEqual([])
     } finally {
       await server.close()
+    }
+  })
+})
+
+describe('security: strict mode ties keys to their issuer; private key material is never trusted silently', () => {
+  // Issuer A publishes the fixture key; issuer B (another instance, trusted for its own tokens) publishes its own.
+  let a: TestServer
+  let b: TestServer
+  let publishedByB: unknown[]
+  beforeAll(async () => {
+    a = await startServer(issuerHandler(() => toJwks([fx.key])))
+    publishedByB = toJwks([attacker]).keys
+    b = await startServer(issuerHandler(() => ({ keys: publishedByB })))
+  })
+  afterAll(async () => {
+    await a.close()
+    await b.close()
+  })
+  const signed = (key: typeof attacker, iss: string, extra: Record<string, unknown> = {}) => mintJwt({ alg: 'RS256', typ: 'JWT', kid: key.kid }, { ...CLAIMS, iss, ...extra }, key.privateKey!)
+  const WRONG_ISSUER = { status: 401, error: 'Forbidden by auth provider', reason: 'No key of the issuer the token names (iss) has the kid of the token', check: 'token' }
+
+  it("a token signed with issuer B's key that names issuer A (iss) is refused in strict mode; the gateway-equivalent mode accepts it, as the gateway does", async () => {
+    for (const requireKid of [true, false]) {
+      const strict = createGatewayVerifier({ issuerUrls: [a.url, b.url], now: () => new Date(), strict: { requireKid } })
+      // without requireKid every key of the named issuer is tried, and none verifies
+      const refused = requireKid ? WRONG_ISSUER : { ...WRONG_ISSUER, reason: 'Signature verification failed.' }
+      expect(await strict.authenticate(headersFor(signed(attacker, a.url)))).toEqual(refused)
+      expect(await strict.authenticate(headersFor(signed(fx.key, b.url)))).toEqual(refused)
+      expect(await strict.authenticate(headersFor(signed(attacker, `${a.url}/`)))).toEqual(refused)
+      // each issuer's own tokens pass (a trailing "/" in iss is ignored)
+      expect((await strict.authenticate(headersFor(signed(fx.key, a.url)))).status).toBe(200)
+      expect((await strict.authenticate(headersFor(signed(attacker, `${b.url}/`)))).status).toBe(200)
+      // a token naming no issuer, or one that is not configured, gets no discovered key at all
+      expect(await strict.authenticate(headersFor(signed(attacker, 7 as never)))).toMatchObject({ status: 401, reason: 'The token names no issuer (iss) whose keys could verify it' })
+      expect(await strict.authenticate(headersFor(signed(attacker, 'https://elsewhere.example')))).toEqual(WRONG_ISSUER)
+    }
+    const gateway = createGatewayVerifier({ issuerUrls: [a.url, b.url], now: () => new Date() })
+    expect((await gateway.authenticate(headersFor(signed(attacker, a.url)))).status).toBe(200)
+  })
+
+  it('a key both issuers publish signs for both; issuerAliases maps an internal discovery URL to the iss its tokens carry', async () => {
+    publishedByB = [...toJwks([attacker]).keys, ...toJwks([fx.key]).keys]
+    try {
+      const strict = createGatewayVerifier({ issuerUrls: [a.url, b.url], now: () => new Date(), strict: true })
+      expect((await strict.authenticate(headersFor(signed(fx.key, a.url)))).status).toBe(200)
+      expect((await strict.authenticate(headersFor(signed(fx.key, b.url)))).status).toBe(200)
+      expect(await strict.authenticate(headersFor(signed(attacker, a.url)))).toEqual(WRONG_ISSUER)
+    } finally {
+      publishedByB = toJwks([attacker]).keys
+    }
+    const external = 'https://gitlab.example.com'
+    const aliased = createGatewayVerifier({ issuerUrls: [a.url, b.url], now: () => new Date(), strict: { issuerAliases: { [a.url]: external } } })
+    expect((await aliased.authenticate(headersFor(signed(fx.key, external)))).status).toBe(200)
+    expect(await aliased.authenticate(headersFor(signed(attacker, external)))).toEqual(WRONG_ISSUER)
+    expect(() => createGatewayVerifier({ issuerUrls: [a.url], strict: { issuerAliases: { 'https://other.example': external } } })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTIONS', message: expect.stringContaining('"https://other.example/", which is not in options.issuerUrls') }),
+    )
+  })
+
+  it('a static JWKS holding private members: a warning naming the members (never their values); strict mode refuses it', async () => {
+    const privateJwk: Record<string, unknown> = { ...(fx.key.privateKey!.export({ format: "jwk" }) as Record<string, unknown>), kid: fx.key.kid, use: "sig", alg: "RS256" }
+    const events: { event: string; fields: Record<string, unknown> }[] = []
+    const logger: Logger = { warn: (event, fields) => events.push({ event, fields }) }
+    const v = createGatewayVerifier({ jwks: { keys: [privateJwk] } as never, now: () => new Date(), logger })
+    expect(events).toEqual([{ event: 'gateway_verifier.private_jwk', fields: { path: 'options.jwks.keys[0]', kid: fx.key.kid, members: ['d', 'p', 'q', 'dp', 'dq', 'qi'] } }])
+    // only its public half is used
+    expect((await v.authenticate(headersFor(GOOD))).status).toBe(200)
+
+    let thrown: unknown
+    try {
+      createGatewayVerifier({ jwks: [toJwks([attacker]), { keys: [privateJwk] }] as never, strict: true })
+    } catch (e) {
+      thrown = e
+    }
+    expect(thrown).toMatchObject({ code: 'ERR_INVALID_OPTIONS', issues: [{ path: 'options.jwks[1].keys[0]', message: expect.stringContaining('holds private key material (d, p, q, dp, dq, qi)') }] })
+    const shown = `${(thrown as Error).message} ${JSON.stringify(thrown)} ${inspect(thrown, { depth: 6 })}`
+    for (const m of ['d', 'p', 'q', 'dp', 'dq', 'qi']) expect(shown).not.toContain(String(privateJwk[m]).slice(0, 24))
+  })
+
+  it('an issuer that publishes private key material: warned in both modes; strict mode does not trust that key', async () => {
+    const leaky = await startServer(issuerHandler(() => ({ keys: [{ ...(fx.key.privateKey!.export({ format: 'jwk' }) as Record<string, unknown>), kid: fx.key.kid }] })))
+    try {
+      for (const strict of [false, true]) {
+        const events: { event: string; fields: Record<string, unknown> }[] = []
+        const v = createGatewayVerifier({ issuerUrls: [leaky.url], now: () => new Date(), strict, logger: { warn: (event, fields) => events.push({ event, fields }) } })
+        const verdict = await v.authenticate(headersFor(signed(fx.key, leaky.url)))
+        expect(verdict.status).toBe(strict ? 500 : 200)
+        expect(events.filter((e) => e.event === 'gateway_verifier.private_jwk')).toEqual([
+          { event: 'gateway_verifier.private_jwk', fields: { issuer: `${leaky.url}/`, kid: fx.key.kid, members: ['d', 'p', 'q', 'dp', 'dq', 'qi'], trusted: !strict } },
+        ])
+      }
+    } finally {
+      await leaky.close()
     }
   })
 })
