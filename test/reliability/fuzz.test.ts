@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   buildGatewayHeaders,
   builtInCatalog,
+  createAuthenticatedFetch,
   createCatalog,
   createGatewayClient,
   createGatewayVerifier,
@@ -364,6 +365,52 @@ describe('fuzz: strict mode ties keys to issuers', () => {
           const issuerPublishes = named === A ? signedByA : named === B ? !signedByA || shared : false
           const kidOk = !requireKid || kidChoice === 'own'
           expect(verdict.status, JSON.stringify({ signedByA, claimIss, shared, requireKid, kidChoice, reason: verdict.reason })).toBe(issuerPublishes && kidOk ? 200 : 401)
+        }),
+        { numRuns: runs(1000) },
+      )
+    },
+    budget(60_000),
+  )
+})
+
+
+describe('fuzz: createAuthenticatedFetch and redirects', () => {
+  // An in-memory gateway under https://gw.test/ai answering each request with the next scripted step: any
+  // status, any Location (inside or outside baseUrl, another origin, relative, not http). Whatever happens,
+  // nothing outside baseUrl ever sees a token or an x-gitlab-* header, and refusing mode sends nothing twice.
+  const BASE = 'https://gw.test/ai'
+  const locations = ['/ai/v2/code/completions', '/ai/v1/prompts/model_configuration%2Fcheck', '/elsewhere', '/ai', '/aix/v2/code/completions', 'https://other.test/ai/v2/code/completions', '//other.test/x', 'http://gw.test/ai/v2/code/completions', 'v2/code/completions', 'file:///etc/passwd', 'http://[bad', '']
+  const step = fc.record({ status: fc.constantFrom(200, 301, 302, 303, 307, 308, 401, 404), location: fc.option(fc.constantFrom(...locations), { nil: undefined }) })
+  const token = mintJwt({ alg: 'RS256', typ: 'JWT', kid: fx.key.kid }, GOOD_CLAIMS, fx.key.privateKey!)
+
+  it(
+    'no request outside baseUrl carries a token or identity header; refused redirects re-send nothing; failures are typed',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 25 }), fc.constantFrom<'error' | 'follow' | undefined>('error', 'follow', undefined), fc.constantFrom<'manual' | 'error' | undefined>(undefined, 'manual', 'error'), fc.constantFrom('POST', 'GET'), async (steps, redirect, requestMode, method) => {
+          const seen: { url: string; authorization: string | null; gitlab: number; body: string }[] = []
+          let i = 0
+          const fake: typeof fetch = async (input) => {
+            const r = input as Request
+            seen.push({ url: r.url, authorization: r.headers.get('authorization'), gitlab: [...r.headers.keys()].filter((h) => h.startsWith('x-gitlab-')).length, body: await r.text() })
+            const s = steps[Math.min(i++, steps.length - 1)] as (typeof steps)[number]
+            return new Response(s.status === 200 ? '{}' : null, { status: s.status, headers: s.location === undefined ? {} : { location: s.location } })
+          }
+          const f = createAuthenticatedFetch({ baseUrl: BASE, tokenSource: { getToken: async () => ({ token, source: 'self-issued', reason: 'fuzz' }) }, headers: { instance: { id: fx.instanceId, realm: 'self-managed' } }, fetch: fake, now: () => fx.now, ...(redirect === undefined ? {} : { redirect }) })
+          const init: RequestInit = { method, headers: { 'x-gitlab-caller': 'c', authorization: 'Bearer caller' }, ...(method === 'POST' ? { body: '{"current_file":{"file_name":"a","content_above_cursor":"","content_below_cursor":""}}' } : {}), ...(requestMode === undefined ? {} : { redirect: requestMode }) }
+          const out = await typedOutcomeAsync(() => f(`${BASE}/v2/code/completions`, init), 'authenticated fetch')
+          for (const r of seen) {
+            const u = new URL(r.url)
+            const inside = u.origin === 'https://gw.test' && (u.pathname === '/ai' || u.pathname.startsWith('/ai/'))
+            if (!inside) {
+              expect(r.authorization, r.url).toBeNull()
+              expect(r.gitlab, r.url).toBe(0)
+            } else if (u.pathname !== '/ai') expect(r.authorization).toBe(`Bearer ${token}`)
+          }
+          const following = requestMode === undefined && redirect === 'follow'
+          if (!following) expect(seen.length).toBeLessThanOrEqual(2) // the first attempt and the retry after a 401
+          expect(seen.length).toBeLessThanOrEqual(2 * 21)
+          if (!out.ok) expect(['ERR_GATEWAY_REDIRECT', 'ERR_INVALID_OPTIONS']).toContain(out.error.code)
         }),
         { numRuns: runs(1000) },
       )

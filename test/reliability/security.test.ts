@@ -16,6 +16,7 @@ import {
   createGatewayClient,
   createGatewayVerifier,
   createTokenIssuer,
+  GatewayRedirectError,
   HeaderError,
   inspectToken,
   loadSigningKeySync,
@@ -752,6 +753,160 @@ describe('security: strict mode ties keys to their issuer; private key material 
       }
     } finally {
       await leaky.close()
+    }
+  })
+})
+
+describe('security: createAuthenticatedFetch never carries the token or the identity headers outside baseUrl (real sockets)', () => {
+  // The gateway is mounted under /ai; "/elsewhere" on the same origin is outside baseUrl, and so is a second server.
+  interface Hit {
+    method: string
+    path: string
+    authorization: string | undefined
+    gitlab: string[]
+    contentType: string | undefined
+    body: string
+  }
+  let gw: TestServer
+  let other: TestServer
+  const hits: Hit[] = []
+  let plan: (path: string, method: string) => { status: number; location?: string } = () => ({ status: 200 })
+  const record = async (req: import('node:http').IncomingMessage, url: URL): Promise<Hit> => {
+    let body = ''
+    for await (const chunk of req) body += String(chunk)
+    const hit: Hit = {
+      method: req.method ?? '',
+      path: url.pathname,
+      authorization: req.headers.authorization,
+      gitlab: Object.keys(req.headers).filter((h) => h.startsWith('x-gitlab-')),
+      contentType: req.headers['content-type'],
+      body,
+    }
+    hits.push(hit)
+    return hit
+  }
+  beforeAll(async () => {
+    gw = await startServer(async (req, res, url) => {
+      await record(req, url)
+      const answer = plan(url.pathname, req.method ?? '')
+      if (answer.location === undefined) json(res, answer.status, { ok: url.pathname })
+      else res.writeHead(answer.status, { location: answer.location.replace('$OTHER', other.url).replace('$GW', gw.url) }).end()
+    })
+    other = await startServer(async (req, res, url) => {
+      await record(req, url)
+      if (url.pathname === '/bounce') return void res.writeHead(307, { location: `${gw.url}/ai/v2/code/completions` }).end()
+      json(res, 200, { ok: 'other' })
+    })
+  })
+  afterAll(async () => {
+    await gw.close()
+    await other.close()
+  })
+  const source: TokenSource = { getToken: async () => ({ token: GOOD, source: 'self-issued', reason: 'test' }) }
+  const authed = (redirect?: 'error' | 'follow') =>
+    createAuthenticatedFetch({ baseUrl: `${gw.url}/ai`, tokenSource: source, headers: { instance: { id: INSTANCE_ID, realm: 'self-managed' } }, ...(redirect === undefined ? {} : { redirect }) })
+  const BODY = '{"current_file":{"file_name":"a.py","content_above_cursor":"x","content_below_cursor":""}}'
+  const post = (f: typeof fetch, path = '/ai/v2/code/completions', init: RequestInit = {}) =>
+    f(`${gw.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY, ...init })
+  const reset = (p: typeof plan) => {
+    hits.length = 0
+    plan = p
+  }
+
+  it('by default a redirect is refused with GatewayRedirectError: same origin outside baseUrl, cross-origin, 307/308 — nothing re-sent', async () => {
+    for (const [status, location] of [[302, '/elsewhere'], [301, '$OTHER/v2/code/completions'], [307, '$OTHER/x'], [308, '$GW/elsewhere'], [303, '/ai/v2/code/completions']] as const) {
+      reset((path) => (path === '/ai/v2/code/completions' && hits.length === 1 ? { status, location } : { status: 200 }))
+      const err = await rejection(post(authed()))
+      expect(err, `${status} ${location}`).toBeInstanceOf(GatewayRedirectError)
+      expect(err).toMatchObject({ code: 'ERR_GATEWAY_REDIRECT', status, method: 'POST', path: '/v2/code/completions', endpoint: 'codeCompletions', attempts: 1 })
+      expect((err as Error).message).toContain("pass redirect: 'follow' to createAuthenticatedFetch")
+      expect(hits.map((h) => `${h.method} ${h.path}`)).toEqual(['POST /ai/v2/code/completions'])
+    }
+    // a request's own redirect: 'manual' gets the 3xx back, unfollowed
+    reset(() => ({ status: 307, location: '$OTHER/x' }))
+    const manual = await post(authed(), undefined, { redirect: 'manual' })
+    expect(manual.status).toBe(307)
+    expect(hits).toHaveLength(1)
+  })
+
+  it("redirect: 'follow' — a hop outside baseUrl (same origin or another) gets neither the token nor any x-gitlab-* header", async () => {
+    const f = authed('follow')
+    // 302 after a POST becomes a GET without a body (as fetch does), to a same-origin path outside /ai
+    reset((path) => (path === '/ai/v2/code/completions' ? { status: 302, location: '/elsewhere' } : { status: 200 }))
+    let res = await post(f)
+    expect(res.status).toBe(200)
+    expect(await res.json()).toEqual({ ok: '/elsewhere' })
+    expect(hits.map((h) => `${h.method} ${h.path} ${h.authorization ?? '-'} ${h.gitlab.length}`)).toEqual([
+      `POST /ai/v2/code/completions Bearer ${GOOD} ${hits[0]?.gitlab.length}`,
+      'GET /elsewhere - 0',
+    ])
+    expect(hits[0]?.gitlab).toContain('x-gitlab-instance-id')
+    expect(hits[1]?.body).toBe('')
+
+    // 307 and 308 cross-origin repeat the method and the body, still without token or identity headers
+    for (const status of [307, 308]) {
+      reset((path) => (path === '/ai/v2/code/completions' ? { status, location: '$OTHER/v2/code/completions' } : { status: 200 }))
+      res = await post(f)
+      expect(res.status).toBe(200)
+      expect(await res.json()).toEqual({ ok: 'other' })
+      expect(hits[1]).toEqual({ method: 'POST', path: '/v2/code/completions', authorization: undefined, gitlab: [], contentType: 'application/json', body: BODY })
+    }
+
+    // the caller's own Authorization and x-gitlab-* headers do not leave baseUrl either
+    reset((path) => (path === '/ai/v2/code/completions' ? { status: 307, location: '$OTHER/x' } : { status: 200 }))
+    await post(f, undefined, { headers: { 'content-type': 'application/json', authorization: 'Bearer caller-secret', 'x-gitlab-custom': 'mine' } })
+    expect(hits[1]).toMatchObject({ path: '/x', authorization: undefined, gitlab: [] })
+  })
+
+  it("redirect: 'follow' — a hop that stays under baseUrl is authenticated for its own path; a chain back in and a loop are handled", async () => {
+    const f = authed('follow')
+    const check = '/ai/v1/prompts/model_configuration%2Fcheck'
+    reset((path) => (path === check ? { status: 308, location: '/ai/v2/code/completions' } : { status: 200 }))
+    const res = await post(f, check, {})
+    expect(res.status).toBe(200)
+    expect(hits.map((h) => `${h.method} ${h.path} ${h.authorization === `Bearer ${GOOD}`} ${h.body === BODY}`)).toEqual([`POST ${check} true true`, 'POST /ai/v2/code/completions true true'])
+
+    // out (no token) and back in (token again): gateway 302 → other /bounce → 307 → gateway
+    reset((path) => (path === '/ai/v2/code/completions' && hits.length === 1 ? { status: 302, location: '$OTHER/bounce' } : { status: 200 }))
+    expect((await post(f)).status).toBe(200)
+    expect(hits.map((h) => `${h.method} ${h.path} ${h.authorization === undefined ? 'no-token' : 'token'} ${h.gitlab.length > 0}`)).toEqual([
+      'POST /ai/v2/code/completions token true',
+      'GET /bounce no-token false',
+      'GET /ai/v2/code/completions token true',
+    ])
+
+    // a loop ends after fetch's 20 redirects with a typed error, not a hang
+    reset(() => ({ status: 307, location: '/ai/v2/code/completions' }))
+    expect(await rejection(post(f))).toMatchObject({ code: 'ERR_GATEWAY_REDIRECT', message: expect.stringContaining('redirected more than 20 times') })
+    expect(hits).toHaveLength(21)
+    // a Location that is not http(s) is not followed
+    reset(() => ({ status: 302, location: 'file:///etc/passwd' }))
+    expect(await rejection(post(f))).toMatchObject({ code: 'ERR_GATEWAY_REDIRECT', message: expect.stringContaining('not an http(s) URL') })
+  })
+
+  it('a JSON string body without a content type reaches the gateway as application/json (the emulator, a real socket, answers 422 to text/plain)', async () => {
+    const emulator = await startEmulator({ key: fx.key, instance: { instanceId: INSTANCE_ID } })
+    try {
+      const token = await emulator.instance.token()
+      const f = createAuthenticatedFetch({
+        baseUrl: emulator.url,
+        tokenSource: { getToken: async () => ({ token, source: 'self-issued', reason: 'test' }) },
+        headers: { instance: { id: INSTANCE_ID, realm: 'self-managed' } },
+      })
+      const body = JSON.stringify({ inputs: {}, stream: false, model_metadata: { name: 'mistral', provider: 'openai', endpoint: 'http://model:8000/v1' } })
+      const res = await f(`${emulator.url}/v1/prompts/model_configuration%2Fcheck`, { method: 'POST', body })
+      expect(res.status).toBe(200)
+      const recorded = emulator.requests.filter((r) => r.side === 'gateway')
+      expect(recorded.map((r) => [r.status, r.headers['content-type']])).toEqual([[200, 'application/json']])
+      // a content type the caller chose stands, even a wrong one (and the gateway refuses it, as FastAPI does)
+      const plain = await f(`${emulator.url}/v1/prompts/model_configuration%2Fcheck`, { method: 'POST', body, headers: { 'content-type': 'text/plain' } })
+      expect(plain.status).toBe(422)
+      // the same through a Request built by the caller
+      const viaRequest = await f(new Request(`${emulator.url}/v1/prompts/model_configuration%2Fcheck`, { method: 'POST', body }))
+      expect(viaRequest.status).toBe(200)
+      expect(emulator.countRequests({ side: 'gateway' })).toBe(3)
+    } finally {
+      await emulator.stop()
     }
   })
 })
