@@ -8,7 +8,7 @@
  * token, headers and endpoint (see `#preflight`).
  */
 import { inspectToken, preflight, PreflightError, type PreflightInput, type PreflightResult, type TokenReport } from '../inspect/index.js'
-import { fingerprint, redact } from '../redact.js'
+import { fingerprint, redact, redactShapes } from '../redact.js'
 import type { Clock, Logger, Problem, TokenResult, TokenSource } from '../types.js'
 import type { ClockSkewInfo, TokenDiagnosis } from './errors.js'
 
@@ -335,11 +335,8 @@ export function toPreflightError(result: PreflightResult, unitPrimitive: string)
 /**
  * Remove secrets from text that came back from the gateway (a validation error may echo the request body,
  * api key included) before it goes into an error or a log: every known secret — as sent, and as an echo
- * would spell it (HTML-, JSON- or URL-escaped) —, the signature segment of a known token on its own, anything
- * shaped like a JWT or a bare RS256 signature, and `Bearer` values. Truncated to `max` characters.
- *
- * Linear in the text: the echo is attacker-controlled (a 64 KiB body of "eyJ" repeated made the JWT pattern
- * backtrack for a second per response), so tokens are found by one scan of `[\w.-]` runs.
+ * would spell it (HTML-, JSON- or URL-escaped) —, the signature segment of a known token on its own, and
+ * anything shaped like a token or a key (`redactShapes`). Truncated to `max` characters.
  */
 export function scrub(text: string, secrets: readonly (string | undefined | null)[], max = 500): string {
   let out = text
@@ -349,16 +346,9 @@ export function scrub(text: string, secrets: readonly (string | undefined | null
       if (out.includes(form)) out = out.split(form).join(redact(s))
     }
   }
-  out = out
-    .replace(TOKEN_CHARS_RUN, redactTokenShapes)
-    .replace(/(bearer\s+)([^\s"',;]{8,})/gi, (_m, p: string, v: string) => `${p}${redact(v)}`)
+  out = redactShapes(out)
   return out.length > max ? `${out.slice(0, max)}…` : out
 }
-
-/** A maximal run of base64url characters and dots (matching it cannot backtrack: each run is read once). */
-const TOKEN_CHARS_RUN = /[\w.-]+/g
-/** An RS256 signature segment is 342 characters; a run of base64url this long is treated as one. */
-const MIN_BARE_SIGNATURE_CHARS = 300
 
 /** How an echo may spell a secret: as is, HTML-escaped (three common styles), JSON-escaped, URL-encoded. */
 function echoedForms(secret: string): string[] {
@@ -380,30 +370,6 @@ function echoedForms(secret: string): string[] {
   const dot = secret.lastIndexOf('.')
   if (dot > 0 && secret.length - dot > 16 && secret.indexOf('.') !== dot) forms.add(secret.slice(dot + 1))
   return [...forms].filter((f) => f.length >= 4)
-}
-
-/**
- * In one run of `[\w.-]`: each JWT (`eyJ` + at least two characters, a dot, a segment, a dot, a non-empty
- * segment — the leftmost such match, as the pattern `eyJ[\w-]{2,}\.[\w-]*\.[\w-]+` would find it) and each
- * dot-free stretch long enough to be a signature is redacted.
- */
-function redactTokenShapes(run: string): string {
-  if (run.length < 8) return run
-  const segments = run.split('.')
-  const out: string[] = []
-  let i = 0
-  while (i < segments.length) {
-    const seg = segments[i] as string
-    const at = seg.indexOf('eyJ')
-    if (at >= 0 && seg.length - at >= 5 && i + 2 < segments.length && (segments[i + 2] as string).length > 0) {
-      out.push(`${seg.slice(0, at)}${redact(`${seg.slice(at)}.${segments[i + 1] as string}.${segments[i + 2] as string}`)}`)
-      i += 3
-    } else {
-      out.push(seg.length >= MIN_BARE_SIGNATURE_CHARS ? redact(seg) : seg)
-      i += 1
-    }
-  }
-  return out.join('.')
 }
 
 const SECRET_MEMBER = /(?:api_?key|token|secret|password|authorization)$/i

@@ -19,6 +19,7 @@ import {
   createAuthenticatedFetch,
   createCatalog,
   createGatewayClient,
+  createGatewayCore,
   createGatewayVerifier,
   createKeyRing,
   createTokenIssuer,
@@ -29,6 +30,7 @@ import {
   loadSigningKey,
   loadVerificationKey,
   preflight,
+  RequestLog,
   toJwks,
   CatalogError,
   GatewayValidationError,
@@ -247,12 +249,12 @@ describe('fuzz: text from outside is handled in linear time', () => {
   it(
     'scrub finds exactly the JWTs and Bearer values the reference patterns find (short texts)',
     () => {
-      const piece = fc.constantFrom('eyJ', 'eyJhb', 'a', 'Z9', '.', '..', '-', '_', ' ', '"', ',', 'Bearer ', 'bearer\t', 'é', 'x'.repeat(9))
+      const piece = fc.constantFrom('eyJ', 'eyJhb', 'a', 'Z9', '.', '..', '-', '_', ' ', '"', ',', '<', 'Bearer ', 'bearer\t', 'é', 'x'.repeat(9))
       fc.assert(
         fc.property(fc.array(piece, { maxLength: 40 }).map((p) => p.join('')), (text) => {
           const reference = text
             .replace(/eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+/g, (m) => redact(m))
-            .replace(/(bearer\s+)([^\s"',;]{8,})/gi, (_m, p: string, v: string) => `${p}${redact(v)}`)
+            .replace(/(bearer\s+)([^\s"',;<]{8,})/gi, (_m, p: string, v: string) => `${p}${redact(v)}`)
           expect(scrub(text, [], Number.POSITIVE_INFINITY)).toBe(reference)
         }),
         { numRuns: runs(3000) },
@@ -414,6 +416,53 @@ describe('fuzz: createAuthenticatedFetch and redirects', () => {
         }),
         { numRuns: runs(1000) },
       )
+    },
+    budget(60_000),
+  )
+})
+
+
+describe("fuzz: the emulator's request log", () => {
+  // Secrets of every shape the log must recognise, planted anywhere in a request: any header name, any body
+  // member (names included), array items, the query, the path. None may be stored; the log stays bounded.
+  const token = GOOD
+  const pem = FIXTURE_PEM
+  const SECRETS = [token, 'AKIAIOSFODNN7EXAMPLE', 'sk-proj-4fQ2n8XvL0pR7sT1uW3yZ5bD', 'glpat-Ab3Cd5Ef7Gh9Ij1Kl3Mn', 'ghp_16C7e42F292c6912E7710c838347Ae178B4a', 'xoxb-2634-5823-fake-token-value']
+  // a PEM block is checked by one of its inner lines
+  const planted = fc.constantFrom(...SECRETS.map((v) => ({ v, check: v })), { v: pem, check: pem.split('\n')[12] as string })
+  const wrap = fc.constantFrom((v: string) => v, (v: string) => `Bearer ${v}`, (v: string) => `x ${v} y`, (v: string) => `"${v}",`, (v: string) => `${v}.`, (v: string) => `k=${v}&`)
+  const secretText = fc.tuple(planted, wrap).map(([p, w]) => ({ text: w(p.v), secret: p.check }))
+  const jsonWith = (leaf: fc.Arbitrary<string>) =>
+    fc.letrec((tie) => ({
+      node: fc.oneof({ depthSize: 'small', withCrossShrink: true }, leaf, fc.string({ maxLength: 8 }), fc.integer(), fc.array(tie('node'), { maxLength: 4 }), fc.dictionary(fc.oneof(fc.string({ maxLength: 6 }), leaf), tie('node'), { maxKeys: 4 })),
+    })).node
+  const log = new RequestLog(() => fx.now, { maxEntries: 50, maxBytes: 64 * 1024, maxBodyBytes: 16 * 1024 })
+  const core = createGatewayCore({ jwks: toJwks([fx.key]), now: () => fx.now, log, gatewayKey: false })
+  const jwks = toJwks([fx.key])
+
+  it(
+    'no planted token or key is stored, whatever its place; at most maxEntries requests within maxBytes',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(secretText.chain((p) => fc.tuple(fc.constant(p), jsonWith(fc.constant(p.text)))), fc.string({ maxLength: 12 }).map((n) => `x-${n.replace(/[^a-z0-9-]/gi, '')}`), fc.constantFrom('header', 'body', 'query', 'path', 'name'), async ([planted, body], headerName, place) => {
+          const headers: Record<string, string> = { 'content-type': 'application/json', 'x-gitlab-authentication-type': 'oidc' }
+          if (place === 'header') headers[headerName] = planted.text.replace(/[\r\n"]/g, '')
+          let url = '/v2/code/completions'
+          if (place === 'query') url += `?p=${encodeURIComponent(planted.text)}&q=${planted.text.replace(/[^\w.-]/g, (c) => encodeURIComponent(c))}`
+          if (place === 'path') url = `/v1/prompts/${encodeURIComponent(planted.text)}`
+          const payload = place === 'name' ? { [planted.text]: 1 } : place === 'body' ? { nested: body, plain: planted.text } : { note: 'nothing' }
+          // one request alone (a fresh log), then the same into the long-lived bounded one
+          const alone = createGatewayCore({ jwks, now: () => fx.now, gatewayKey: false })
+          await alone.handle({ method: 'POST', url, headers, body: JSON.stringify(payload) })
+          expect(JSON.stringify(alone.requests).includes(planted.secret), `${place}: ${planted.text.slice(0, 40)}`).toBe(false)
+          await core.handle({ method: 'POST', url, headers, body: JSON.stringify(payload) })
+          const stored = JSON.stringify(core.requests)
+          expect(core.requests.length).toBeLessThanOrEqual(50)
+          expect(stored.length).toBeLessThan(64 * 1024 + 16 * 1024)
+        }),
+        { numRuns: runs(1000) },
+      )
+      expect(core.countRequests()).toBeLessThanOrEqual(50)
     },
     budget(60_000),
   )

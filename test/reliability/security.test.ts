@@ -23,6 +23,7 @@ import {
   MAX_TOKEN_BYTES,
   preflight,
   PreflightError,
+  RequestLog,
   startEmulator,
   toJwks,
   type Emulator,
@@ -32,6 +33,7 @@ import {
   type TokenSource,
 } from '../../src/index.js'
 import { scrub } from '../../src/client/auth.js'
+import { redact } from '../../src/redact.js'
 import { loadCaseFixture } from '../cases/fixture.js'
 import { b64url, b64urlJson, mintJwt, signSegments } from '../cases/mint.js'
 import { expectPrototypesClean, INSTANCE_ID, rejection } from './config.js'
@@ -905,6 +907,112 @@ describe('security: createAuthenticatedFetch never carries the token or the iden
       const viaRequest = await f(new Request(`${emulator.url}/v1/prompts/model_configuration%2Fcheck`, { method: 'POST', body }))
       expect(viaRequest.status).toBe(200)
       expect(emulator.countRequests({ side: 'gateway' })).toBe(3)
+    } finally {
+      await emulator.stop()
+    }
+  })
+})
+
+describe("security: the emulator's request log is bounded and redacts token- and key-shaped values wherever they are", () => {
+  it('keeps the newest maxEntries requests, within maxBytes, and no body over maxBodyBytes (real socket)', async () => {
+    const emulator = await startEmulator({ key: fx.key, instance: { instanceId: INSTANCE_ID }, requestLog: { maxEntries: 5, maxBytes: 512 * 1024, maxBodyBytes: 128 * 1024 } })
+    try {
+      const send = (bytes: number, i: number) =>
+        fetch(`${emulator.url}/v2/code/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-i': String(i) }, body: JSON.stringify({ pad: 'lorem ipsum '.repeat(Math.ceil(bytes / 12)).slice(0, bytes), i }) })
+      // unauthenticated requests too: they were all kept with their bodies
+      for (let i = 0; i < 8; i++) expect((await send(10, i)).status).toBe(401)
+      expect(emulator.countRequests()).toBe(5)
+      expect(emulator.requests.map((r) => r.headers['x-i'])).toEqual(['3', '4', '5', '6', '7'])
+      expect(emulator.requests.map((r) => r.seq)).toEqual([4, 5, 6, 7, 8])
+
+      // a body over maxBodyBytes is recorded as a placeholder saying its size
+      expect((await send(200 * 1024, 8)).status).toBe(401)
+      expect(emulator.requests.at(-1)?.body).toMatch(/^<body of about 2048\d\d bytes not kept: over the request log's maxBodyBytes \(131072\)>$/)
+      // 100 KiB bodies: four of them (plus headers) exceed maxBytes, so fewer than maxEntries stay
+      for (let i = 9; i < 15; i++) expect((await send(100 * 1024, i)).status).toBe(401)
+      const kept = emulator.requests
+      expect(kept.length).toBeLessThanOrEqual(5)
+      expect(kept.length).toBeGreaterThanOrEqual(4)
+      expect(kept.at(-1)?.headers['x-i']).toBe('14')
+      expect(JSON.stringify(kept).length).toBeLessThan(512 * 1024 + 8 * 1024)
+    } finally {
+      await emulator.stop()
+    }
+    // the defaults: a 2 MiB body (the issue's case: 40 × 9 MiB grew the heap by 350 MiB) is not kept
+    const defaults = await startEmulator({ key: fx.key, instance: { instanceId: INSTANCE_ID } })
+    try {
+      const big = JSON.stringify({ pad: 'lorem ipsum '.repeat(180_000) })
+      expect((await fetch(`${defaults.url}/v2/code/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: big })).status).toBe(401)
+      expect(defaults.requests.at(-1)?.body).toMatch(/^<body of about \d+ bytes not kept: over the request log's maxBodyBytes \(1048576\)>$/)
+    } finally {
+      await defaults.stop()
+    }
+    expect(() => new RequestLog(() => new Date(), { maxEntries: 0 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTIONS' }))
+    expect(await rejection(startEmulator({ requestLog: { maxBytes: 1.5 } }))).toMatchObject({ code: 'ERR_INVALID_OPTIONS', message: 'RequestLog: maxBytes must be a positive integer (got 1.5).' })
+  })
+
+  it('a token or key under any header, body member, query parameter or path is stored redacted (real socket)', async () => {
+    const emulator = await startEmulator({ key: fx.key, instance: { instanceId: INSTANCE_ID } })
+    try {
+      const token = await emulator.instance.token()
+      const signature = token.slice(token.lastIndexOf('.') + 1)
+      const pem = attacker.privateKey!.export({ type: 'pkcs1', format: 'pem' }).toString()
+      const jwk = attacker.privateKey!.export({ format: 'jwk' }) as Record<string, string>
+      const secrets = {
+        token,
+        signature: signature.slice(0, 40),
+        aws: 'AKIAIOSFODNN7EXAMPLE',
+        openai: 'sk-proj-4fQ2n8XvL0pR7sT1uW3yZ5bD',
+        gitlab: 'glpat-Ab3Cd5Ef7Gh9Ij1Kl3Mn',
+        basic: 'dXNlcjpzM2NyZXQtcGFzc3dvcmQ=',
+        // a line of the private exponent: the first lines of a PKCS#1 PEM hold the public modulus, which the
+        // recorded JWK keeps (it is public) and which may share a line's characters
+        pemLine: pem.split('\n')[10] as string,
+        jwkD: (jwk.d as string).slice(0, 40),
+        jwkP: (jwk.p as string).slice(0, 40),
+        custom: 'my-own-secret-value-1234',
+      }
+      const body = {
+        inputs: {},
+        stream: false,
+        model_metadata: { name: 'mistral', provider: 'openai', endpoint: 'http://model:8000/v1' },
+        credentials: secrets.aws,
+        notes: [`forwarded token ${token} for checking`, { deep: { deeper: `key ${secrets.openai}` } }],
+        config: { private_key: pem, key_file: pem, signing: { ...jwk, kid: 'k1' } },
+        [`${secrets.gitlab}`]: 'as a member name',
+        client_secret: secrets.custom,
+      }
+      const url = `${emulator.url}/v1/prompts/model_configuration%2Fcheck?private_token=${secrets.gitlab}&state=${token}&page=2`
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: {
+          ...emulator.instance.headers(),
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          'x-forwarded-authorization': `Bearer ${token}`,
+          'x-upstream-basic': `Basic ${secrets.basic}`,
+          'x-debug': `token=${token}; aws=${secrets.aws}; sig=${signature}`,
+          'x-openai-key': secrets.openai,
+        },
+        body: JSON.stringify(body),
+      })
+      expect(res.status).toBe(200)
+      const [recorded] = emulator.requests.filter((r) => r.side === 'gateway')
+      const stored = JSON.stringify(emulator.requests)
+      for (const [name, value] of Object.entries(secrets)) expect(stored.includes(value), `${name} in ${stored.slice(Math.max(0, stored.indexOf(value) - 300), stored.indexOf(value) + 80)}`).toBe(false)
+      // what is not secret is kept, and redacted values still tell two values apart
+      expect(recorded?.headers['x-forwarded-authorization']).toBe(`Bearer ${redact(token)}`)
+      expect(recorded?.headers['x-upstream-basic']).toBe(`Basic ${redact(secrets.basic)}`)
+      expect(recorded?.headers['x-gitlab-instance-id']).toBe(INSTANCE_ID)
+      expect(recorded?.query).toBe(`private_token=${redact(secrets.gitlab)}&state=${encodeURIComponent(redact(token))}&page=2`)
+      const b = recorded?.body as typeof body
+      expect(b.model_metadata).toEqual(body.model_metadata)
+      expect(b.credentials).toBe(redact(secrets.aws))
+      expect(b.notes[0]).toBe(`forwarded token ${redact(token)} for checking`)
+      expect(b.config.signing).toMatchObject({ kty: 'RSA', n: jwk.n, e: jwk.e, kid: 'k1', d: redact(jwk.d as string) })
+      expect(b.config.key_file).toBe(redact(pem.trimEnd()) + '\n')
+      expect(b.client_secret).toBe(redact(secrets.custom))
+      expect(Object.keys(b)).toContain(redact(secrets.gitlab))
     } finally {
       await emulator.stop()
     }
