@@ -510,6 +510,17 @@ describe('security: no decoded or verified state is shared between trust sets (d
     expect(preflight({ token: pair.genuine, headers: sdkHeaders, verificationKeys: jwksB as never }).errors.map((p) => p.code)).toContain('SIGNATURE_INVALID')
   })
 
+  it("preflight's signature memo follows the key set it is given, also when that set is changed in place", () => {
+    const trusted = { keys: [...toJwks([fx.key]).keys] }
+    const codes = () => preflight({ token: pair.genuine, headers: sdkHeaders, verificationKeys: trusted }).errors.map((p) => p.code)
+    expect(codes()).not.toContain('SIGNATURE_INVALID')
+    // the instance key is revoked from the same object: its tokens no longer pass
+    trusted.keys.splice(0, 1, ...(jwksB.keys as never[]))
+    expect(codes()).toContain('SIGNATURE_INVALID')
+    trusted.keys.splice(0, 1, ...toJwks([fx.key]).keys)
+    expect(codes()).not.toContain('SIGNATURE_INVALID')
+  })
+
   it('the memo still serves the same verifier: the same token again gives the very same (frozen) claims object', async () => {
     for (const size of [1024, 0]) {
       const a = createGatewayVerifier({ jwks: toJwks([fx.key]), now: () => new Date(), verifiedTokenCacheSize: size })
