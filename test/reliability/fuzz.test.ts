@@ -223,18 +223,26 @@ describe('fuzz: text from outside is handled in linear time', () => {
       let total = 0
       await fc.assert(
         fc.asyncProperty(hostile, async (text) => {
-          const started = performance.now()
-          inspectToken(text)
-          preflight({ token: text, headers, unitPrimitive: 'complete_code' })
-          await verifier.authenticate({ ...headers, authorization: text })
-          await verifier.authenticate({ ...headers, authorization: `Bearer ${text}` })
           const withClaim = `${b64url('{"alg":"RS256"}')}.${b64url(JSON.stringify({ exp: text }))}.AAAA`
-          const claims = inspectToken(withClaim)
-          const out = scrub(text, [GOOD], Number.POSITIVE_INFINITY)
-          const took = performance.now() - started
-          total += took
-          // 8 KiB through a quadratic pattern costs tens of milliseconds; linear, well under one
+          const work = async () => {
+            const started = performance.now()
+            inspectToken(text)
+            preflight({ token: text, headers, unitPrimitive: 'complete_code' })
+            await verifier.authenticate({ ...headers, authorization: text })
+            await verifier.authenticate({ ...headers, authorization: `Bearer ${text}` })
+            const claims = inspectToken(withClaim)
+            const out = scrub(text, [GOOD], Number.POSITIVE_INFINITY)
+            return { took: performance.now() - started, claims, out }
+          }
+          const first = await work()
+          total += first.took
+          // 8 KiB through a quadratic pattern costs hundreds of milliseconds; linear, about one. A loaded
+          // machine can pause any single call (a 100,000-run heavy pass met one 275 ms pause): a slow call is
+          // measured twice more, and only a cost that stays is a failure.
+          let took = first.took
+          for (let again = 0; again < 2 && took >= 250; again++) took = Math.min(took, (await work()).took)
           expect(took).toBeLessThan(250)
+          const { claims, out } = first
           expect(claims.kind).toBe(withClaim.length > 64 * 1024 ? 'malformed' : 'jwt')
           expect(JWT_PATTERN.test(out)).toBe(false)
         }),
