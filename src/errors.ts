@@ -160,14 +160,18 @@ export class HeaderError extends CloudConnectorError {
 
 /** Key discovery for verification failed (OIDC discovery, JWKS fetch or contents). */
 export class JwksError extends CloudConnectorError {
+  /** The URL that failed (credentials removed). */
   readonly url: string | undefined
+  /** The issuer URL whose discovery failed (credentials removed). */
+  readonly issuer: string | undefined
   constructor(
     code: Extract<CloudConnectorErrorCode, 'ERR_JWKS_UNAVAILABLE' | 'ERR_JWKS_INVALID' | 'ERR_DISCOVERY_FAILED'>,
     message: string,
-    details: { url?: string; cause?: unknown } = {},
+    details: { url?: string; issuer?: string; cause?: unknown } = {},
   ) {
     super(code, message, { cause: details.cause })
     this.url = details.url
+    this.issuer = details.issuer
   }
 }
 

@@ -9,7 +9,7 @@
  */
 import type { EndpointAccess } from '../inspect/access.js'
 import { inspectToken, preflight, PreflightError, type PreflightInput, type PreflightResult, type TokenReport } from '../inspect/index.js'
-import { fingerprint, redact } from '../redact.js'
+import { fingerprint, redact, redactShapes } from '../redact.js'
 import type { Clock, Logger, Problem, TokenRequest, TokenResult, TokenSource } from '../types.js'
 import type { ClockSkewInfo, TokenDiagnosis } from './errors.js'
 
@@ -360,18 +360,42 @@ export function toPreflightError(result: PreflightResult, unitPrimitive: string)
 
 /**
  * Remove secrets from text that came back from the gateway (a validation error may echo the request body,
- * api key included) before it goes into an error or a log: every known secret, anything shaped like a JWT,
- * and `Bearer` values. Truncated to `max` characters.
+ * api key included) before it goes into an error or a log: every known secret — as sent, and as an echo
+ * would spell it (HTML-, JSON- or URL-escaped) —, the signature segment of a known token on its own, and
+ * anything shaped like a token or a key (`redactShapes`). Truncated to `max` characters.
  */
 export function scrub(text: string, secrets: readonly (string | undefined | null)[], max = 500): string {
   let out = text
   for (const s of secrets) {
-    if (typeof s === 'string' && s.length >= 4 && out.includes(s)) out = out.split(s).join(redact(s))
+    if (typeof s !== 'string' || s.length < 4) continue
+    for (const form of echoedForms(s)) {
+      if (out.includes(form)) out = out.split(form).join(redact(s))
+    }
   }
-  out = out
-    .replace(/eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+/g, (m) => redact(m))
-    .replace(/(bearer\s+)([^\s"',;]{8,})/gi, (_m, p: string, v: string) => `${p}${redact(v)}`)
+  out = redactShapes(out)
   return out.length > max ? `${out.slice(0, max)}…` : out
+}
+
+/** How an echo may spell a secret: as is, HTML-escaped (three common styles), JSON-escaped, URL-encoded. */
+function echoedForms(secret: string): string[] {
+  const forms = new Set([secret])
+  if (/[&<>"']/.test(secret)) {
+    const html = (quot: string, apos: string) =>
+      secret.replace(/[&<>"']/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '"' ? quot : apos))
+    forms.add(html('&quot;', '&#x27;')) // Python html.escape
+    forms.add(html('&#34;', '&#39;')) // Jinja / MarkupSafe
+    forms.add(html('&quot;', '&#39;')) // ERB, lodash, Go html/template
+  }
+  forms.add(JSON.stringify(secret).slice(1, -1))
+  try {
+    forms.add(encodeURIComponent(secret))
+  } catch {
+    // a lone surrogate: nothing an encoder would echo
+  }
+  // a token's signature may be echoed on its own (a gateway that logs or quotes the segment it failed on)
+  const dot = secret.lastIndexOf('.')
+  if (dot > 0 && secret.length - dot > 16 && secret.indexOf('.') !== dot) forms.add(secret.slice(dot + 1))
+  return [...forms].filter((f) => f.length >= 4)
 }
 
 const SECRET_MEMBER = /(?:api_?key|token|secret|password|authorization)$/i

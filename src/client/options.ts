@@ -44,6 +44,13 @@ export interface CommonOptions {
   logger?: Logger
   /** Beyond this gateway-vs-local clock difference, a 401 is diagnosed as clock skew. Default 5 s. */
   clockSkewToleranceSeconds?: number
+  /**
+   * What to do when the gateway answers with a redirect (3xx). Default `'error'`: a `GatewayRedirectError`
+   * (`ERR_GATEWAY_REDIRECT`), nothing re-sent — the token and the body (api keys included) never go to a URL
+   * the caller did not configure. `'follow'` follows it (`createAuthenticatedFetch` attaches the token and the
+   * `X-Gitlab-*` headers again only where the redirect stays under `baseUrl`).
+   */
+  redirect?: 'error' | 'follow'
 }
 
 export interface GatewayClientOptions extends CommonOptions {
@@ -63,12 +70,6 @@ export interface GatewayClientOptions extends CommonOptions {
   retry?: RetryPolicy | number | false
   /** ky hooks, run for every attempt. Note: `beforeRequest` hooks see the Authorization header. */
   hooks?: Hooks
-  /**
-   * What to do when the gateway answers with a redirect (3xx). Default `'error'`: a `GatewayRedirectError`
-   * (`ERR_GATEWAY_REDIRECT`), nothing re-sent — the token and the body (api keys included) never go to a URL
-   * the caller did not configure. `'follow'` follows it as fetch does.
-   */
-  redirect?: 'error' | 'follow'
 }
 
 export interface AuthenticatedFetchOptions extends CommonOptions {
@@ -99,6 +100,7 @@ export interface ResolvedCommon {
   fetch: typeof fetch | undefined
   logger: Logger | undefined
   clockSkewToleranceSeconds: number
+  redirect: 'error' | 'follow'
 }
 
 export interface ResolvedRetry {
@@ -115,7 +117,6 @@ export interface ResolvedClientOptions extends ResolvedCommon {
   maxResponseBytes: number
   retry: ResolvedRetry
   hooks: Hooks | undefined
-  redirect: 'error' | 'follow'
 }
 
 export interface ResolvedFetchOptions extends ResolvedCommon {
@@ -145,7 +146,7 @@ export function resolveClientOptions(options: GatewayClientOptions): ResolvedCli
       : typeof parsed.retry === 'number'
         ? { ...DEFAULT_RETRY, limit: parsed.retry }
         : { ...DEFAULT_RETRY, ...stripUndefined(parsed.retry ?? {}) }
-  return { ...common, timeout: parsed.timeout ?? DEFAULT_TIMEOUT_MS, maxResponseBytes: parsed.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, retry, hooks: parsed.hooks as Hooks | undefined, redirect: parsed.redirect ?? 'error' }
+  return { ...common, timeout: parsed.timeout ?? DEFAULT_TIMEOUT_MS, maxResponseBytes: parsed.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, retry, hooks: parsed.hooks as Hooks | undefined }
 }
 
 export function resolveFetchOptions(options: AuthenticatedFetchOptions): ResolvedFetchOptions {
@@ -204,6 +205,7 @@ const CommonShape = {
     .custom<Logger>((v) => typeof v === 'object' && v !== null, { message: 'expected a logger object with debug/info/warn/error methods' })
     .optional(),
   clockSkewToleranceSeconds: z.number().min(0).max(3600).optional(),
+  redirect: z.enum(['error', 'follow']).optional(),
 }
 
 const RetrySchema = z.union([
@@ -232,7 +234,6 @@ const ClientSchema = z.strictObject({
       beforeError: z.array(fn('a hook')).optional(),
     })
     .optional(),
-  redirect: z.enum(['error', 'follow']).optional(),
 })
 
 const FetchSchema = z.strictObject({
@@ -276,6 +277,7 @@ function resolveCommon(parsed: z.output<typeof ClientSchema> | z.output<typeof F
     fetch: parsed.fetch,
     logger: parsed.logger,
     clockSkewToleranceSeconds: parsed.clockSkewToleranceSeconds ?? 5,
+    redirect: parsed.redirect ?? 'error',
   }
 }
 

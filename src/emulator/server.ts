@@ -13,7 +13,7 @@ import type { Clock, PublicRsaJwk, SigningKey } from '../types.js'
 import { createGatewayCore, type GatewayCoreOptions, type GatewayKnobs } from './core.js'
 import { internalServerError, jsonResponse, type EmulatorRequest, type EmulatorResponse } from './http.js'
 import { createInstanceCore, type InstanceCore } from './instance.js'
-import { RequestLog, type RecordedRequest, type RequestFilter } from './record.js'
+import { RequestLog, type RecordedRequest, type RequestFilter, type RequestLogLimits } from './record.js'
 
 export interface EmulatorOptions extends GatewayKnobs {
   /** Interface both servers listen on. Default `127.0.0.1`. */
@@ -45,6 +45,12 @@ export interface EmulatorOptions extends GatewayKnobs {
   gatewayKey?: SigningKey | false
   /** Largest request body accepted, in bytes (default 10 MiB); more is answered 413. */
   maxBodyBytes?: number
+  /**
+   * How much of the traffic `requests` keeps (both sides): the newest `maxEntries` requests within
+   * `maxBytes`, each body up to `maxBodyBytes` (a larger one is recorded as a placeholder). Defaults 50,000
+   * requests, 32 MiB, 1 MiB; `countRequests` counts the requests kept.
+   */
+  requestLog?: RequestLogLimits
   logger?: GatewayCoreOptions['logger']
 }
 
@@ -100,7 +106,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   // One clock and one log for both sides, so that `seq` orders discovery against the requests that caused it.
   let clock: Clock = startNow
   const now: Clock = () => clock()
-  const log = new RequestLog(now)
+  const log = new RequestLog(now, options.requestLog)
   const servers: Server[] = []
   let stopped = false
   // Which listen failed, for the error message.

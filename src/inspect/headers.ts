@@ -4,6 +4,7 @@
  * value wins (the gateway builds `{k.lower(): v for k, v in headers.items()}`).
  */
 import type { HeadersInput } from '../types.js'
+import { isOws, stripWhere } from './text.js'
 
 /**
  * The headers as the gateway's authentication sees them: lower-case name → value. Never throws.
@@ -50,8 +51,6 @@ function isHeadersLike(h: unknown): h is Headers {
   return typeof h === 'object' && h !== null && !Array.isArray(h) && typeof (h as Headers).forEach === 'function' && typeof (h as Headers).get === 'function'
 }
 
-const OWS = /^[ \t]+|[ \t]+$/g
-
 function addRecord(out: Map<string, string>, record: Record<string, unknown>, only: ReadonlySet<string> | undefined): void {
   for (const name of Object.keys(record)) {
     const value = record[name]
@@ -67,8 +66,5 @@ function add(out: Map<string, string>, name: unknown, value: unknown, only: Read
   const n = (typeof name === 'string' ? name : String(name)).toLowerCase()
   if (only !== undefined && !only.has(n)) return
   const v = typeof value === 'string' ? value : String(value)
-  const first = v.charCodeAt(0)
-  const last = v.charCodeAt(v.length - 1)
-  const needsTrim = first === 0x20 || first === 0x09 || last === 0x20 || last === 0x09
-  out.set(n, needsTrim ? v.replace(OWS, '') : v)
+  out.set(n, stripWhere(v, isOws))
 }

@@ -7,6 +7,7 @@ import type { Clock, Problem } from '../types.js'
 import { GATEWAY_MESSAGES, JOSE_REASONS } from './messages.js'
 import { deepFreeze, isAsciiString, joseCheckAlgorithm, joseDecodeClaims, joseDecodeHeader, joseLoad, type JoseFailure, type JoseLoad } from './jose.js'
 import { pyBase64UrlDecode, pyInt } from './python.js'
+import { isOws, stripEndWhere } from './text.js'
 import { timeProblems } from './time.js'
 
 export interface TokenReport {
@@ -168,7 +169,6 @@ const NO_TOKEN_MESSAGE = 'No token at all: the request would go out as "Authoriz
 const WHITESPACE_OR_CONTROL = /[\x00-\x20\x7f]/
 const NON_ASCII = /[^\x00-\x7f]/
 const BEARER_PREFIX = /^bearer(?:[ \t]+|$)/i
-const TRAILING_OWS = /[ \t]+$/
 
 function inspect(value: unknown): TokenReport {
   if (typeof value !== 'string') {
@@ -219,7 +219,7 @@ function inspect(value: unknown): TokenReport {
   if (core.length === 0) {
     return { kind: 'empty', problems: [tokenProblem('TOKEN_EMPTY', { message: `${NO_TOKEN_MESSAGE} The value holds only whitespace.`, fix: NO_TOKEN_FIX, reason: JOSE_REASONS.notEnoughSegments })], length }
   }
-  const gatewayView = value.replace(TRAILING_OWS, '')
+  const gatewayView = stripEndWhere(value, isOws)
   if (BEARER_PREFIX.test(core)) {
     core = core.replace(BEARER_PREFIX, '').trim()
     if (core.length === 0) {

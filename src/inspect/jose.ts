@@ -89,36 +89,6 @@ export function joseLoad(token: string, ascii: boolean = isAsciiString(token)): 
 }
 
 /**
- * `joseLoad` memoised per token text, for callers that only read the parts (the verifier): a service sends
- * the same token for its whole lifetime, and splitting and decoding it again is the largest share of a
- * verification besides the signature check itself (which this does not skip: a memoised load still has its
- * signature verified by whoever asks). Only clean tokens up to 16 KiB that load are kept, 256 at most; their
- * headers are frozen, since every caller shares them.
- */
-export function joseLoadShared(token: string): JoseLoad {
-  // Keyed by the token's last characters (signature bytes) and confirmed by comparing the whole text: a
-  // token arrives as a fresh string each time, and hashing all of it costs more than the parse saved.
-  const key = token.length > LOAD_CACHE_KEY_CHARS ? token.slice(-LOAD_CACHE_KEY_CHARS) : token
-  const hit = LOAD_CACHE.get(key)
-  if (hit !== undefined && hit.token === token) return hit.load
-  const load = joseLoad(token)
-  if (load.ok && load.parts.clean && token.length <= LOAD_CACHE_MAX_INPUT) {
-    deepFreeze(load.parts.header)
-    if (LOAD_CACHE.size >= LOAD_CACHE_MAX) {
-      const oldest = LOAD_CACHE.keys().next().value
-      if (oldest !== undefined) LOAD_CACHE.delete(oldest)
-    }
-    LOAD_CACHE.set(key, { token, load })
-  }
-  return load
-}
-
-const LOAD_CACHE = new Map<string, { token: string; load: JoseLoad }>()
-const LOAD_CACHE_KEY_CHARS = 48
-const LOAD_CACHE_MAX = 256
-const LOAD_CACHE_MAX_INPUT = 16 * 1024
-
-/**
  * python-jose's base64url_decode of one segment. For ASCII text, Node's decoder gives Python's bytes
  * whenever it consumed every character: it accepts the same alphabets and skips anything else, so a
  * result of exactly floor(3n/4) bytes means nothing was skipped or cut at "=". Anything else goes
@@ -146,7 +116,10 @@ export function joseCheckAlgorithm(header: Readonly<Record<string, unknown>>): s
  * A key as python-jose holds it after `jwk.construct(key, "RS256")`: a usable public key, or the
  * exception constructing it raised (which escapes python-jose: the gateway answers 500).
  */
-export type TrustedKey = { kid?: string; key: KeyObject; error?: undefined } | { kid?: string; key?: undefined; error: string }
+export type TrustedKey = ({ kid?: string; key: KeyObject; error?: undefined } | { kid?: string; key?: undefined; error: string }) & {
+  /** The issuer (its configured URL, without trailing "/") whose discovery published the key; none for keys given directly. */
+  issuer?: string
+}
 
 /**
  * _sig_matches_keys: every key in order until one verifies (kid is not consulted). A key that
@@ -194,34 +167,6 @@ export function joseDecodeClaims(payload: Uint8Array): { ok: true; claims: Recor
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return fail('payload-object', JOSE_REASONS.payloadNotObject)
   return { ok: true, claims: v as Record<string, unknown> }
 }
-
-/**
- * `joseDecodeClaims` memoised: a service re-sends the same token for its whole lifetime, and decoding its
- * claims (Python-exact UTF-8 and JSON) is a sizeable share of a verification.
- *
- * Only call it once the signature has been verified: the memo is keyed by the signature segment (a short
- * key, cheap to hash), which identifies the signing input only because a trusted key signed it. Only clean,
- * small tokens are kept; successes are deep-frozen, since every caller shares them.
- */
-export function joseDecodeClaimsOfVerified(parts: JwsParts): { ok: true; claims: Record<string, unknown> } | JoseFailure {
-  if (!parts.clean || parts.signingInputText.length > CLAIMS_CACHE_MAX_INPUT) return joseDecodeClaims(parts.payload)
-  const segment = parts.signatureSegment
-  const cached = CLAIMS_CACHE.get(segment)
-  if (cached !== undefined) return cached
-  const decoded = joseDecodeClaims(parts.payload)
-  if (!decoded.ok) return decoded
-  const result = Object.freeze({ ok: true as const, claims: deepFreeze(decoded.claims) })
-  if (CLAIMS_CACHE.size >= CLAIMS_CACHE_MAX) {
-    const oldest = CLAIMS_CACHE.keys().next().value
-    if (oldest !== undefined) CLAIMS_CACHE.delete(oldest)
-  }
-  CLAIMS_CACHE.set(segment, result)
-  return result
-}
-
-const CLAIMS_CACHE = new Map<string, { readonly ok: true; readonly claims: Record<string, unknown> }>()
-const CLAIMS_CACHE_MAX = 256
-const CLAIMS_CACHE_MAX_INPUT = 16 * 1024
 
 /** The claims python-jose can be told to require, in the order it checks them. */
 export const REQUIRABLE_CLAIMS = ['aud', 'iat', 'exp', 'nbf', 'iss', 'sub', 'jti', 'at_hash'] as const

@@ -363,14 +363,17 @@ function mismatchProblem(m: HeaderMismatch): Problem {
 }
 
 // Signature checks cost an RSA verification: remember recent outcomes per key set (the client sends
-// the same cached token many times).
-const SIGNATURE_CACHE = new WeakMap<object, { keys: TrustedKey[]; verdicts: Map<string, boolean> }>()
+// the same cached token many times), by the whole token text. The key set is the object given *and* what it
+// holds when asked: a set changed in place (a revoked key removed) is another trust set, whose verdicts
+// start afresh.
+const SIGNATURE_CACHE = new WeakMap<object, { snapshot: readonly unknown[]; keys: TrustedKey[]; verdicts: Map<string, boolean> }>()
 const SIGNATURE_CACHE_MAX = 256
 
 function signatureProblem(token: string, keysInput: Jwks | readonly (SigningKey | PublicRsaJwk)[]): Problem | undefined {
+  const snapshot = keySetSnapshot(keysInput)
   let entry = SIGNATURE_CACHE.get(keysInput)
-  if (entry === undefined) {
-    entry = { keys: toTrustedKeys(keysInput), verdicts: new Map() }
+  if (entry === undefined || !sameSnapshot(entry.snapshot, snapshot)) {
+    entry = { snapshot, keys: toTrustedKeys(keysInput), verdicts: new Map() }
     SIGNATURE_CACHE.set(keysInput, entry)
   }
   let good = entry.verdicts.get(token)
@@ -388,6 +391,23 @@ function signatureProblem(token: string, keysInput: Jwks | readonly (SigningKey 
     reason: JOSE_REASONS.signatureFailed,
     segment: 'signature',
   })
+}
+
+/** What a key set holds, cheaply comparable: a loaded key's (immutable) public KeyObject, a JWK's kty, n and e. */
+function keySetSnapshot(input: Jwks | readonly (SigningKey | PublicRsaJwk)[]): unknown[] {
+  const list: readonly unknown[] = Array.isArray(input) ? input : ((input as Jwks).keys ?? [])
+  return Array.isArray(list)
+    ? list.map((k) => {
+        if (k === null || typeof k !== 'object') return k
+        if ('publicKey' in k && (k as SigningKey).publicKey) return (k as SigningKey).publicKey
+        const jwk = k as Partial<PublicRsaJwk>
+        return `${String(jwk.kty)}|${String(jwk.kid)}|${String(jwk.n)}|${String(jwk.e)}`
+      })
+    : []
+}
+
+function sameSnapshot(a: readonly unknown[], b: readonly unknown[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i])
 }
 
 function toTrustedKeys(input: Jwks | readonly (SigningKey | PublicRsaJwk)[]): TrustedKey[] {

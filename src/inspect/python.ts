@@ -9,6 +9,7 @@
  * the exact emulation only when the input is unusual (bad characters, errors, huge numbers).
  */
 import { isAscii as isAsciiBytes, isUtf8 } from 'node:buffer'
+import { stripWhere } from './text.js'
 
 // ---------------------------------------------------------------------------------------------------
 // Bytes as the gateway sees them
@@ -577,20 +578,28 @@ export function pyInt(value: unknown): PyIntResult {
   }
 }
 
-/** The characters `str.strip()` removes (Python's str.isspace(): JS's \s, less U+FEFF, plus a few). */
-const PY_WS = '\\t\\n\\v\\f\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000'
-const PY_STRIP = new RegExp(`^[${PY_WS}]+|[${PY_WS}]+$`, 'g')
+/** The characters `str.strip()` removes: Python's str.isspace() (JS's \s less U+FEFF, plus U+001C–U+001F and U+0085). */
+function isPyWhitespace(c: number): boolean {
+  if (c <= 0x20) return c === 0x20 || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f)
+  if (c < 0x85) return false
+  return (
+    c === 0x85 || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000
+  )
+}
 
 function parsePyIntLiteral(raw: string): number | undefined {
   // int() accepts surrounding whitespace, a sign, any Unicode decimal digits and single underscores
   // between digits ("1_000").
-  const s = raw.replace(PY_STRIP, '')
+  const s = stripWhere(raw, isPyWhitespace)
   const m = /^([+-]?)((?:\p{Nd})+(?:_(?:\p{Nd})+)*)$/u.exec(s)
   if (!m) return undefined
   const digits = (m[2] ?? '').replace(/_/g, '')
   let ascii = ''
-  for (const ch of digits) ascii += String(decimalValue(ch.codePointAt(0) ?? 0x30))
-  if (ascii.length > PY_INT_MAX_STR_DIGITS) return undefined
+  for (const ch of digits) {
+    // counted before converting: a non-ASCII digit costs a scan of its Unicode run
+    if (ascii.length === PY_INT_MAX_STR_DIGITS) return undefined
+    ascii += String(decimalValue(ch.codePointAt(0) ?? 0x30))
+  }
   const n = Number(ascii)
   const clamped = Number.isFinite(n) ? n : Number.MAX_VALUE
   return m[1] === '-' ? -clamped : clamped

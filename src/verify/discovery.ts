@@ -5,6 +5,7 @@
  * gateway reads the body of any response as JSON); header URLs such as `jku` or `x5u` are never
  * followed.
  */
+import { readAtMost, utf8Text } from '../body.js'
 import { JwksError } from '../errors.js'
 
 export interface DiscoveryOptions {
@@ -24,17 +25,27 @@ export interface DiscoveredJwks {
 export const DEFAULT_FETCH_TIMEOUT_MS = 10_000
 
 /**
+ * The largest discovery document or key set read, in bytes; a longer one is refused while it streams
+ * (GitLab's key set holds three RSA keys, about 2 KiB). Assumed: the gateway's `requests` sets no limit.
+ */
+export const MAX_DISCOVERY_BYTES = 1024 * 1024
+
+/**
  * The discovery document URL the gateway requests for an issuer URL. Like Python's
  * `urljoin(base, "/.well-known/openid-configuration")`, an absolute path replaces the base's whole
  * path: `https://host/gitlab` → `https://host/.well-known/openid-configuration`.
  */
 export function openIdConfigurationUrl(issuerUrl: string): string {
-  let url: URL
+  let url: URL | undefined
   try {
     url = new URL('/.well-known/openid-configuration', issuerUrl)
   } catch {
-    throw new JwksError('ERR_DISCOVERY_FAILED', `The issuer URL ${JSON.stringify(safeUrl(issuerUrl))} is not an absolute URL: give the instance URL with its scheme, e.g. https://gitlab.example.com.`, {
+    url = undefined
+  }
+  if (url === undefined || !HTTP_SCHEMES.has(url.protocol)) {
+    throw new JwksError('ERR_DISCOVERY_FAILED', `The issuer URL ${JSON.stringify(safeUrl(issuerUrl))} is not an absolute http(s) URL: give the instance URL with its scheme, e.g. https://gitlab.example.com.`, {
       url: safeUrl(issuerUrl),
+      issuer: safeUrl(issuerUrl),
     })
   }
   return url.toString()
@@ -46,32 +57,50 @@ export async function discoverJwks(issuerUrl: string, options: DiscoveryOptions 
   const timeoutMs = options.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS
   const wellKnownUrl = openIdConfigurationUrl(issuerUrl)
 
-  const config = await getJson(doFetch, wellKnownUrl, timeoutMs, 'ERR_DISCOVERY_FAILED', `OIDC discovery for ${safeUrl(issuerUrl)}`)
+  const issuer = safeUrl(issuerUrl)
+  const config = await getJson(doFetch, wellKnownUrl, timeoutMs, 'ERR_DISCOVERY_FAILED', `OIDC discovery for ${issuer}`, issuer)
   if (config === null || typeof config !== 'object' || Array.isArray(config)) {
-    throw new JwksError('ERR_DISCOVERY_FAILED', `OIDC discovery for ${safeUrl(issuerUrl)}: ${safeUrl(wellKnownUrl)} did not return a JSON object. Point the issuer URL at the GitLab instance (or CustomersDot) itself.`, {
+    throw new JwksError('ERR_DISCOVERY_FAILED', `OIDC discovery for ${issuer}: ${safeUrl(wellKnownUrl)} did not return a JSON object. Point the issuer URL at the GitLab instance (or CustomersDot) itself.`, {
       url: safeUrl(wellKnownUrl),
+      issuer,
     })
   }
   const jwksUri = (config as Record<string, unknown>).jwks_uri
   if (typeof jwksUri !== 'string' || jwksUri.length === 0) {
-    throw new JwksError('ERR_DISCOVERY_FAILED', `OIDC discovery for ${safeUrl(issuerUrl)}: ${safeUrl(wellKnownUrl)} has no "jwks_uri". Is this URL a GitLab instance? GitLab serves it at /.well-known/openid-configuration.`, {
+    throw new JwksError('ERR_DISCOVERY_FAILED', `OIDC discovery for ${issuer}: ${safeUrl(wellKnownUrl)} has no "jwks_uri". Is this URL a GitLab instance? GitLab serves it at /.well-known/openid-configuration.`, {
       url: safeUrl(wellKnownUrl),
+      issuer,
     })
   }
-  let jwksUrl: string
+  let jwksUrl: URL
   try {
-    jwksUrl = new URL(jwksUri).toString()
+    jwksUrl = new URL(jwksUri)
   } catch {
-    throw new JwksError('ERR_JWKS_UNAVAILABLE', `OIDC discovery for ${safeUrl(issuerUrl)}: "jwks_uri" is not an absolute URL, so the gateway cannot fetch it either. Check the instance's external URL setting.`, {
+    throw new JwksError('ERR_JWKS_UNAVAILABLE', `OIDC discovery for ${issuer}: "jwks_uri" is not an absolute URL, so the gateway cannot fetch it either. Check the instance's external URL setting.`, {
       url: safeUrl(wellKnownUrl),
+      issuer,
     })
   }
-  const jwks = await getJson(doFetch, jwksUrl, timeoutMs, 'ERR_JWKS_UNAVAILABLE', `Fetching the key set of ${safeUrl(issuerUrl)}`)
+  if (!HTTP_SCHEMES.has(jwksUrl.protocol)) {
+    // The gateway fetches jwks_uri with Python `requests`, whose only adapters are http:// and https://: any
+    // other scheme raises InvalidSchema("No connection adapters were found for '<url>'") (psf/requests,
+    // src/requests/sessions.py, Session.get_adapter, commit 004d3192). GitLabOidcProvider._fetch_jwks catches
+    // it as a RequestException, logs it and keeps no key from this issuer (khulnasoft-lab/ai-assist,
+    // ai_gateway/cloud_connector/providers.py, commit c880472e); with no key from any issuer the gateway
+    // answers 500 "No keys founds in JWKS; are OIDC providers up?". The URL itself is not quoted: a data:
+    // URL carries its whole content.
+    throw new JwksError(
+      'ERR_JWKS_UNAVAILABLE',
+      `OIDC discovery for ${issuer}: "jwks_uri" uses the ${jwksUrl.protocol} scheme; only http(s) key sets are fetched (the gateway's Python requests refuses any other scheme: "No connection adapters were found"). Check the instance's external URL setting.`,
+      { url: safeUrl(wellKnownUrl), issuer },
+    )
+  }
+  const jwks = await getJson(doFetch, jwksUrl.toString(), timeoutMs, 'ERR_JWKS_UNAVAILABLE', `Fetching the key set of ${issuer}`, issuer)
   const keys = jwks !== null && typeof jwks === 'object' && !Array.isArray(jwks) ? (jwks as Record<string, unknown>).keys : undefined
   if (!Array.isArray(keys)) {
-    throw new JwksError('ERR_JWKS_INVALID', `The key set at ${safeUrl(jwksUrl)} (from ${safeUrl(issuerUrl)}) is not a JWKS: it needs a "keys" array.`, { url: safeUrl(jwksUrl) })
+    throw new JwksError('ERR_JWKS_INVALID', `The key set at ${safeUrl(jwksUrl.toString())} (from ${issuer}) is not a JWKS: it needs a "keys" array.`, { url: safeUrl(jwksUrl.toString()), issuer })
   }
-  return { issuerUrl, jwksUri: jwksUrl, keys }
+  return { issuerUrl, jwksUri: jwksUrl.toString(), keys }
 }
 
 /** A URL without credentials, for messages and logs. */
@@ -94,8 +123,10 @@ async function getJson(
   timeoutMs: number,
   code: 'ERR_DISCOVERY_FAILED' | 'ERR_JWKS_UNAVAILABLE',
   what: string,
+  issuer: string,
 ): Promise<unknown> {
   let text: string
+  let complete: boolean
   try {
     // fetch refuses credentials in a URL; the gateway's `requests` turns them into basic auth
     const target = new URL(url)
@@ -106,20 +137,32 @@ async function getJson(
       target.password = ''
     }
     const res = await doFetch(target.toString(), { method: 'GET', headers, signal: AbortSignal.timeout(timeoutMs) })
-    text = await res.text()
+    // the timeout's signal also bounds the body: a server that stalls mid-body fails as a timeout
+    const body = await readAtMost(res, MAX_DISCOVERY_BYTES, true)
+    complete = body.complete
+    text = utf8Text(body.bytes)
   } catch (e) {
     const timedOut = e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')
     const detail = timedOut ? `no answer within ${timeoutMs} ms` : describeFetchError(e)
     throw new JwksError(code, `${what} failed: GET ${safeUrl(url)}: ${detail}. The gateway skips an issuer it cannot reach: check the URL (AIGW_GITLAB_URL / AIGW_CUSTOMER_PORTAL_URL) and that the gateway host can reach it.`, {
       url: safeUrl(url),
+      issuer,
+    })
+  }
+  if (!complete) {
+    throw new JwksError(code, `${what} failed: GET ${safeUrl(url)} answered with more than ${MAX_DISCOVERY_BYTES / 1024 / 1024} MiB; a GitLab discovery document or key set is a few KiB, so this is not one (the wrong URL, or a hostile server). Nothing past the limit was read.`, {
+      url: safeUrl(url),
+      issuer,
     })
   }
   try {
     return JSON.parse(text)
   } catch {
-    throw new JwksError(code, `${what} failed: GET ${safeUrl(url)} did not return JSON (a login page, a proxy error or the wrong host?).`, { url: safeUrl(url) })
+    throw new JwksError(code, `${what} failed: GET ${safeUrl(url)} did not return JSON (a login page, a proxy error or the wrong host?).`, { url: safeUrl(url), issuer })
   }
 }
+
+const HTTP_SCHEMES: ReadonlySet<string> = new Set(['http:', 'https:'])
 
 function describeFetchError(e: unknown): string {
   if (!(e instanceof Error)) return 'request failed'

@@ -9,4 +9,4 @@ export {
   type VerdictCheck,
   type KeySetInfo,
 } from './verifier.js'
-export { discoverJwks, openIdConfigurationUrl, DEFAULT_FETCH_TIMEOUT_MS, type DiscoveryOptions, type DiscoveredJwks } from './discovery.js'
+export { discoverJwks, openIdConfigurationUrl, DEFAULT_FETCH_TIMEOUT_MS, MAX_DISCOVERY_BYTES, type DiscoveryOptions, type DiscoveredJwks } from './discovery.js'

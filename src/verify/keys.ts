@@ -41,3 +41,12 @@ function pyStr(v: unknown): string {
   if (typeof v === 'string') return v
   return JSON.stringify(v) ?? String(v)
 }
+
+/** JWK members that hold private key material (RFC 7518 §6.3.2 for RSA, §6.4.1 for symmetric keys). */
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const
+
+/** The private members a JWKS entry carries (their names only), e.g. `['d', 'p', 'q']`; empty for a public key. */
+export function privateMembers(entry: unknown): string[] {
+  if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) return []
+  return PRIVATE_MEMBERS.filter((m) => Object.hasOwn(entry, m))
+}

@@ -14,14 +14,17 @@ import { KeyObject } from 'node:crypto'
 import { z } from 'zod'
 import { InvalidOptionsError, JwksError } from '../errors.js'
 import { headersToMap, parseAuthorization } from '../inspect/headers.js'
+import { stripEndWhere } from '../inspect/text.js'
 import {
   epochSeconds,
+  deepFreeze,
   joseCheckAlgorithm,
-  joseDecodeClaimsOfVerified,
-  joseLoadShared,
+  joseDecodeClaims,
+  joseLoad,
   joseValidateClaims,
   joseVerifySignature,
   type JoseFailure,
+  type JwsParts,
   type RequirableClaim,
   type TrustedKey,
 } from '../inspect/jose.js'
@@ -32,11 +35,22 @@ import type { Jwks } from '../keys/jwks.js'
 import { fingerprint } from '../redact.js'
 import type { Clock, HeadersInput, Logger, SigningKey } from '../types.js'
 import { DEFAULT_FETCH_TIMEOUT_MS, discoverJwks, safeUrl } from './discovery.js'
-import { trustedKeyFromJwk, trustedKeyFromSigningKey } from './keys.js'
+import { privateMembers, trustedKeyFromJwk, trustedKeyFromSigningKey } from './keys.js'
 
 export interface StrictOptions {
-  /** `iss` must be one of these (a trailing "/" is ignored). Default with `strict: true`: the issuerUrls. */
+  /**
+   * `iss` must be one of these (a trailing "/" is ignored). Default with `strict: true`: the issuerUrls and
+   * the `issuerAliases` values.
+   */
   issuers?: string[]
+  /**
+   * A key discovered from an issuer URL signs only tokens whose `iss` names that issuer: by default the URL
+   * itself (as OpenID Connect Discovery §4.3 requires of an issuer), so a token signed with issuer B's key
+   * that claims to come from issuer A is refused. When the keys are fetched from another URL than the one in
+   * the tokens (an internal address), map it here: issuerUrls entry → the `iss` value(s) its tokens carry.
+   * Keys given directly (`jwks`, `keys`) are tied to no issuer.
+   */
+  issuerAliases?: Record<string, string | string[]>
   /**
    * The header's `kid` must name a trusted key, and only that key is tried. Default true. An unknown
    * kid makes the verifier reload the issuers' keys (issuerUrls), at most once per
@@ -83,9 +97,11 @@ export interface GatewayVerifierOptions {
   /** Checks the gateway lacks; off by default so verdicts agree with the real gateway. */
   strict?: boolean | StrictOptions
   /**
-   * How many tokens whose signature verified are remembered (per key set, dropped on reload) so that
-   * a token sent again skips the RSA verification; claims and headers are still checked every time.
-   * Default 1024; 0 disables.
+   * How many tokens this verifier remembers, by their whole text: their decoded header and claims, and
+   * whether their signature verified against the current key set (a reload forgets that), so that a
+   * token sent again skips the RSA verification. Claims, headers and scopes are still checked every
+   * time. Default 1024. 0: every signature is verified on every call (the gateway's way); the decoding of
+   * the last 256 tokens is still remembered. Nothing is shared between verifiers.
    */
   verifiedTokenCacheSize?: number
   logger?: Logger
@@ -156,7 +172,9 @@ export function createGatewayVerifier(options: GatewayVerifierOptions = {}): Gat
   const o = parseVerifierOptions(options)
   const store = new KeyStore(o)
   const audience = o.audience
-  const verified = new VerifiedTokens(o.verifiedTokenCacheSize)
+  // Per verifier, never shared: one verifier's trust must not decide what another reads from a token
+  // (a signature that verifies under this verifier's key says nothing about any other key set).
+  const memo = new TokenMemo(o.verifiedTokenCacheSize)
 
   async function authenticate(headers: HeadersInput, opts: AuthenticateOptions = {}): Promise<Verdict> {
     let token = ''
@@ -209,9 +227,25 @@ export function createGatewayVerifier(options: GatewayVerifierOptions = {}): Gat
     if (strict?.maxTokenBytes !== undefined && token.length > strict.maxTokenBytes / 3 && Buffer.byteLength(token) > strict.maxTokenBytes) {
       return { ok: false, stage: 'segments', reason: `Token too large (over ${strict.maxTokenBytes} bytes)` }
     }
-    const load = joseLoadShared(token)
-    if (!load.ok) return load
-    const { parts } = load
+    let entry = memo.get(token)
+    let parts: JwsParts
+    if (entry !== undefined) parts = entry.parts
+    else {
+      const load = joseLoad(token)
+      if (!load.ok) return load
+      parts = load.parts
+      entry = memo.add(token, parts)
+    }
+    // Decoding the claims depends on the token text alone: done once, remembered with the token.
+    const memoEntry = entry
+    const readClaims = (): { ok: true; claims: Record<string, unknown> } | JoseFailure => {
+      if (memoEntry?.claims !== undefined) return { ok: true, claims: memoEntry.claims }
+      const decoded = joseDecodeClaims(parts.payload)
+      if (!decoded.ok) return decoded
+      const claims = deepFreeze(decoded.claims)
+      if (memoEntry !== undefined) memoEntry.claims = claims
+      return { ok: true, claims }
+    }
     const algReason = joseCheckAlgorithm(parts.header)
     if (algReason !== undefined) return { ok: false, stage: 'algorithm', reason: algReason }
     // RFC 7515 §4.1.11: a recipient must refuse critical extensions it does not understand, and this
@@ -228,14 +262,32 @@ export function createGatewayVerifier(options: GatewayVerifierOptions = {}): Gat
         return { ok: false, stage: 'signature', reason: 'The token has no kid' }
       }
     }
-    if (!verified.has(keys, token)) {
+    if (strict !== undefined && candidates.some((k) => k.issuer !== undefined)) {
+      // A key discovered from an issuer signs for that issuer only: a token signed with issuer B's key that
+      // names issuer A (iss) is refused. The claims are read before the signature check only to choose the
+      // keys; whatever they say, the signature must then verify under a key of the issuer they name.
+      const claims = readClaims()
+      const iss = claims.ok ? claims.claims.iss : undefined
+      const named = typeof iss === 'string' ? issuerId(iss) : undefined
+      candidates = candidates.filter((k) => k.issuer === undefined || (named !== undefined && strict.keyIssuers.get(k.issuer)?.has(named) === true))
+      if (candidates.length === 0) {
+        return {
+          ok: false,
+          stage: 'signature',
+          reason: typeof iss === 'string' ? 'No key of the issuer the token names (iss) has the kid of the token' : 'The token names no issuer (iss) whose keys could verify it',
+          unknownKid: typeof iss === 'string',
+        }
+      }
+    }
+    if (entry?.verifiedWith !== keys) {
       const sig = joseVerifySignature(parts, candidates, parts.header.kid)
       if (!sig.ok) return sig
-      verified.add(keys, token)
+      memo.verified(entry, keys)
     }
-    const claims = joseDecodeClaimsOfVerified(parts)
-    if (!claims.ok) return claims
-    const checked = joseValidateClaims(claims.claims, {
+    const decoded = readClaims()
+    if (!decoded.ok) return decoded
+    const claims = decoded.claims
+    const checked = joseValidateClaims(claims, {
       audience,
       now: epochSeconds(o.now()),
       leeway: strict?.leewaySeconds ?? 0,
@@ -243,7 +295,7 @@ export function createGatewayVerifier(options: GatewayVerifierOptions = {}): Gat
       ...(strict?.issuers ? { issuers: strict.issuers } : {}),
     })
     if (!checked.ok) return checked
-    return { ok: true, claims: claims.claims }
+    return { ok: true, claims }
   }
 
   function refuse(f: JoseFailure, token: string): Verdict {
@@ -273,37 +325,71 @@ export function createGatewayVerifier(options: GatewayVerifierOptions = {}): Gat
 
 // ---------------------------------------------------------------------------------------------------
 
+/** What a verifier remembers of one token, identified by its whole text. */
+interface MemoEntry {
+  readonly token: string
+  /** The parse (its header frozen: verdicts share it). */
+  readonly parts: JwsParts
+  /** The key set the signature verified against; a reloaded set is a new array, so a reload forgets it. */
+  verifiedWith?: readonly TrustedKey[]
+  /** The decoded claims, deep-frozen (verdicts share them). Decoding depends on the token text alone. */
+  claims?: Record<string, unknown>
+}
+
 /**
- * Tokens whose signature verified against a given key set. Only successes are kept, keyed by the
- * exact token text, so a hit can only be the same bytes that verified before; a new key set (after a
- * reload) starts empty.
+ * One verifier's memory of the tokens it was sent: a service sends the same token for its whole lifetime,
+ * and parsing it, decoding its claims (Python-exact UTF-8 and JSON) and verifying its signature are most of a
+ * verification. Entries are found by the token's last characters (its signature: cheap to hash, where hashing
+ * a fresh 2 KB string on every request costs more than the parse saved) and used only when the whole text is
+ * identical, so two tokens sharing a signature segment — a duplicate-signature key can make one signature
+ * verify over two different header.payload texts — never share an entry. Only tokens up to 16 KiB that parse
+ * are kept, oldest dropped first.
  */
-class VerifiedTokens {
-  private keys: readonly TrustedKey[] | undefined
-  private readonly tokens = new Set<string>()
+class TokenMemo {
+  private readonly entries = new Map<string, MemoEntry>()
+  private readonly max: number
+  private readonly rememberVerified: boolean
 
-  constructor(private readonly max: number) {}
-
-  has(keys: readonly TrustedKey[], token: string): boolean {
-    return this.keys === keys && this.tokens.has(token)
+  constructor(verifiedTokenCacheSize: number) {
+    this.rememberVerified = verifiedTokenCacheSize > 0
+    this.max = this.rememberVerified ? verifiedTokenCacheSize : 256
   }
 
-  add(keys: readonly TrustedKey[], token: string): void {
-    if (this.max === 0 || token.length > 16 * 1024) return
-    if (this.keys !== keys) {
-      this.keys = keys
-      this.tokens.clear()
-    }
-    if (this.tokens.size >= this.max) {
-      const oldest = this.tokens.values().next().value
-      if (oldest !== undefined) this.tokens.delete(oldest)
-    }
-    this.tokens.add(token)
+  get(token: string): MemoEntry | undefined {
+    const hit = this.entries.get(memoKey(token))
+    return hit !== undefined && hit.token === token ? hit : undefined
   }
+
+  add(token: string, parts: JwsParts): MemoEntry | undefined {
+    if (token.length > MEMO_MAX_TOKEN_CHARS) return undefined
+    deepFreeze(parts.header)
+    const entry: MemoEntry = { token, parts }
+    const key = memoKey(token)
+    this.entries.delete(key)
+    if (this.entries.size >= this.max) {
+      const oldest = this.entries.keys().next().value
+      if (oldest !== undefined) this.entries.delete(oldest)
+    }
+    this.entries.set(key, entry)
+    return entry
+  }
+
+  verified(entry: MemoEntry | undefined, keys: readonly TrustedKey[]): void {
+    if (entry !== undefined && this.rememberVerified) entry.verifiedWith = keys
+  }
+}
+
+const MEMO_KEY_CHARS = 48
+const MEMO_MAX_TOKEN_CHARS = 16 * 1024
+
+function memoKey(token: string): string {
+  return token.length > MEMO_KEY_CHARS ? token.slice(-MEMO_KEY_CHARS) : token
 }
 
 interface ResolvedStrict {
   issuers?: string[]
+  /** issuerId(issuer URL) → the issuerIds its keys may sign for. */
+  keyIssuers: Map<string, Set<string>>
   requireKid: boolean
   require: RequirableClaim[]
   leewaySeconds: number
@@ -405,7 +491,20 @@ class KeyStore {
       return this.keys
     }
     const keys = [...o.staticKeys]
-    for (const r of results) if (r) for (const entry of r.keys) keys.push(trustedKeyFromJwk(entry))
+    for (const r of results) {
+      if (r === undefined) continue
+      const issuer = issuerId(r.issuerUrl)
+      for (const entry of r.keys) {
+        const k = trustedKeyFromJwk(entry)
+        const secret = privateMembers(entry)
+        if (secret.length > 0) {
+          // An issuer that publishes a private key lets anyone sign its tokens: strict mode does not trust it.
+          log(o.logger, 'warn', 'gateway_verifier.private_jwk', { issuer: safeUrl(r.issuerUrl), kid: k.kid ?? null, members: secret, trusted: o.strict === undefined })
+          if (o.strict !== undefined) continue
+        }
+        keys.push({ ...k, issuer })
+      }
+    }
     const now = o.now().getTime()
     this.keys = keys
     this.loadedAt = now
@@ -429,6 +528,7 @@ const fnSchema = (what: string) => z.custom<(...args: never[]) => unknown>((v) =
 
 const strictSchema = z.strictObject({
   issuers: z.array(z.string().min(1)).optional(),
+  issuerAliases: z.record(z.string().min(1), z.union([z.string().min(1), z.array(z.string().min(1))])).optional(),
   requireKid: z.boolean().optional(),
   requireAud: z.boolean().optional(),
   requireExp: z.boolean().optional(),
@@ -484,21 +584,6 @@ function parseVerifierOptions(input: GatewayVerifierOptions): ResolvedOptions {
     ])
   }
 
-  const staticKeys: TrustedKey[] = []
-  const sets = opts.jwks === undefined ? [] : Array.isArray(opts.jwks) ? opts.jwks : [opts.jwks]
-  const bad: { path: string; message: string }[] = []
-  sets.forEach((set, i) => {
-    ;(set.keys as unknown[]).forEach((entry, j) => {
-      const k = trustedKeyFromJwk(entry)
-      // A static set is configuration: fail now rather than answer 500 later, as the gateway would.
-      if (k.error !== undefined || !jwkSchema.safeParse(entry).success) {
-        bad.push({ path: `options.jwks${Array.isArray(opts.jwks) ? `[${i}]` : ''}.keys[${j}]`, message: `is not a usable RSA public key (${k.error ?? 'not a JWK'}); the gateway would answer 500 once it reached it` })
-      } else staticKeys.push(k)
-    })
-  })
-  if (bad.length > 0) throw new InvalidOptionsError(`createGatewayVerifier: ${bad.map((b) => `${b.path} ${b.message}`).join('; ')}`, bad)
-  for (const k of opts.keys ?? []) staticKeys.push(trustedKeyFromSigningKey(k))
-
   const issuerUrls = opts.issuerUrls ?? []
   const cacheTtlSeconds = opts.cacheTtlSeconds ?? 86_400
   const strictIn = opts.strict === true ? {} : opts.strict === false || opts.strict === undefined ? undefined : opts.strict
@@ -507,15 +592,50 @@ function parseVerifierOptions(input: GatewayVerifierOptions): ResolvedOptions {
     const require: RequirableClaim[] = []
     if (strictIn.requireAud ?? true) require.push('aud')
     if (strictIn.requireExp ?? true) require.push('exp')
-    const issuerList = strictIn.issuers ?? (issuerUrls.length > 0 ? issuerUrls : undefined)
+    const aliases = strictIn.issuerAliases ?? {}
+    const unknown = Object.keys(aliases).filter((u) => !issuerUrls.some((i) => issuerId(i) === issuerId(u)))
+    if (unknown.length > 0) {
+      throw new InvalidOptionsError(`createGatewayVerifier: options.strict.issuerAliases names ${unknown.map((u) => JSON.stringify(safeUrl(u))).join(', ')}, which is not in options.issuerUrls: its keys are tied to the issuer URL they are fetched from.`, [
+        { path: 'options.strict.issuerAliases', message: 'keys must be issuerUrls entries' },
+      ])
+    }
+    const keyIssuers = new Map<string, Set<string>>()
+    for (const u of issuerUrls) keyIssuers.set(issuerId(u), new Set([issuerId(u)]))
+    for (const [u, iss] of Object.entries(aliases)) for (const i of typeof iss === 'string' ? [iss] : iss) keyIssuers.get(issuerId(u))?.add(issuerId(i))
+    const issuerList = strictIn.issuers ?? (issuerUrls.length > 0 ? [...new Set([...keyIssuers.values()].flatMap((v) => [...v]))] : undefined)
     strict = {
+      keyIssuers,
       requireKid: strictIn.requireKid ?? true,
       require,
       leewaySeconds: strictIn.leewaySeconds ?? 0,
       maxTokenBytes: strictIn.maxTokenBytes ?? 65_536,
-      ...(issuerList ? { issuers: issuerList.flatMap((u) => [u.replace(/\/+$/, ''), `${u.replace(/\/+$/, '')}/`]) } : {}),
+      ...(issuerList ? { issuers: issuerList.flatMap((u) => [issuerId(u), `${issuerId(u)}/`]) } : {}),
     }
   }
+
+  const staticKeys: TrustedKey[] = []
+  const sets = opts.jwks === undefined ? [] : Array.isArray(opts.jwks) ? opts.jwks : [opts.jwks]
+  const bad: { path: string; message: string }[] = []
+  sets.forEach((set, i) => {
+    ;(set.keys as unknown[]).forEach((entry, j) => {
+      const path = `options.jwks${Array.isArray(opts.jwks) ? `[${i}]` : ''}.keys[${j}]`
+      const k = trustedKeyFromJwk(entry)
+      const secret = privateMembers(entry)
+      // A static set is configuration: fail now rather than answer 500 later, as the gateway would.
+      if (k.error !== undefined || !jwkSchema.safeParse(entry).success) {
+        bad.push({ path, message: `is not a usable RSA public key (${k.error ?? 'not a JWK'}); the gateway would answer 500 once it reached it` })
+      } else if (secret.length > 0 && strict !== undefined) {
+        bad.push({ path, message: `holds private key material (${secret.join(', ')}): a verifier needs the public half only (kty, n, e; toJwks() or \`cloud-connector jwks\` give it), and whoever can read this configuration can sign tokens` })
+      } else {
+        // Only n and e are used; the warning names the members, never their values.
+        if (secret.length > 0) log(opts.logger, 'warn', 'gateway_verifier.private_jwk', { path, kid: k.kid ?? null, members: secret })
+        staticKeys.push(k)
+      }
+    })
+  })
+  if (bad.length > 0) throw new InvalidOptionsError(`createGatewayVerifier: ${bad.map((b) => `${b.path} ${b.message}`).join('; ')}`, bad)
+  for (const k of opts.keys ?? []) staticKeys.push(trustedKeyFromSigningKey(k))
+
   return {
     audience: opts.audience ?? DEFAULT_AUDIENCE,
     staticKeys,
@@ -529,6 +649,11 @@ function parseVerifierOptions(input: GatewayVerifierOptions): ResolvedOptions {
     verifiedTokenCacheSize: opts.verifiedTokenCacheSize ?? 1024,
     logger: opts.logger,
   }
+}
+
+/** An issuer URL as keys and `iss` are compared: without trailing "/" (stripped without a backtracking pattern). */
+function issuerId(url: string): string {
+  return stripEndWhere(url, (c) => c === 0x2f)
 }
 
 function log(logger: Logger | undefined, level: keyof Logger, event: string, fields: Record<string, unknown>): void {

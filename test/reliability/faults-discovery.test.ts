@@ -13,6 +13,7 @@ import {
   createGatewayVerifier,
   discoverJwks,
   JwksError,
+  MAX_DISCOVERY_BYTES,
   toJwks,
   UNKNOWN_KID_COOLDOWN_SECONDS,
   type GatewayVerifier,
@@ -49,6 +50,24 @@ function recorder() {
     error: (event, fields) => events.push({ level: 'error', event, fields }),
   }
   return { logger, events, codes: () => events.filter((e) => e.event === 'gateway_verifier.issuer_failed').map((e) => e.fields.code) }
+}
+
+async function rejectionOf(p: Promise<unknown>): Promise<JwksError> {
+  try {
+    await p
+  } catch (e) {
+    expect(e).toBeInstanceOf(JwksError)
+    return e as JwksError
+  }
+  throw new Error('expected a JwksError')
+}
+
+/** Wait (up to 2 s) for something a server sees asynchronously, such as a connection closing. */
+async function until(condition: () => boolean): Promise<void> {
+  for (let waited = 0; !condition(); waited += 10) {
+    if (waited >= 2_000) throw new Error('condition not met within 2 s')
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
 }
 
 async function discoveryError(url: string, timeoutMs = 10_000): Promise<JwksError> {
@@ -218,7 +237,7 @@ describe('load sharing and cooldown', () => {
       published = toJwks([fx.key]).keys
       s = await server(issuerHandler(() => ({ keys: published })))
       clock = manualClock(fx.now)
-      verifier = createGatewayVerifier({ issuerUrls: [s.url], now: clock.now, strict: { issuers: ['http://127.0.0.1'] } })
+      verifier = createGatewayVerifier({ issuerUrls: [s.url], now: clock.now, strict: { issuerAliases: { [s.url]: 'http://127.0.0.1' } } })
       expect((await verifier.authenticate(headersFor(tokenBy(fx.key)))).status).toBe(200)
       expect(jwksFetches()).toBe(1)
     }
@@ -265,5 +284,107 @@ describe('load sharing and cooldown', () => {
       expect((await verifier.authenticate(headersFor(tokenBy(fx.key)))).status).toBe(200)
       expect((await verifier.keySet()).kids).toEqual([fx.key.kid])
     })
+  })
+})
+
+describe('discovery reads at most MAX_DISCOVERY_BYTES and fetches http(s) key sets only', () => {
+  /**
+   * Streams `total` bytes of JSON-ish filler (no Content-Length) per response, adding what the socket accepted
+   * before it closed to `sent.bytes`; `sent.closed` counts the responses whose connection the client closed.
+   */
+  function flood(res: ServerResponse, total: number, sent: { bytes: number; closed: number }): void {
+    res.writeHead(200, { 'content-type': 'application/json' })
+    const chunk = Buffer.alloc(64 * 1024, 0x20)
+    let written = 0
+    let closed = false
+    res.on('close', () => {
+      closed = true
+      sent.closed++
+    })
+    const pump = (): void => {
+      while (written < total && !closed) {
+        written += chunk.length
+        sent.bytes += chunk.length
+        if (!res.write(chunk)) return void res.once('drain', pump)
+      }
+      if (!closed) res.end()
+    }
+    res.write('{"jwks_uri": "')
+    pump()
+  }
+
+  it('a discovery document streamed past 1 MiB: refused while streaming, the rest never read, the issuer named', async () => {
+    const sent = { bytes: 0, closed: 0 }
+    const s = await server((_req, res) => flood(res, 256 * 1024 * 1024, sent))
+    const started = performance.now()
+    const err = await discoveryError(s.url)
+    expect(performance.now() - started).toBeLessThan(5_000)
+    expect(err.code).toBe('ERR_DISCOVERY_FAILED')
+    expect(err.issuer).toBe(`${s.url}/`)
+    expect(err.url).toBe(`${s.url}/.well-known/openid-configuration`)
+    expect(err.message).toBe(
+      `OIDC discovery for ${s.url}/ failed: GET ${s.url}/.well-known/openid-configuration answered with more than 1 MiB; a GitLab discovery document or key set is a few KiB, so this is not one (the wrong URL, or a hostile server). Nothing past the limit was read.`,
+    )
+    // the connection was closed long before the 256 MiB were sent (socket buffers hold a few MiB at most)
+    await until(() => sent.closed === 1)
+    expect(sent.bytes).toBeLessThan(32 * 1024 * 1024)
+    const again = performance.now()
+    await expectFailsClosed(s.url, 'ERR_DISCOVERY_FAILED')
+    expect(performance.now() - again).toBeLessThan(5_000)
+    await until(() => sent.closed === 2)
+  })
+
+  it('a key set announced (Content-Length) or streamed over 1 MiB: ERR_JWKS_UNAVAILABLE naming the issuer; exactly 1 MiB is read', async () => {
+    const big = JSON.stringify({ keys: [toJwks([fx.key]).keys[0], { kty: 'RSA', pad: ' '.repeat(MAX_DISCOVERY_BYTES) }] })
+    const sent = { bytes: 0, closed: 0 }
+    let announced = 0
+    const s = await server((req, res, url) => {
+      if (url.pathname === '/.well-known/openid-configuration') return json(res, 200, { jwks_uri: `http://${req.headers.host}${url.search === '' ? '/keys' : '/stream'}` })
+      if (url.pathname === '/stream') return flood(res, 64 * 1024 * 1024, sent)
+      announced++
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(big) }).end(big)
+    })
+    for (const path of ['/keys', '/stream']) {
+      // discovery drops the issuer's query as the gateway's urljoin does: a tiny fetch tells the server which
+      const fetchFor: typeof fetch = (input, init) => globalThis.fetch(String(input).endsWith('/openid-configuration') && path === '/stream' ? `${String(input)}?s` : input, init)
+      const err = await rejectionOf(discoverJwks(s.url, { fetch: fetchFor }))
+      expect(err).toMatchObject({ code: 'ERR_JWKS_UNAVAILABLE', issuer: `${s.url}/` })
+      expect(err.message).toContain(`Fetching the key set of ${s.url}/ failed: GET ${s.url}${path} answered with more than 1 MiB`)
+    }
+    expect(announced).toBe(1)
+    await until(() => sent.closed === 1)
+    expect(sent.bytes).toBeLessThan(32 * 1024 * 1024)
+    await expectFailsClosed(s.url, 'ERR_JWKS_UNAVAILABLE')
+
+    // the limit itself is fine: a key set of exactly MAX_DISCOVERY_BYTES verifies
+    const jwks = toJwks([fx.key])
+    const exact = JSON.stringify({ ...jwks, pad: '' })
+    const filled = `${exact.slice(0, -2)}${' '.repeat(MAX_DISCOVERY_BYTES - Buffer.byteLength(exact))}"}`
+    expect(Buffer.byteLength(filled)).toBe(MAX_DISCOVERY_BYTES)
+    const ok = await server((req, res, url) => (url.pathname === '/.well-known/openid-configuration' ? json(res, 200, { jwks_uri: `http://${req.headers.host}/keys` }) : void res.writeHead(200, { 'content-type': 'application/json' }).end(filled)))
+    const verifier = createGatewayVerifier({ issuerUrls: [ok.url], now: () => fx.now })
+    expect((await verifier.authenticate(headersFor(tokenBy(fx.key)))).status).toBe(200)
+  })
+
+  it('a jwks_uri with a data:, file: or ftp: URL is never fetched: ERR_JWKS_UNAVAILABLE, and the gateway\'s 500 when no issuer has keys', async () => {
+    // The gateway's Python requests raises InvalidSchema ("No connection adapters were found for ...") for any
+    // scheme but http(s); providers.py logs it and keeps no key from that issuer: with no other issuer, 500.
+    const dataUrl = `data:application/json;base64,${Buffer.from(JSON.stringify(toJwks([fx.key]))).toString('base64')}`
+    for (const uri of [dataUrl, 'file:///etc/passwd', 'ftp://127.0.0.1/keys', 'javascript:alert(1)']) {
+      const s = await server((_req, res) => json(res, 200, { jwks_uri: uri }))
+      const err = await discoveryError(s.url)
+      expect(err.code).toBe('ERR_JWKS_UNAVAILABLE')
+      expect(err.issuer).toBe(`${s.url}/`)
+      expect(err.message).toContain(`"jwks_uri" uses the ${new URL(uri).protocol} scheme; only http(s) key sets are fetched`)
+      expect(err.message).not.toContain(uri.slice(0, 40))
+      await expectFailsClosed(s.url, 'ERR_JWKS_UNAVAILABLE')
+      // with a second issuer that works, its tokens still verify (the gateway skips the failing one)
+      const good = await server(issuerHandler(() => toJwks([fx.key])))
+      const both = createGatewayVerifier({ issuerUrls: [s.url, good.url], now: () => fx.now })
+      expect((await both.authenticate(headersFor(tokenBy(fx.key)))).status).toBe(200)
+      expect(s.requests).toEqual(['GET /.well-known/openid-configuration', 'GET /.well-known/openid-configuration', 'GET /.well-known/openid-configuration'])
+    }
+    // and discoverJwks refuses a non-http(s) issuer URL itself
+    expect((await rejectionOf(discoverJwks('file:///etc/'))).message).toContain('is not an absolute http(s) URL')
   })
 })

@@ -12,26 +12,32 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { stringify } from 'yaml'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   buildGatewayHeaders,
   builtInCatalog,
+  createAuthenticatedFetch,
   createCatalog,
   createGatewayClient,
+  createGatewayCore,
   createGatewayVerifier,
   createKeyRing,
   createTokenIssuer,
   createTokenSource,
+  discoverJwks,
   inspectToken,
   loadCatalogDir,
   loadSigningKey,
   loadVerificationKey,
   preflight,
+  RequestLog,
   toJwks,
   CatalogError,
   GatewayValidationError,
   HeaderError,
+  JwksError,
   KeyError,
+  MAX_DISCOVERY_BYTES,
   ModelConfigurationCheckBodySchema,
   CodeCompletionsBodySchema,
   CodeGenerationsBodySchema,
@@ -39,9 +45,12 @@ import {
   ModelMetadataSchema,
   type GatewayClient,
 } from '../../src/index.js'
+import { scrub } from '../../src/client/auth.js'
+import { redact } from '../../src/redact.js'
 import { loadCaseFixture } from '../cases/fixture.js'
 import { mintJwt } from '../cases/mint.js'
 import { anyValue, b64url, DANGEROUS_KEYS, edgeNumber, headerBag, jsonishValue, tokenish } from './arbitraries.js'
+import { duplicateSignaturePair } from './dsks.js'
 import { budget, expectPrototypesClean, expectTyped, FIXTURE_PEM, runs, typedOutcome, typedOutcomeAsync } from './config.js'
 
 const fx = loadCaseFixture()
@@ -50,6 +59,7 @@ const GOOD_CLAIMS = { iss: fx.issuer, sub: fx.instanceId, aud: ['gitlab-ai-gatew
 const GOOD = mintJwt({ alg: 'RS256', typ: 'JWT', kid: fx.key.kid }, GOOD_CLAIMS, fx.key.privateKey!)
 const TOKENS = tokenish(GOOD, fx.key.privateKey!)
 const KINDS = ['empty', 'opaque', 'malformed', 'jwt']
+const JWT_PATTERN = /eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+/
 
 describe('fuzz: token inspection and verification', () => {
   it(
@@ -150,6 +160,322 @@ describe('fuzz: token inspection and verification', () => {
     budget(40_000),
   )
 })
+
+describe('fuzz: the verifier memo never crosses trust sets', () => {
+  // h1.p1.S (signed by the fixture key) and h2.p2.S (the same S, verifying under a duplicate-signature key),
+  // plus the two cross-overs h1.p2.S and h2.p1.S that verify under no key. A check under the duplicate key
+  // costs a full-size exponentiation (its e is as long as n), hence the short sequences.
+  const forgedClaims = { ...GOOD_CLAIMS, sub: '00000000-0000-4000-8000-00000000b0b0', iss: 'https://b.example.com', exp: undefined, scopes: ['complete_code', 'duo_chat', 'generate_code'] }
+  let tokens: string[] = []
+  let jwksB: { keys: Record<string, unknown>[] }
+  beforeAll(() => {
+    const pair = duplicateSignaturePair({ header: { alg: 'RS256', typ: 'JWT', kid: fx.key.kid }, claims: { ...GOOD_CLAIMS, jti: 'fuzz-a' }, key: fx.key.privateKey! }, { header: { alg: 'RS256', kid: 'b' }, claims: forgedClaims })
+    jwksB = { keys: [{ ...pair.forgedJwk, kid: 'b' }] }
+    const [h1, p1, sig] = pair.genuine.split('.') as [string, string, string]
+    const [h2, p2] = pair.forged.split('.') as [string, string]
+    tokens = [pair.genuine, pair.forged, `${h1}.${p2}.${sig}`, `${h2}.${p1}.${sig}`]
+  }, 120_000)
+
+  it(
+    'any sequence of these tokens sent to verifiers trusting A, B or both: each verdict is the one of the exact token sent',
+    async () => {
+      const payloadOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>
+      const step = fc.record({ verifier: fc.integer({ min: 0, max: 2 }), token: fc.integer({ min: 0, max: 3 }), size: fc.constantFrom(0, 1, 1024) })
+      await fc.assert(
+        fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 6 }), async (steps) => {
+          const made = new Map<string, ReturnType<typeof createGatewayVerifier>>()
+          for (const s of steps) {
+            const id = `${s.verifier}/${s.size}`
+            let v = made.get(id)
+            if (v === undefined) {
+              const jwks = [[toJwks([fx.key])], [jwksB], [toJwks([fx.key]), jwksB]][s.verifier] as never
+              v = createGatewayVerifier({ jwks, now: () => fx.now, verifiedTokenCacheSize: s.size })
+              made.set(id, v)
+            }
+            const token = tokens[s.token] as string
+            const claims = payloadOf(token)
+            const verdict = await v.authenticate({ authorization: `Bearer ${token}`, 'x-gitlab-authentication-type': 'oidc', 'x-gitlab-instance-id': String(claims.sub), 'x-gitlab-realm': 'self-managed' })
+            const trusted = (s.token === 0 && s.verifier !== 1) || (s.token === 1 && s.verifier !== 0)
+            if (trusted) expect(verdict).toEqual({ status: 200, claims })
+            else expect(verdict).toMatchObject({ status: 401, reason: 'Signature verification failed.' })
+          }
+        }),
+        { numRuns: runs(1000) },
+      )
+    },
+    budget(60_000),
+  )
+})
+
+describe('fuzz: text from outside is handled in linear time', () => {
+  // Inputs built from the units the patterns of the SDK react to, one of them repeated thousands of times:
+  // the shape that made a trimming or token-finding regex backtrack quadratically.
+  const unit = fc.constantFrom(' ', '\t', ' \t', 'eyJ', 'eyJa.', '.', 'a', '1', '_1', 'Bearer ', '\u3000', '\u2003', '\n', 'eyJhbGciOi.', '=', '/')
+  const hostile = fc
+    .tuple(fc.constantFrom('', ' ', 'Bearer ', 'eyJ', '1', ' Bearer'), unit, fc.integer({ min: 1, max: 8192 }), fc.constantFrom('', 'x', ' ', '.x', 'b', '\t'))
+    .map(([prefix, u, n, suffix]) => `${prefix}${u.repeat(n)}${suffix}`)
+  const verifier = createGatewayVerifier({ jwks: toJwks([fx.key]), now: () => fx.now })
+  const headers = { 'x-gitlab-authentication-type': 'oidc', 'x-gitlab-instance-id': fx.instanceId, 'x-gitlab-realm': 'self-managed' }
+
+  it(
+    'inspectToken, preflight, authenticate, python int() and scrub: each call well under the quadratic cost',
+    async () => {
+      let total = 0
+      await fc.assert(
+        fc.asyncProperty(hostile, async (text) => {
+          const withClaim = `${b64url('{"alg":"RS256"}')}.${b64url(JSON.stringify({ exp: text }))}.AAAA`
+          const work = async () => {
+            const started = performance.now()
+            inspectToken(text)
+            preflight({ token: text, headers, unitPrimitive: 'complete_code' })
+            await verifier.authenticate({ ...headers, authorization: text })
+            await verifier.authenticate({ ...headers, authorization: `Bearer ${text}` })
+            const claims = inspectToken(withClaim)
+            const out = scrub(text, [GOOD], Number.POSITIVE_INFINITY)
+            return { took: performance.now() - started, claims, out }
+          }
+          const first = await work()
+          total += first.took
+          // 8 KiB through a quadratic pattern costs hundreds of milliseconds; linear, about one. A loaded
+          // machine can pause any single call (a 100,000-run heavy pass met one 275 ms pause): a slow call is
+          // measured twice more, and only a cost that stays is a failure.
+          let took = first.took
+          for (let again = 0; again < 2 && took >= 250; again++) took = Math.min(took, (await work()).took)
+          expect(took).toBeLessThan(250)
+          const { claims, out } = first
+          expect(claims.kind).toBe(withClaim.length > 64 * 1024 ? 'malformed' : 'jwt')
+          expect(JWT_PATTERN.test(out)).toBe(false)
+        }),
+        { numRuns: runs(1000) },
+      )
+      // and in sum: 1,000 such inputs took minutes with the quadratic patterns
+      expect(total).toBeLessThan(runs(1000) * 20)
+    },
+    budget(60_000),
+  )
+
+  it(
+    'scrub finds exactly the JWTs and Bearer values the reference patterns find (short texts)',
+    () => {
+      const piece = fc.constantFrom('eyJ', 'eyJhb', 'a', 'Z9', '.', '..', '-', '_', ' ', '"', ',', '<', 'Bearer ', 'bearer\t', 'é', 'x'.repeat(9))
+      fc.assert(
+        fc.property(fc.array(piece, { maxLength: 40 }).map((p) => p.join('')), (text) => {
+          const reference = text
+            .replace(/eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+/g, (m) => redact(m))
+            .replace(/(bearer\s+)([^\s"',;<]{8,})/gi, (_m, p: string, v: string) => `${p}${redact(v)}`)
+          expect(scrub(text, [], Number.POSITIVE_INFINITY)).toBe(reference)
+        }),
+        { numRuns: runs(3000) },
+      )
+    },
+    budget(30_000),
+  )
+})
+
+
+describe('fuzz: key discovery', () => {
+  // An in-memory issuer: any discovery document, any jwks_uri, bodies of any size up to a few MiB (streamed
+  // from one shared chunk, so nothing large is allocated). Nothing but http(s) may ever be requested.
+  const CHUNK = new Uint8Array(64 * 1024).fill(0x20)
+  const streamOf = (prefix: string, padChunks: number, suffix: string): ReadableStream<Uint8Array> => {
+    let i = -1
+    return new ReadableStream({
+      pull(controller) {
+        if (i === -1) controller.enqueue(new TextEncoder().encode(prefix))
+        else if (i < padChunks) controller.enqueue(CHUNK)
+        else {
+          controller.enqueue(new TextEncoder().encode(suffix))
+          controller.close()
+        }
+        i++
+      },
+    })
+  }
+  const jwksUri = fc.oneof(
+    fc.constantFrom('http://issuer.test/keys', 'https://issuer.test/keys', 'data:application/json,{"keys":[]}', 'file:///etc/passwd', 'ftp://issuer.test/k', 'javascript:1', 'blob:x', '//issuer.test/keys', '/keys', ''),
+    fc.webUrl(),
+    fc.string({ maxLength: 30 }),
+    anyValue,
+  )
+
+  it(
+    'discoverJwks: keys or a JwksError naming the issuer; only http(s) URLs requested; never more than 1 MiB accepted',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(jwksUri, fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: 20 }), fc.boolean(), async (uri, docPad, keysPad, announce) => {
+          const requested: string[] = []
+          const fakeFetch: typeof fetch = async (input) => {
+            const url = String(input)
+            requested.push(url)
+            const isDoc = url.endsWith('/.well-known/openid-configuration')
+            const [prefix, suffix] = isDoc ? [`{"jwks_uri":${JSON.stringify(uri) ?? 'null'},"pad":"`, '"}'] : ['{"keys":[],"pad":"', '"}']
+            const pad = isDoc ? docPad : keysPad
+            const length = prefix.length + suffix.length + pad * CHUNK.length
+            return new Response(streamOf(prefix, pad, suffix), { status: 200, headers: announce ? { 'content-length': String(length) } : {} })
+          }
+          const out = await typedOutcomeAsync(() => discoverJwks('https://issuer.test/gitlab', { fetch: fakeFetch }), 'discoverJwks')
+          for (const u of requested) expect(['http:', 'https:']).toContain(new URL(u).protocol)
+          if (out.ok) {
+            expect(out.value.keys).toEqual([])
+            expect(docPad * CHUNK.length).toBeLessThan(MAX_DISCOVERY_BYTES)
+            expect(keysPad * CHUNK.length).toBeLessThan(MAX_DISCOVERY_BYTES)
+          } else {
+            expect(out.error).toBeInstanceOf(JwksError)
+            expect((out.error as JwksError).issuer).toBe('https://issuer.test/gitlab')
+            expect(out.error.message).toContain('https://issuer.test/gitlab')
+          }
+        }),
+        { numRuns: runs(1000) },
+      )
+    },
+    budget(60_000),
+  )
+})
+
+
+describe('fuzz: strict mode ties keys to issuers', () => {
+  // Two issuers served from memory: A publishes the fixture key, B the other fixture key (and, in some runs,
+  // the fixture key too). A strict verifier accepts a token only when a key of the issuer its iss names signed it.
+  const A = 'https://a.example.com'
+  const B = 'https://b.example.com/sub'
+  const jwksOf = (url: string, shared: boolean) => (url.startsWith(A) ? toJwks([fx.key]) : toJwks(shared ? [fx.otherKey, fx.key] : [fx.otherKey]))
+  const fetchFor = (shared: boolean): typeof fetch => async (input) => {
+    const url = String(input)
+    const origin = new URL(url).origin
+    const issuer = origin === new URL(A).origin ? A : B
+    const body = url.endsWith('/.well-known/openid-configuration') ? { issuer, jwks_uri: `${origin}/keys` } : jwksOf(issuer, shared)
+    return new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } })
+  }
+  const verifiers = new Map<string, ReturnType<typeof createGatewayVerifier>>()
+  const verifierFor = (shared: boolean, requireKid: boolean) => {
+    const id = `${shared}/${requireKid}`
+    let v = verifiers.get(id)
+    if (v === undefined) {
+      v = createGatewayVerifier({ issuerUrls: [A, B], fetch: fetchFor(shared), now: () => fx.now, strict: { requireKid } })
+      verifiers.set(id, v)
+    }
+    return v
+  }
+
+  it(
+    'a token passes strict mode exactly when a key its iss issuer publishes signed it',
+    async () => {
+      const iss = fc.constantFrom<unknown>(A, `${A}/`, B, `${B}//`, 'https://a.example.com/other', 'https://c.example.com', '', 7, null, undefined)
+      await fc.assert(
+        fc.asyncProperty(fc.boolean(), iss, fc.boolean(), fc.boolean(), fc.constantFrom('own', 'other', 'none'), async (signedByA, claimIss, shared, requireKid, kidChoice) => {
+          const key = signedByA ? fx.key : fx.otherKey
+          const kid = kidChoice === 'own' ? key.kid : kidChoice === 'other' ? (signedByA ? fx.otherKey.kid : fx.key.kid) : undefined
+          const claims: Record<string, unknown> = { ...GOOD_CLAIMS }
+          if (claimIss === undefined) delete claims.iss
+          else claims.iss = claimIss
+          const token = mintJwt(kid === undefined ? { alg: 'RS256' } : { alg: 'RS256', kid }, claims, key.privateKey!)
+          const verdict = await verifierFor(shared, requireKid).authenticate({ authorization: `Bearer ${token}`, 'x-gitlab-authentication-type': 'oidc', 'x-gitlab-instance-id': fx.instanceId, 'x-gitlab-realm': 'self-managed' })
+          // strict mode accepts an issuer's URL with or without one trailing "/"
+          const named = [A, B].find((i) => claimIss === i || claimIss === `${i}/`)
+          const issuerPublishes = named === A ? signedByA : named === B ? !signedByA || shared : false
+          const kidOk = !requireKid || kidChoice === 'own'
+          expect(verdict.status, JSON.stringify({ signedByA, claimIss, shared, requireKid, kidChoice, reason: verdict.reason })).toBe(issuerPublishes && kidOk ? 200 : 401)
+        }),
+        { numRuns: runs(1000) },
+      )
+    },
+    budget(60_000),
+  )
+})
+
+
+describe('fuzz: createAuthenticatedFetch and redirects', () => {
+  // An in-memory gateway under https://gw.test/ai answering each request with the next scripted step: any
+  // status, any Location (inside or outside baseUrl, another origin, relative, not http). Whatever happens,
+  // nothing outside baseUrl ever sees a token or an x-gitlab-* header, and refusing mode sends nothing twice.
+  const BASE = 'https://gw.test/ai'
+  const locations = ['/ai/v2/code/completions', '/ai/v1/prompts/model_configuration%2Fcheck', '/elsewhere', '/ai', '/aix/v2/code/completions', 'https://other.test/ai/v2/code/completions', '//other.test/x', 'http://gw.test/ai/v2/code/completions', 'v2/code/completions', 'file:///etc/passwd', 'http://[bad', '']
+  const step = fc.record({ status: fc.constantFrom(200, 301, 302, 303, 307, 308, 401, 404), location: fc.option(fc.constantFrom(...locations), { nil: undefined }) })
+  const token = mintJwt({ alg: 'RS256', typ: 'JWT', kid: fx.key.kid }, GOOD_CLAIMS, fx.key.privateKey!)
+
+  it(
+    'no request outside baseUrl carries a token or identity header; refused redirects re-send nothing; failures are typed',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 25 }), fc.constantFrom<'error' | 'follow' | undefined>('error', 'follow', undefined), fc.constantFrom<'manual' | 'error' | undefined>(undefined, 'manual', 'error'), fc.constantFrom('POST', 'GET'), async (steps, redirect, requestMode, method) => {
+          const seen: { url: string; authorization: string | null; gitlab: number; body: string }[] = []
+          let i = 0
+          const fake: typeof fetch = async (input) => {
+            const r = input as Request
+            seen.push({ url: r.url, authorization: r.headers.get('authorization'), gitlab: [...r.headers.keys()].filter((h) => h.startsWith('x-gitlab-')).length, body: await r.text() })
+            const s = steps[Math.min(i++, steps.length - 1)] as (typeof steps)[number]
+            return new Response(s.status === 200 ? '{}' : null, { status: s.status, headers: s.location === undefined ? {} : { location: s.location } })
+          }
+          const f = createAuthenticatedFetch({ baseUrl: BASE, tokenSource: { getToken: async () => ({ token, source: 'self-issued', reason: 'fuzz' }) }, headers: { instance: { id: fx.instanceId, realm: 'self-managed' } }, fetch: fake, now: () => fx.now, ...(redirect === undefined ? {} : { redirect }) })
+          const init: RequestInit = { method, headers: { 'x-gitlab-caller': 'c', authorization: 'Bearer caller' }, ...(method === 'POST' ? { body: '{"current_file":{"file_name":"a","content_above_cursor":"","content_below_cursor":""}}' } : {}), ...(requestMode === undefined ? {} : { redirect: requestMode }) }
+          const out = await typedOutcomeAsync(() => f(`${BASE}/v2/code/completions`, init), 'authenticated fetch')
+          for (const r of seen) {
+            const u = new URL(r.url)
+            const inside = u.origin === 'https://gw.test' && (u.pathname === '/ai' || u.pathname.startsWith('/ai/'))
+            if (!inside) {
+              expect(r.authorization, r.url).toBeNull()
+              expect(r.gitlab, r.url).toBe(0)
+            } else if (u.pathname !== '/ai') expect(r.authorization).toBe(`Bearer ${token}`)
+          }
+          const following = requestMode === undefined && redirect === 'follow'
+          if (!following) expect(seen.length).toBeLessThanOrEqual(2) // the first attempt and the retry after a 401
+          expect(seen.length).toBeLessThanOrEqual(2 * 21)
+          if (!out.ok) expect(['ERR_GATEWAY_REDIRECT', 'ERR_INVALID_OPTIONS']).toContain(out.error.code)
+        }),
+        { numRuns: runs(1000) },
+      )
+    },
+    budget(60_000),
+  )
+})
+
+
+describe("fuzz: the emulator's request log", () => {
+  // Secrets of every shape the log must recognise, planted anywhere in a request: any header name, any body
+  // member (names included), array items, the query, the path. None may be stored; the log stays bounded.
+  const token = GOOD
+  const pem = FIXTURE_PEM
+  const SECRETS = [token, 'AKIAIOSFODNN7EXAMPLE', 'sk-proj-4fQ2n8XvL0pR7sT1uW3yZ5bD', 'glpat-Ab3Cd5Ef7Gh9Ij1Kl3Mn', 'ghp_16C7e42F292c6912E7710c838347Ae178B4a', 'xoxb-2634-5823-fake-token-value']
+  // a PEM block is checked by one of its inner lines
+  const planted = fc.constantFrom(...SECRETS.map((v) => ({ v, check: v })), { v: pem, check: pem.split('\n')[12] as string })
+  const wrap = fc.constantFrom((v: string) => v, (v: string) => `Bearer ${v}`, (v: string) => `x ${v} y`, (v: string) => `"${v}",`, (v: string) => `${v}.`, (v: string) => `k=${v}&`)
+  const secretText = fc.tuple(planted, wrap).map(([p, w]) => ({ text: w(p.v), secret: p.check }))
+  const jsonWith = (leaf: fc.Arbitrary<string>) =>
+    fc.letrec((tie) => ({
+      node: fc.oneof({ depthSize: 'small', withCrossShrink: true }, leaf, fc.string({ maxLength: 8 }), fc.integer(), fc.array(tie('node'), { maxLength: 4 }), fc.dictionary(fc.oneof(fc.string({ maxLength: 6 }), leaf), tie('node'), { maxKeys: 4 })),
+    })).node
+  const log = new RequestLog(() => fx.now, { maxEntries: 50, maxBytes: 64 * 1024, maxBodyBytes: 16 * 1024 })
+  const core = createGatewayCore({ jwks: toJwks([fx.key]), now: () => fx.now, log, gatewayKey: false })
+  const jwks = toJwks([fx.key])
+
+  it(
+    'no planted token or key is stored, whatever its place; at most maxEntries requests within maxBytes',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(secretText.chain((p) => fc.tuple(fc.constant(p), jsonWith(fc.constant(p.text)))), fc.string({ maxLength: 12 }).map((n) => `x-${n.replace(/[^a-z0-9-]/gi, '')}`), fc.constantFrom('header', 'body', 'query', 'path', 'name'), async ([planted, body], headerName, place) => {
+          const headers: Record<string, string> = { 'content-type': 'application/json', 'x-gitlab-authentication-type': 'oidc' }
+          if (place === 'header') headers[headerName] = planted.text.replace(/[\r\n"]/g, '')
+          let url = '/v2/code/completions'
+          if (place === 'query') url += `?p=${encodeURIComponent(planted.text)}&q=${planted.text.replace(/[^\w.-]/g, (c) => encodeURIComponent(c))}`
+          if (place === 'path') url = `/v1/prompts/${encodeURIComponent(planted.text)}`
+          const payload = place === 'name' ? { [planted.text]: 1 } : place === 'body' ? { nested: body, plain: planted.text } : { note: 'nothing' }
+          // one request alone (a fresh log), then the same into the long-lived bounded one
+          const alone = createGatewayCore({ jwks, now: () => fx.now, gatewayKey: false })
+          await alone.handle({ method: 'POST', url, headers, body: JSON.stringify(payload) })
+          expect(JSON.stringify(alone.requests).includes(planted.secret), `${place}: ${planted.text.slice(0, 40)}`).toBe(false)
+          await core.handle({ method: 'POST', url, headers, body: JSON.stringify(payload) })
+          const stored = JSON.stringify(core.requests)
+          expect(core.requests.length).toBeLessThanOrEqual(50)
+          expect(stored.length).toBeLessThan(64 * 1024 + 16 * 1024)
+        }),
+        { numRuns: runs(1000) },
+      )
+      expect(core.countRequests()).toBeLessThanOrEqual(50)
+    },
+    budget(60_000),
+  )
+})
+
 
 // ---------------------------------------------------------------------------------------------------
 
