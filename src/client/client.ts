@@ -34,7 +34,8 @@ import {
   type GatewayErrorContext,
   type ValidationIssue,
 } from './errors.js'
-import { authError, BodyReader, BodyReadStop, errorForResponse, readBody, type BodyReadOptions } from './responses.js'
+import { BodyReader, BodyReadStop, type BodyReadOptions } from '../body.js'
+import { authError, errorForResponse, readBody } from './responses.js'
 import { resolveClientOptions, type GatewayClientOptions, type ResolvedClientOptions } from './options.js'
 
 /** Per-call options of every endpoint method. */
