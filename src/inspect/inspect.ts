@@ -3,6 +3,7 @@
  * is sent. Clock-free and key-free (preflight adds time, audience, headers, scopes and, given keys,
  * the signature). Never throws, never quotes the token.
  */
+import { TextMemo } from '../memo.js'
 import type { Clock, Problem } from '../types.js'
 import { GATEWAY_MESSAGES, JOSE_REASONS } from './messages.js'
 import { deepFreeze, isAsciiString, joseCheckAlgorithm, joseDecodeClaims, joseDecodeHeader, joseLoad, type JoseFailure, type JoseLoad } from './jose.js'
@@ -136,10 +137,6 @@ function reportOf(value: unknown): TokenReport {
     let report = REPORT_CACHE.get(value)
     if (report === undefined) {
       report = inspect(value)
-      if (REPORT_CACHE.size >= REPORT_CACHE_MAX) {
-        const oldest = REPORT_CACHE.keys().next().value
-        if (oldest !== undefined) REPORT_CACHE.delete(oldest)
-      }
       REPORT_CACHE.set(value, report)
     }
     return copyReport(report)
@@ -149,8 +146,7 @@ function reportOf(value: unknown): TokenReport {
   }
 }
 
-const REPORT_CACHE = new Map<string, TokenReport>()
-const REPORT_CACHE_MAX = 128
+const REPORT_CACHE = new TextMemo<TokenReport>(128)
 const REPORT_CACHE_MAX_LENGTH = 16 * 1024
 
 function copyReport(r: TokenReport): TokenReport {

@@ -11,6 +11,7 @@
  * the signature against every key in order, the payload JSON, and the claims in _validate_claims order.
  */
 import { verify as cryptoVerify, type KeyObject } from 'node:crypto'
+import { TextMemo } from '../memo.js'
 import { JOSE_REASONS, missingRequiredClaimReason } from './messages.js'
 import { gatewayBytes, isAscii, pyBase64UrlDecode, pyInt, pyJsonLoads, pyTruthy, pyUtf8Decode } from './python.js'
 
@@ -242,8 +243,7 @@ export type HeaderDecode = { ok: true; header: Readonly<Record<string, unknown>>
 
 // Tokens from one issuer share their header segment; decoding it once saves a base64 + JSON parse
 // per request on the hot path. Results are frozen because they are shared.
-const HEADER_CACHE = new Map<string, HeaderDecode>()
-const HEADER_CACHE_MAX = 64
+const HEADER_CACHE = new TextMemo<HeaderDecode>(64)
 const HEADER_CACHE_MAX_SEGMENT = 1024
 
 /** Decode a header segment as _load does (cached; the header object is frozen and shared). */
@@ -251,13 +251,7 @@ export function joseDecodeHeader(segment: string): HeaderDecode {
   const cached = HEADER_CACHE.get(segment)
   if (cached !== undefined) return cached
   const result = decodeHeaderUncached(segment)
-  if (segment.length <= HEADER_CACHE_MAX_SEGMENT) {
-    if (HEADER_CACHE.size >= HEADER_CACHE_MAX) {
-      const oldest = HEADER_CACHE.keys().next().value
-      if (oldest !== undefined) HEADER_CACHE.delete(oldest)
-    }
-    HEADER_CACHE.set(segment, result)
-  }
+  if (segment.length <= HEADER_CACHE_MAX_SEGMENT) HEADER_CACHE.set(segment, result)
   return result
 }
 
@@ -296,12 +290,28 @@ function rs256Verify(parts: JwsParts, key: KeyObject): boolean {
 }
 
 /** Freeze a decoded JSON value (objects shared between reports must not be changed by one reader). */
-export function deepFreeze<T>(value: T, depth = 0): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value) && depth < 32) {
-    Object.freeze(value)
-    for (const k of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[k], depth + 1)
-  }
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') freezeTree(value, 0)
   return value
+}
+
+// On every decoded token (the scopes list alone holds ~40 strings): arrays walked by index and primitives
+// skipped without a call, where Object.keys on an array made a string per element.
+function freezeTree(value: object, depth: number): void {
+  if (depth >= 32 || Object.isFrozen(value)) return
+  Object.freeze(value)
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const x: unknown = value[i]
+      if (x !== null && typeof x === 'object') freezeTree(x, depth + 1)
+    }
+    return
+  }
+  const keys = Object.keys(value)
+  for (let i = 0; i < keys.length; i++) {
+    const x: unknown = (value as Record<string, unknown>)[keys[i] as string]
+    if (x !== null && typeof x === 'object') freezeTree(x, depth + 1)
+  }
 }
 
 function fail(stage: JoseStage, reason: string): JoseFailure {

@@ -5,6 +5,7 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto'
 import { CloudConnectorError } from '../errors.js'
+import { TextMemo } from '../memo.js'
 import type { Jwks } from '../keys/jwks.js'
 import type { Clock, HeadersInput, Problem, PublicRsaJwk, SigningKey, TokenResult } from '../types.js'
 import { headersToMap, parseAuthorization } from './headers.js'
@@ -366,14 +367,14 @@ function mismatchProblem(m: HeaderMismatch): Problem {
 // the same cached token many times), by the whole token text. The key set is the object given *and* what it
 // holds when asked: a set changed in place (a revoked key removed) is another trust set, whose verdicts
 // start afresh.
-const SIGNATURE_CACHE = new WeakMap<object, { snapshot: readonly unknown[]; keys: TrustedKey[]; verdicts: Map<string, boolean> }>()
+const SIGNATURE_CACHE = new WeakMap<object, { snapshot: readonly unknown[]; keys: TrustedKey[]; verdicts: TextMemo<boolean> }>()
 const SIGNATURE_CACHE_MAX = 256
 
 function signatureProblem(token: string, keysInput: Jwks | readonly (SigningKey | PublicRsaJwk)[]): Problem | undefined {
   const snapshot = keySetSnapshot(keysInput)
   let entry = SIGNATURE_CACHE.get(keysInput)
   if (entry === undefined || !sameSnapshot(entry.snapshot, snapshot)) {
-    entry = { snapshot, keys: toTrustedKeys(keysInput), verdicts: new Map() }
+    entry = { snapshot, keys: toTrustedKeys(keysInput), verdicts: new TextMemo(SIGNATURE_CACHE_MAX) }
     SIGNATURE_CACHE.set(keysInput, entry)
   }
   let good = entry.verdicts.get(token)
@@ -381,7 +382,6 @@ function signatureProblem(token: string, keysInput: Jwks | readonly (SigningKey 
     const load = joseLoad(token)
     if (!load.ok || joseCheckAlgorithm(load.parts.header) !== undefined) return undefined
     good = joseVerifySignature(load.parts, entry.keys, load.parts.header.kid).ok
-    if (entry.verdicts.size >= SIGNATURE_CACHE_MAX) entry.verdicts.clear()
     entry.verdicts.set(token, good)
   }
   if (good) return undefined

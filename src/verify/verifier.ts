@@ -32,6 +32,7 @@ import { DEFAULT_AUDIENCE, forbiddenMessage, GATEWAY_MESSAGES, headerMismatchMes
 import { judgeAccess, singlePrimitiveAccess, type EndpointAccess } from '../inspect/access.js'
 import { headerMismatches } from '../inspect/rules.js'
 import type { Jwks } from '../keys/jwks.js'
+import { TextMemo } from '../memo.js'
 import { fingerprint } from '../redact.js'
 import type { Clock, HeadersInput, Logger, SigningKey } from '../types.js'
 import { DEFAULT_FETCH_TIMEOUT_MS, discoverJwks, safeUrl } from './discovery.js'
@@ -327,7 +328,6 @@ export function createGatewayVerifier(options: GatewayVerifierOptions = {}): Gat
 
 /** What a verifier remembers of one token, identified by its whole text. */
 interface MemoEntry {
-  readonly token: string
   /** The parse (its header frozen: verdicts share it). */
   readonly parts: JwsParts
   /** The key set the signature verified against; a reloaded set is a new array, so a reload forgets it. */
@@ -339,38 +339,28 @@ interface MemoEntry {
 /**
  * One verifier's memory of the tokens it was sent: a service sends the same token for its whole lifetime,
  * and parsing it, decoding its claims (Python-exact UTF-8 and JSON) and verifying its signature are most of a
- * verification. Entries are found by the token's last characters (its signature: cheap to hash, where hashing
- * a fresh 2 KB string on every request costs more than the parse saved) and used only when the whole text is
- * identical, so two tokens sharing a signature segment — a duplicate-signature key can make one signature
- * verify over two different header.payload texts — never share an entry. Only tokens up to 16 KiB that parse
- * are kept, oldest dropped first.
+ * verification. An entry is used only when the whole text is identical (TextMemo), so two tokens sharing a
+ * signature segment — a duplicate-signature key can make one signature verify over two different
+ * header.payload texts — never share an entry. Only tokens up to 16 KiB that parse are kept.
  */
 class TokenMemo {
-  private readonly entries = new Map<string, MemoEntry>()
-  private readonly max: number
+  private readonly entries: TextMemo<MemoEntry>
   private readonly rememberVerified: boolean
 
   constructor(verifiedTokenCacheSize: number) {
     this.rememberVerified = verifiedTokenCacheSize > 0
-    this.max = this.rememberVerified ? verifiedTokenCacheSize : 256
+    this.entries = new TextMemo(this.rememberVerified ? verifiedTokenCacheSize : 256)
   }
 
   get(token: string): MemoEntry | undefined {
-    const hit = this.entries.get(memoKey(token))
-    return hit !== undefined && hit.token === token ? hit : undefined
+    return this.entries.get(token)
   }
 
   add(token: string, parts: JwsParts): MemoEntry | undefined {
     if (token.length > MEMO_MAX_TOKEN_CHARS) return undefined
     deepFreeze(parts.header)
-    const entry: MemoEntry = { token, parts }
-    const key = memoKey(token)
-    this.entries.delete(key)
-    if (this.entries.size >= this.max) {
-      const oldest = this.entries.keys().next().value
-      if (oldest !== undefined) this.entries.delete(oldest)
-    }
-    this.entries.set(key, entry)
+    const entry: MemoEntry = { parts }
+    this.entries.set(token, entry)
     return entry
   }
 
@@ -379,12 +369,7 @@ class TokenMemo {
   }
 }
 
-const MEMO_KEY_CHARS = 48
 const MEMO_MAX_TOKEN_CHARS = 16 * 1024
-
-function memoKey(token: string): string {
-  return token.length > MEMO_KEY_CHARS ? token.slice(-MEMO_KEY_CHARS) : token
-}
 
 interface ResolvedStrict {
   issuers?: string[]
