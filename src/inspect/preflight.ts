@@ -8,7 +8,7 @@ import { CloudConnectorError } from '../errors.js'
 import { TextMemo } from '../memo.js'
 import type { Jwks } from '../keys/jwks.js'
 import type { Clock, HeadersInput, Problem, PublicRsaJwk, SigningKey, TokenResult } from '../types.js'
-import { headersToMap, parseAuthorization } from './headers.js'
+import { GATEWAY_AUTH_HEADERS, headersToMap, parseAuthorization } from './headers.js'
 import {
   crashProblem,
   gatewayProblem,
@@ -157,7 +157,7 @@ function rankOf(p: Problem): number {
 }
 
 function run(input: PreflightInput): PreflightResult {
-  const headers = headersToMap(input.headers)
+  const headers = headersToMap(input.headers, GATEWAY_AUTH_HEADERS)
   const audience = input.audience ?? DEFAULT_AUDIENCE
   const found: Problem[] = []
 

@@ -13,7 +13,7 @@ import { Buffer } from 'node:buffer'
 import { KeyObject } from 'node:crypto'
 import { z } from 'zod'
 import { InvalidOptionsError, JwksError } from '../errors.js'
-import { headersToMap, parseAuthorization } from '../inspect/headers.js'
+import { GATEWAY_AUTH_HEADERS, headersToMap, parseAuthorization } from '../inspect/headers.js'
 import { stripEndWhere } from '../inspect/text.js'
 import {
   epochSeconds,
@@ -160,15 +160,6 @@ export interface GatewayVerifier {
  */
 export const UNKNOWN_KID_COOLDOWN_SECONDS = 30
 
-/** The only headers the gateway's authentication reads (lower case). */
-const GATEWAY_READS: ReadonlySet<string> = new Set([
-  'authorization',
-  'x-gitlab-authentication-type',
-  'x-gitlab-realm',
-  'x-gitlab-instance-id',
-  'x-gitlab-global-user-id',
-])
-
 export function createGatewayVerifier(options: GatewayVerifierOptions = {}): GatewayVerifier {
   const o = parseVerifierOptions(options)
   const store = new KeyStore(o)
@@ -180,7 +171,7 @@ export function createGatewayVerifier(options: GatewayVerifierOptions = {}): Gat
   async function authenticate(headers: HeadersInput, opts: AuthenticateOptions = {}): Promise<Verdict> {
     let token = ''
     try {
-      const h = headersToMap(headers, GATEWAY_READS)
+      const h = headersToMap(headers, GATEWAY_AUTH_HEADERS)
       const authorization = h.get('authorization')
       if (authorization === undefined) return { status: 401, error: GATEWAY_MESSAGES.noAuthorizationHeader, check: 'authorization' }
       const parsed = parseAuthorization(authorization)
