@@ -259,6 +259,7 @@ describe('options a deployment sets', () => {
     ['synced', null, 'must be { token, expiresAt } or a function that loads it'],
     ['now', new Date(0), 'must be a function returning the current Date'],
     ['featureSettingMap', ['complete_code'], 'must map unit primitive names to feature setting names'],
+    ['featureSettingMap', { complete_code: 1 }, '.complete_code must be a feature setting name, e.g. "code_completions"'],
     ['logger', 'console', 'must be an object with optional debug/info/warn/error methods'],
     ['logger', null, 'must be an object with optional debug/info/warn/error methods'],
   ])('options.%s = %j is refused: %s', (name, value, message) => {
