@@ -423,6 +423,11 @@ describe('the signature, given the trusted keys', () => {
     expect(codes(run({ token: `Bearer ${byOtherKey}`, verificationKeys: [fx.key] }))).toEqual(['error:TOKEN_BEARER_PREFIX'])
   })
 
+  it('is judged under a warning (a trailing newline the gateway’s server strips)', () => {
+    expect(codes(run({ token: `${byOtherKey}\n`, verificationKeys: [fx.key] }))).toEqual(['error:SIGNATURE_INVALID', 'warning:TOKEN_WHITESPACE'])
+    expect(run({ token: `${good}\n`, verificationKeys: [fx.key] }).ok).toBe(true)
+  })
+
   it('trusts only RSA keys: a JWK of another type carrying n and e is not a trusted key', () => {
     const jwk = fx.key.publicJwk
     expect(run({ verificationKeys: { keys: [{ ...jwk, kty: 'EC' }] } as never }).errors.map((e) => e.code)).toEqual(['SIGNATURE_INVALID'])
