@@ -56,6 +56,26 @@ function thrown(f: () => unknown): unknown {
   throw new Error('expected a throw')
 }
 
+/*
+ * Mutation testing (npm run mutation -- --mutate src/token/policy.ts): the surviving mutants left, and why
+ * none changes what a caller gets.
+ * - `loadedOnce` (its initial `false`, `!loadedOnce`, its reset in invalidate()): a loader's state is
+ *   'unknown' whenever the loaded token is not active, and a never-loaded token is not active, so the
+ *   flag never changes a decision. Likewise load()'s early return for an active loaded token is only
+ *   reachable when getToken() already knew the token active, in which case it does not call load(); and
+ *   so `force || loader`, and `known.state === 'unknown'` → true, only add a load() call that returns the
+ *   same token without asking the loader.
+ * - The decision memo (`decision === undefined` → true, the 256-entry bound, the '' placeholders of its
+ *   key): it only saves recomputing a pure function; its bound is memory, not behaviour.
+ * - `situation.policy ?? 'safe'` → '' and `s.synced ?? 'absent'` → '': both are only compared with other
+ *   values ('rails'; 'active', 'unknown', 'expired'), so '' behaves as the default.
+ * - `s.selfHostedFeatures ?? []` → ["Stryker was here"]: no feature setting has that name.
+ * - peekToken(): an empty unit primitive, an issuer without peekToken and the catch block emptied all end
+ *   in `undefined` anyway (decideTokenSource's throw and the TypeError are caught; an empty catch falls
+ *   off the function).
+ * - The selfIssued check with `typeof v === 'object'` → true accepts a function carrying getToken and
+ *   invalidate, which works as an issuer all the same.
+ */
 const OFFLINE = "The instance has an offline cloud license, which never syncs a CustomersDot token: every gateway call must carry a self-issued JWT, verified against the instance's own JWKS."
 const ONLINE_NOTHING =
   'No token for complete_code: the instance has an online cloud license but no synced CustomersDot token is stored (the hourly sync has not run or failed), and no signing key is configured. Provide the synced token (synced: { token, expiresAt } or a loader), or configure selfIssued (createTokenIssuer with the instance key).'
@@ -253,6 +273,7 @@ describe('options a deployment sets', () => {
     ['selfHostedFeatures', 'duo_chat', 'must be an array of feature setting names, e.g. ["code_completions", "duo_chat"]'],
     ['selfSignOverride', 1, 'must be a boolean or the text of CLOUD_CONNECTOR_SELF_SIGN_TOKENS'],
     ['selfIssued', { getToken: async () => ({}) }, 'must be a token issuer from createTokenIssuer()'],
+    ['selfIssued', { invalidate: () => undefined }, 'must be a token issuer from createTokenIssuer()'],
     ['selfIssued', null, 'must be a token issuer from createTokenIssuer()'],
     ['selfIssued', 'issuer', 'must be a token issuer from createTokenIssuer()'],
     ['synced', SYNCED_TOKEN, 'must be { token, expiresAt } or a function that loads it'],
