@@ -7,24 +7,14 @@
  */
 import { describe, expect, it } from 'vitest'
 import { endpointAccess, preflight, PreflightError, preflightOrThrow, toJwks, type PreflightInput, type PreflightResult } from '../src/index.js'
-import { loadCaseFixture } from './cases/fixture.js'
+import { caseClaims, loadCaseFixture } from './cases/fixture.js'
 import { b64urlJson, mintJwt } from './cases/mint.js'
 
 const fx = loadCaseFixture()
 const now = Math.floor(fx.now.getTime() / 1000)
 const clock = () => fx.now
 const header = { alg: 'RS256', typ: 'JWT', kid: fx.key.kid }
-const claims = {
-  iss: fx.issuer,
-  sub: fx.instanceId,
-  aud: ['gitlab-ai-gateway'],
-  iat: now,
-  nbf: now - 5,
-  exp: now + 3600,
-  jti: '0b8c4f3e-7d2a-4c55-9e0f-5a8d1c2b3e4f',
-  gitlab_realm: 'self-managed',
-  scopes: ['complete_code', 'duo_chat'],
-}
+const claims = caseClaims(fx)
 const token = (patch: Record<string, unknown> = {}, drop: string[] = []) => {
   const c: Record<string, unknown> = { ...claims, ...patch }
   for (const d of drop) delete c[d]

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { createGatewayVerifier, preflight, toJwks } from '../src/index.js'
-import { loadCaseFixture } from './cases/fixture.js'
+import { caseClaims, loadCaseFixture } from './cases/fixture.js'
 import { mintJwt } from './cases/mint.js'
 
 const fx = loadCaseFixture()
@@ -25,17 +25,7 @@ interface Request {
 
 const base = (): Request => ({
   header: { alg: 'RS256', typ: 'JWT', kid: fx.key.kid },
-  claims: {
-    iss: fx.issuer,
-    sub: fx.instanceId,
-    aud: ['gitlab-ai-gateway'],
-    iat: now,
-    nbf: now - 5,
-    exp: now + 3600,
-    jti: '0b8c4f3e-7d2a-4c55-9e0f-5a8d1c2b3e4f',
-    gitlab_realm: 'self-managed',
-    scopes: ['complete_code'],
-  },
+  claims: { ...caseClaims(fx), scopes: ['complete_code'] },
   signWith: 'instance',
   alg: 'RS256',
   scheme: 'Bearer',

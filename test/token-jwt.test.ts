@@ -10,6 +10,7 @@ import { createTokenIssuer, type ExternalTokenStore, type TokenIssuerOptions } f
 import { loadVerificationKey } from '../src/keys/index.js'
 import { buildClaims, canonicalJson, checkExtraClaims, readOwnToken, sha256, signJwt } from '../src/token/jwt.js'
 import { loadCaseFixture } from './cases/fixture.js'
+import { thrownBy } from './reliability/config.js'
 import { b64urlJson, mintJwt } from './cases/mint.js'
 
 const fx = loadCaseFixture()
@@ -28,14 +29,6 @@ const CLAIMS = {
 }
 const own = (header: unknown = HEADER, claims: unknown = CLAIMS) => mintJwt(header, claims, fx.key.privateKey!)
 
-function thrown(f: () => unknown): unknown {
-  try {
-    f()
-  } catch (e) {
-    return e
-  }
-  throw new Error('expected a throw')
-}
 
 /** { a: { a: ... { a: 'leaf' } } } with `levels` objects: the leaf is `levels` levels below the top. */
 function nested(levels: number): Record<string, unknown> {
@@ -84,7 +77,7 @@ describe('checkExtraClaims: what an extra claim may be', () => {
     ['a Date', new Date(0)],
     ['a Map', new Map([['a', 1]])],
   ])('refuses %s instead of a plain object', (_, value) => {
-    const err = thrown(() => checkExtraClaims(value, 'createTokenIssuer'))
+    const err = thrownBy(() => checkExtraClaims(value, 'createTokenIssuer'))
     expect(err).toBeInstanceOf(InvalidOptionsError)
     expect((err as InvalidOptionsError).message).toBe('createTokenIssuer: extraClaims must be a plain object of JSON values.')
     expect((err as InvalidOptionsError).issues).toEqual([{ path: 'extraClaims', message: 'must be a plain object' }])
@@ -92,7 +85,7 @@ describe('checkExtraClaims: what an extra claim may be', () => {
 
   it.each(['__proto__', 'constructor', 'prototype'])('refuses the prototype key %s as a claim name', (name) => {
     const extra = JSON.parse(`{"ok":1,"${name}":{"polluted":true}}`) as Record<string, unknown>
-    const err = thrown(() => checkExtraClaims(extra, 'issue()'))
+    const err = thrownBy(() => checkExtraClaims(extra, 'issue()'))
     expect(err).toBeInstanceOf(TokenError)
     expect(err).toMatchObject({ code: 'ERR_RESERVED_CLAIM', claim: name })
     expect((err as TokenError).message).toBe(`issue(): extra claim name "${name}" is not allowed (it is an object prototype key); rename the claim.`)
@@ -107,7 +100,7 @@ describe('checkExtraClaims: what an extra claim may be', () => {
     ['a class instance', { u: new URL('https://x.test') }, 'extraClaims.u', 'must be a JSON value (string, number, boolean, null, array or plain object), not an object of type URL'],
     ['a nested "__proto__" key', { o: JSON.parse('{"__proto__":{"polluted":true}}') as unknown }, 'extraClaims.o.__proto__', 'is not an allowed key'],
   ])('refuses %s, naming the path', (_, extra, path, message) => {
-    const err = thrown(() => checkExtraClaims(extra, 'issue()'))
+    const err = thrownBy(() => checkExtraClaims(extra, 'issue()'))
     expect(err).toBeInstanceOf(InvalidOptionsError)
     expect((err as InvalidOptionsError).message).toBe(`issue(): ${path} ${message}`)
     expect((err as InvalidOptionsError).issues).toEqual([{ path, message }])
@@ -118,10 +111,10 @@ describe('checkExtraClaims: what an extra claim may be', () => {
     expect(checkExtraClaims({ deep: nested(32) }, 'issue()')).toEqual({ deep: nested(32) })
     const path = `extraClaims.deep${'.a'.repeat(33)}`
     const message = 'is nested deeper than 32 levels (or is circular)'
-    expect(thrown(() => checkExtraClaims({ deep: nested(33) }, 'issue()'))).toMatchObject({ message: `issue(): ${path} ${message}`, issues: [{ path, message }] })
+    expect(thrownBy(() => checkExtraClaims({ deep: nested(33) }, 'issue()'))).toMatchObject({ message: `issue(): ${path} ${message}`, issues: [{ path, message }] })
     const list: unknown[] = []
     list.push(list)
-    const cyclic = thrown(() => checkExtraClaims({ list }, 'issue()')) as InvalidOptionsError
+    const cyclic = thrownBy(() => checkExtraClaims({ list }, 'issue()')) as InvalidOptionsError
     expect(cyclic).toBeInstanceOf(InvalidOptionsError)
     expect(cyclic.message).toBe(`issue(): extraClaims.list${'[0]'.repeat(33)} ${message}`)
   })

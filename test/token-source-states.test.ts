@@ -10,6 +10,7 @@ import { InvalidOptionsError } from '../src/errors.js'
 import { createTokenIssuer, createTokenSource, decideTokenSource, type TokenIssuer, type TokenSituation, type TokenSourceOptions } from '../src/token/index.js'
 import type { TokenRequest, TokenResult } from '../src/types.js'
 import { loadCaseFixture } from './cases/fixture.js'
+import { rejection, thrownBy } from './reliability/config.js'
 
 const fx = loadCaseFixture()
 const NOW = fx.now // 2026-02-01T12:00:00Z
@@ -38,23 +39,7 @@ function recordingIssuer() {
   return rec
 }
 
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p
-  } catch (e) {
-    return e
-  }
-  throw new Error('expected a rejection')
-}
 
-function thrown(f: () => unknown): unknown {
-  try {
-    f()
-  } catch (e) {
-    return e
-  }
-  throw new Error('expected a throw')
-}
 
 /*
  * Mutation testing (npm run mutation -- --mutate src/token/policy.ts): the surviving mutants left, and why
@@ -284,20 +269,20 @@ describe('options a deployment sets', () => {
     ['logger', 'console', 'must be an object with optional debug/info/warn/error methods'],
     ['logger', null, 'must be an object with optional debug/info/warn/error methods'],
   ])('options.%s = %j is refused: %s', (name, value, message) => {
-    const err = thrown(() => createTokenSource({ license: 'offline-cloud', [name]: value } as TokenSourceOptions)) as InvalidOptionsError
+    const err = thrownBy(() => createTokenSource({ license: 'offline-cloud', [name]: value } as TokenSourceOptions)) as InvalidOptionsError
     expect(err).toBeInstanceOf(InvalidOptionsError)
     expect(err.message).toBe(`createTokenSource: options.${name}${message.startsWith('.') ? '' : ' '}${message}`)
     expect(err.issues[0]?.path).toMatch(new RegExp(`^options\\.${name}`))
   })
 
   it('names the field to fix in issues: a synced value, a feature setting, the override text', () => {
-    expect(thrown(() => createTokenSource({ license: 'online-cloud', synced: { token: '', expiresAt: NOW } }))).toMatchObject({
+    expect(thrownBy(() => createTokenSource({ license: 'online-cloud', synced: { token: '', expiresAt: NOW } }))).toMatchObject({
       issues: [{ path: 'options.synced.token', message: 'is empty (GitLab would send "Bearer " and the gateway answers 401)' }],
     })
-    expect(thrown(() => createTokenSource({ license: 'online-cloud', selfHostedFeatures: ['duo_chat', 'complete_code'] }))).toMatchObject({
+    expect(thrownBy(() => createTokenSource({ license: 'online-cloud', selfHostedFeatures: ['duo_chat', 'complete_code'] }))).toMatchObject({
       issues: [{ path: 'options.selfHostedFeatures.1', message: '"complete_code" is a unit primitive, not a feature setting; its feature setting is "code_completions"' }],
     })
-    expect(thrown(() => createTokenSource({ license: 'online-cloud', selfSignOverride: 'enabled' }))).toMatchObject({
+    expect(thrownBy(() => createTokenSource({ license: 'online-cloud', selfSignOverride: 'enabled' }))).toMatchObject({
       issues: [{ path: 'options.selfSignOverride', message: 'is not a boolean text' }],
     })
   })
@@ -319,18 +304,18 @@ describe('options a deployment sets', () => {
 
 describe('decideTokenSource: input and reasons not covered by the decision table', () => {
   it('refuses a missing unit primitive, an unknown license and an empty feature setting, naming the field', () => {
-    expect(thrown(() => decideTokenSource({ license: 'none' }, 42 as never))).toMatchObject({
+    expect(thrownBy(() => decideTokenSource({ license: 'none' }, 42 as never))).toMatchObject({
       message: 'decideTokenSource: unitPrimitive must be a non-empty string, e.g. "complete_code".',
       issues: [{ path: 'unitPrimitive', message: 'is required' }],
     })
     for (const situation of [undefined, { license: 'offline' }]) {
-      expect(thrown(() => decideTokenSource(situation as never, 'complete_code'))).toMatchObject({
+      expect(thrownBy(() => decideTokenSource(situation as never, 'complete_code'))).toMatchObject({
         message: 'decideTokenSource: situation.license must be one of "online-cloud", "offline-cloud", "legacy", "none".',
         issues: [{ path: 'situation.license', message: 'is not a license kind' }],
       })
     }
     for (const featureSetting of ['', 7]) {
-      expect(thrown(() => decideTokenSource({ license: 'none' }, 'complete_code', featureSetting as never))).toMatchObject({
+      expect(thrownBy(() => decideTokenSource({ license: 'none' }, 'complete_code', featureSetting as never))).toMatchObject({
         message: 'decideTokenSource: featureSetting must be a feature setting name, e.g. "duo_agent_platform", or undefined.',
         issues: [{ path: 'featureSetting', message: 'must be a non-empty string' }],
       })
