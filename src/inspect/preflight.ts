@@ -231,9 +231,11 @@ function run(input: PreflightInput): PreflightResult {
     const now = epochSeconds(new Date(nowMs))
     const leeway = Math.max(0, input.leewaySeconds ?? 0)
 
-    // Signature, when the trusted keys are known and the structure is sound.
-    if (input.verificationKeys !== undefined && token !== undefined && !found.some((p) => p.severity === 'error' && rankOf(p) < 49)) {
-      const sig = signatureProblem(token, input.verificationKeys)
+    // Signature, when the trusted keys are known and the token decodes the gateway's way (a wrong
+    // scheme or authentication type does not stop the finding: the user fixes both at once).
+    if (input.verificationKeys !== undefined && token !== undefined && !found.some((p) => p.severity === 'error' && rankOf(p) >= 40 && rankOf(p) < 49)) {
+      // as the gateway receives it: HTTP strips the trailing whitespace a token may carry (a warning, not an error)
+      const sig = signatureProblem(token.trim(), input.verificationKeys)
       if (sig) found.push(sig)
     }
 
