@@ -705,7 +705,7 @@ class ResponseStream implements GatewayStream {
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<string> {
-    if (this.#used) throw new GatewayError('ERR_GATEWAY_RESPONSE_INVALID', 'This gateway stream was already read; a stream can be read once.', { requestId: this.requestId })
+    if (this.#used) throw new GatewayResponseError('This gateway stream was already read; a stream can be read once.', { requestId: this.requestId })
     this.#used = true
     const decoder = new TextDecoder()
     let done = false

@@ -118,6 +118,8 @@ export interface KeyRing {
 
 /** The ring cannot do what was asked in its current state (rotation count, unknown or duplicate kid, last key). */
 export class KeyRingError extends CloudConnectorError {
+  static override readonly codes = ['ERR_KEYRING_STATE'] as const
+  declare readonly code: (typeof KeyRingError.codes)[number]
   readonly kid: string | undefined
   readonly keyCount: number
   constructor(message: string, details: { kid?: string; keyCount: number }) {

@@ -108,6 +108,8 @@ function loadMsw(): Promise<Msw> {
 
 /** msw could not be loaded: the handlers need it installed next to the SDK. */
 export class MswMissingError extends CloudConnectorError {
+  static override readonly codes = ['ERR_MSW_MISSING'] as const
+  declare readonly code: (typeof MswMissingError.codes)[number]
   constructor(cause: unknown) {
     super(
       'ERR_MSW_MISSING',
