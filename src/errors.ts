@@ -9,7 +9,7 @@ import type { EmulatorError } from './emulator/server.js'
 import type { PreflightError } from './inspect/preflight.js'
 import type { KeyRingError } from './keys/ring.js'
 import type { TokenShapeError } from './testing/assertions.js'
-import type { MswMissingError } from './testing/msw.js'
+import type { MswMissingError } from './testing/msw-missing.js'
 
 /** All codes, in one place, so that the union type below stays exhaustive. */
 export const ERROR_CODES = [

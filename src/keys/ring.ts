@@ -21,7 +21,8 @@
 import { KeyObject } from 'node:crypto'
 import { z } from 'zod'
 import { CloudConnectorError, InvalidOptionsError, KeyError } from '../errors.js'
-import type { Clock, Logger, SigningKey } from '../types.js'
+import { toLog, type Logger } from '../log.js'
+import type { Clock, SigningKey } from '../types.js'
 import { toJwks, type Jwks } from './jwks.js'
 
 /** How long the AI Gateway caches an issuer's JWKS: 24 h. */
@@ -138,7 +139,7 @@ export function createKeyRing(options: KeyRingOptions = {}): KeyRing {
   const clock: Clock = options.now ?? (() => new Date())
   const strict = options.strict ?? false
   const publishDelaySeconds = options.publishDelaySeconds ?? DEFAULT_PUBLISH_DELAY_SECONDS
-  const logger = options.logger
+  const logger = toLog(options.logger)
   const delayMs = publishDelaySeconds * 1000
 
   const slots: Slot[] = []

@@ -1,8 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
-import { audiencesFor, builtInCatalog, hasFreeAccess, normalizeAddOnName, parseCutOffDate, resolveEntitlements, type Catalog } from '../catalog/index.js'
+import { builtInCatalog } from '../catalog/builtin.js'
+import type { Catalog } from '../catalog/catalog.js'
+import { audiencesFor, hasFreeAccess, normalizeAddOnName, resolveEntitlements } from '../catalog/entitlements.js'
+import { parseCutOffDate } from '../catalog/schema.js'
 import { CatalogError, InvalidOptionsError, TokenError } from '../errors.js'
-import type { Clock, CloudConnectorClaims, JwtHeader, Logger, Realm, SigningKey, TokenRequest, TokenResult, TokenSource } from '../types.js'
+import { toLog, type Logger } from '../log.js'
+import type { Clock, CloudConnectorClaims, JwtHeader, Realm, SigningKey, TokenRequest, TokenResult, TokenSource } from '../types.js'
 import { createTokenCache, type ExternalTokenStore, type TokenCache } from './cache.js'
 import {
   DEFAULT_TTL_SECONDS,
@@ -33,7 +37,7 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
   // Rails hands the issuer the normalised names of the purchased add-ons (`uniq_normalized_add_on_names`).
   const addOns = [...new Set((opts.addOns ?? []).map(normalizeAddOnName))]
   const strict = opts.strict === true
-  const logger = opts.logger
+  const logger = toLog(opts.logger)
   const signer = opts.signer
   const keyInput = opts.key
   const baseExtraClaims = checkExtraClaims(opts.extraClaims, 'createTokenIssuer')

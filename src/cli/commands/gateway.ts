@@ -7,7 +7,7 @@ import {
   startEmulator,
 } from '../sdk.js'
 import { CliFailure, echo, flag, httpUrl, integer, list, parse, required, sourceOf, str, UsageError } from '../args.js'
-import { printJson, progress, shownUrl, styleFor, visible, warn } from '../io.js'
+import { cliLogger, printJson, progress, shownUrl, styleFor, visible, warn } from '../io.js'
 import { EXIT, explain, findingLines } from '../explain.js'
 import type { Command } from '../main.js'
 import { loadKeyFile } from './keys.js'
@@ -60,7 +60,7 @@ export const checkModel: Command = {
     let gatewayUrl: string
     let instance: Pick<InstanceArgs, 'issuer' | 'instanceId' | 'realm' | 'scopes'> & { hostName: string | undefined }
     if (gatewayArg === undefined) {
-      const emulator = await startEmulator({})
+      const emulator = await startEmulator({ logger: cliLogger(io, flag(p, 'verbose')) })
       stop = () => emulator.stop()
       gatewayUrl = emulator.gatewayUrl
       const { issuer, instanceId, realm, hostName } = emulator.instance
@@ -75,18 +75,18 @@ export const checkModel: Command = {
     const waiting = progress(io, flag(p, 'json'))
     const checked = `${style.bold('checked')}  model '${visible(model)}' at ${visible(shownUrl(endpoint))} through ${stop ? 'the embedded gateway emulator' : shownUrl(gatewayUrl)}`
     try {
-      const source = scopes.length === 0 ? createTokenSource({ policy, license, selfIssued: issuer }) : fixedScopes(issuer, scopes)
+      const source = scopes.length === 0 ? createTokenSource({ policy, license, selfIssued: issuer, logger: cliLogger(io, flag(p, 'verbose')) }) : fixedScopes(issuer, scopes)
       const client = createGatewayClient({
         baseUrl: gatewayUrl,
         tokenSource: source,
         timeout,
         // what preflight lets through but a person must see (a token expiring mid-request, no aud...)
-        logger: {
-          warn: (event, fields) => {
-            if (event === 'gateway.preflight_warning') warn(io, String(fields['message']))
-            if (event === 'gateway.retry') waiting.update(`retrying after ${String(fields['status'] ?? fields['error'])} (retry ${String(fields['retry'])}, in ${String(fields['delayMs'])} ms)`)
+        logger: cliLogger(io, flag(p, 'verbose'), {
+          warn: (fields, message) => {
+            if (fields['event'] === 'gateway.preflight_warning') warn(io, String(message))
+            if (fields['event'] === 'gateway.retry') waiting.update(`retrying after ${String(fields['status'] ?? fields['error'])} (retry ${String(fields['retry'])}, in ${String(fields['delayMs'])} ms)`)
           },
-        },
+        }),
         headers: { instance: { id: instanceId, realm, ...(hostName ? { hostName } : {}) } },
       })
       const answer = await waiting.waitFor(`waiting for the gateway at ${shownUrl(gatewayUrl)} (--timeout ${timeout} ms)`, client.checkModelConfiguration({
@@ -183,6 +183,7 @@ export const serve: Command = {
     const key = keyFile ? await loadKeyFile(keyFile) : undefined
     const emulator = await startEmulator({
       port,
+      logger: cliLogger(io, flag(p, 'verbose')),
       ...(key ? { key } : {}),
       failingModels: Object.fromEntries(list(p, 'fail-model').map((name) => [name, { status: 503, reason: 'Service Unavailable' }])),
       bypassAuth: flag(p, 'bypass-auth'),

@@ -1,6 +1,6 @@
 import { builtInCatalog, createTokenIssuer, UUID_NOT_SET, type Realm, type TokenIssuer } from '../sdk.js'
-import { echo, httpUrl, list, required, sourceOf, str, UsageError, type OptionSpec, type Parsed } from '../args.js'
-import { warn, type CliIo } from '../io.js'
+import { echo, flag, httpUrl, list, required, sourceOf, str, UsageError, type OptionSpec, type Parsed } from '../args.js'
+import { cliLogger, warn, type CliIo } from '../io.js'
 import { loadKeyFile } from './keys.js'
 
 /** The flags that describe an instance, shared by `mint` and `check-model --gateway`. */
@@ -36,7 +36,7 @@ export async function instanceFrom(command: string, p: Parsed, io: CliIo, extra:
     if (!builtInCatalog.addOns.has(a)) throw new UsageError(`--add-on '${echo(a)}' is not an add-on; known: ${[...builtInCatalog.addOns.keys()].sort().join(', ')}.`)
   }
   const key = await loadKeyFile(keyFile)
-  const issuer = createTokenIssuer({ issuer: issuerUrl, instanceId, realm, key, addOns, ...extra })
+  const issuer = createTokenIssuer({ issuer: issuerUrl, instanceId, realm, key, addOns, logger: cliLogger(io, flag(p, 'verbose')), ...extra })
   // what the gateway accepts but is probably wrong: on stderr, in the CLI's words where it has its own
   for (const w of issuer.warnings) warn(io, instanceId === UUID_NOT_SET && w.startsWith('instanceId is "uuid-not-set"') ? UUID_NOT_SET_WARNING : w)
   return { issuer, issuerUrl, instanceId, realm, scopes: list(p, 'scope') }

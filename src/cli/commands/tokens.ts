@@ -11,7 +11,7 @@ import {
   type Problem,
 } from '../sdk.js'
 import { CliFailure, echo, flag, httpUrl, instant, integer, list, parse, str, UsageError } from '../args.js'
-import { printJson, progress, readTokenArg, readUserFile, shownPath, shownUrl, styleFor, visible, warn } from '../io.js'
+import { cliLogger, printJson, progress, readTokenArg, readUserFile, shownPath, shownUrl, styleFor, visible, warn } from '../io.js'
 import type { Command } from '../main.js'
 import { finding, findingLines, firstSentence, oneLine, type Finding } from '../explain.js'
 import { hostOf, instanceFrom, INSTANCE_OPTIONS } from './instance.js'
@@ -185,12 +185,12 @@ export const verify: Command = {
       ...(jwks.length > 0 ? { jwks } : {}),
       ...(issuerUrls.length > 0 ? { issuerUrls } : {}),
       ...(fetchTimeoutMs === undefined ? {} : { fetchTimeoutMs }),
-      logger: {
-        warn: (event, fields) => {
-          if (event !== 'gateway_verifier.issuer_failed') return
-          failedIssuers.push({ issuer: shownUrl(String(fields['issuer'])), code: String(fields['code']), reason: oneLine(firstSentence(String(fields['message'])).replace(/^(?:OIDC discovery for|Fetching the key set of) \S+?(?: failed)?: /, '')) })
+      logger: cliLogger(io, flag(p, 'verbose'), {
+        warn: (fields, message) => {
+          if (fields['event'] !== 'gateway_verifier.issuer_failed') return
+          failedIssuers.push({ issuer: shownUrl(String(fields['issuer'])), code: String(fields['code']), reason: oneLine(firstSentence(String(message)).replace(/^(?:OIDC discovery for|Fetching the key set of) \S+?(?: failed)?: /, '')) })
         },
-      },
+      }),
     })
     const scope = str(p, 'scope')
     const audience = str(p, 'audience')
