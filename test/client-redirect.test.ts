@@ -1,7 +1,8 @@
 /**
  * Redirects, over real loopback sockets (not msw: what matters is what fetch itself does with a 3xx).
  * By default the client refuses them: the token and the body (api key included) never go to a URL the
- * caller did not configure, and nothing is retried. `redirect: 'follow'` follows them as fetch does.
+ * caller did not configure, and nothing is retried. `redirect: 'follow'` follows them by fetch's rules, but the
+ * token and the `x-gitlab-*` headers go only to URLs under `baseUrl`.
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -117,7 +118,7 @@ describe('client: redirects', () => {
     expect(target.seen).toHaveLength(0)
   })
 
-  it("redirect: 'follow' follows a 307 and re-sends the POST to the target", async () => {
+  it("redirect: 'follow' follows a 307 to another origin and re-sends the POST, without the token or any x-gitlab-* header", async () => {
     const r = await client({ redirect: 'follow' }).codeCompletions(BODY)
     expect(r.status).toBe(200)
     expect(r.data.choices[0]?.text).toBe('return a + b')
@@ -126,21 +127,73 @@ describe('client: redirects', () => {
     expect(target.seen[0]?.method).toBe('POST')
     expect(JSON.parse(target.seen[0]?.body ?? '')).toEqual(SENT)
     expect(target.seen[0]?.body).toBe(gateway.seen[0]?.body)
+    expect(target.seen[0]?.headers['content-length']).toBe(String(Buffer.byteLength(target.seen[0]?.body ?? '')))
+    // the gateway got the whole request; the other origin none of the gateway-only headers
+    expect(gateway.seen[0]?.headers['authorization']).toBe(`Bearer ${TOKEN}`)
+    expect(Object.keys(gateway.seen[0]?.headers ?? {}).filter((h) => h.startsWith('x-gitlab-')).length).toBeGreaterThan(3)
+    expect(target.seen[0]?.headers['authorization']).toBeUndefined()
+    expect(Object.keys(target.seen[0]?.headers ?? {}).filter((h) => h.startsWith('x-gitlab-'))).toEqual([])
   })
 
-  it("redirect: 'follow' and a redirect loop: fetch gives up, and that is a NetworkError, not GatewayRedirectError", async () => {
+  it("redirect: 'follow' — a same-origin hop outside baseUrl gets no token; a hop back under baseUrl gets it again", async () => {
+    // baseUrl has a path prefix; the server sends /gw/... to /elsewhere/..., and /elsewhere/... back to /gw/x/...
+    const site = loopback((seen): { status: number; headers: Record<string, string>; body?: string } => {
+      if (seen.url === '/gw/v2/code/completions') return { status: 308, headers: { location: '/elsewhere/v2/code/completions' } }
+      if (seen.url === '/elsewhere/v2/code/completions') return { status: 307, headers: { location: '/gw/x/v2/code/completions' } }
+      return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(SUGGESTION) }
+    })
+    const url = await site.listen()
+    try {
+      const c = createGatewayClient({ baseUrl: `${url}/gw`, tokenSource: fixedSource(TOKEN), headers: { instance: INSTANCE }, now, redirect: 'follow' })
+      const r = await c.codeCompletions(BODY)
+      expect(r.data).toEqual(SUGGESTION)
+      expect(site.seen.map((x) => x.url)).toEqual(['/gw/v2/code/completions', '/elsewhere/v2/code/completions', '/gw/x/v2/code/completions'])
+      expect(site.seen.map((x) => x.headers['authorization'])).toEqual([`Bearer ${TOKEN}`, undefined, `Bearer ${TOKEN}`])
+      expect(site.seen.map((x) => x.headers['x-gitlab-instance-id'])).toEqual([INSTANCE.id, undefined, INSTANCE.id])
+      expect(site.seen.map((x) => JSON.parse(x.body))).toEqual([SENT, SENT, SENT])
+    } finally {
+      await site.close()
+    }
+  })
+
+  it("redirect: 'follow' — a 303 becomes a GET without the body or its headers", async () => {
+    status = 303
+    const r = await client({ redirect: 'follow' }).codeCompletions(BODY)
+    expect(r.status).toBe(200)
+    expect(target.seen[0]?.method).toBe('GET')
+    expect(target.seen[0]?.body).toBe('')
+    expect(target.seen[0]?.headers['content-type']).toBeUndefined()
+    expect(target.seen[0]?.headers['content-length']).toBeUndefined()
+  })
+
+  it("redirect: 'follow' and a redirect loop: GatewayRedirectError after fetch's limit of 20 redirects, nothing retried", async () => {
     const loop = loopback((seen) => ({ status: 307, headers: { location: seen.url } }))
     const url = await loop.listen()
     try {
       const c = createGatewayClient({ baseUrl: url, tokenSource: fixedSource(TOKEN), headers: { instance: INSTANCE }, now, redirect: 'follow' })
-      const e = (await rejection(c.codeCompletions(BODY, { retry: false }))) as NetworkError
-      expect(e).toBeInstanceOf(NetworkError)
-      expect(e.code).toBe('ERR_NETWORK')
-      expect(e.message).toContain('redirect count exceeded')
-      // fetch's limit: the first request and 20 redirects
+      const e = (await rejection(c.codeCompletions(BODY))) as GatewayRedirectError
+      expect(e).toBeInstanceOf(GatewayRedirectError)
+      expect(e.code).toBe('ERR_GATEWAY_REDIRECT')
+      expect(e.message).toBe('codeCompletions: POST /v2/code/completions was redirected more than 20 times (a redirect loop?); the last one was not followed.')
+      expect(e).toMatchObject({ endpoint: 'codeCompletions', status: 307, attempts: 1 })
+      // the first request and 20 redirects
       expect(loop.seen).toHaveLength(21)
     } finally {
       await loop.close()
+    }
+  })
+
+  it("redirect: 'follow' — a Location that is not http(s) is not followed", async () => {
+    const odd = loopback(() => ({ status: 302, headers: { location: 'file:///etc/passwd' } }))
+    const url = await odd.listen()
+    try {
+      const c = createGatewayClient({ baseUrl: url, tokenSource: fixedSource(TOKEN), headers: { instance: INSTANCE }, now, redirect: 'follow' })
+      const e = (await rejection(c.codeCompletions(BODY))) as GatewayRedirectError
+      expect(e).toBeInstanceOf(GatewayRedirectError)
+      expect(e.message).toBe('codeCompletions: the AI Gateway answered POST /v2/code/completions with a redirect (302) to a location that is not an http(s) URL; it was not followed.')
+      expect(odd.seen).toHaveLength(1)
+    } finally {
+      await odd.close()
     }
   })
 

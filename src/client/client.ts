@@ -34,7 +34,9 @@ import {
   type GatewayErrorContext,
   type ValidationIssue,
 } from './errors.js'
-import { authError, BodyReader, BodyReadStop, errorForResponse, readBody, type BodyReadOptions } from './responses.js'
+import { BodyReader, BodyReadStop, type BodyReadOptions } from '../body.js'
+import { authError, errorForResponse, readBody } from './responses.js'
+import { isGatewayOnlyHeader, isRedirect, nextHop, relativePath, type BaseLocation, type Hop } from './redirects.js'
 import { resolveClientOptions, type GatewayClientOptions, type ResolvedClientOptions } from './options.js'
 
 /** Per-call options of every endpoint method. */
@@ -202,7 +204,7 @@ class Client implements GatewayClient {
     this.#ky = ky.create({
       prefixUrl: o.prefix,
       timeout: o.timeout,
-      ...(o.redirect === 'error' ? { redirect: 'error' as const, fetch: noRedirectFetch(o.fetch) } : o.fetch === undefined ? {} : { fetch: o.fetch }),
+      ...(o.redirect === 'error' ? { redirect: 'error' as const, fetch: noRedirectFetch(o.fetch) } : { redirect: 'manual' as const, fetch: followingFetch(o.fetch, o) }),
       retry: 0,
       throwHttpErrors: false,
     })
@@ -418,12 +420,10 @@ class Client implements GatewayClient {
     const kyOptions: KyOptions = { method: def.method, headers: base }
     if (options.timeout !== undefined) kyOptions.timeout = options.timeout
     let bodyBytes: Uint8Array | undefined
-    if (bodyText !== undefined && this.#o.redirect === 'error') {
+    if (bodyText !== undefined) {
       bodyBytes = Buffer.from(bodyText)
       // a stream body has no length of its own: send the exact one, as Rails does
       base['content-length'] = String(bodyBytes.byteLength)
-    } else if (bodyText !== undefined) {
-      kyOptions.body = bodyText
     }
     if (signal !== undefined) kyOptions.signal = signal
     // with the static headers, the default timeout and the endpoint's own primitive, preflight's inputs are fixed
@@ -844,8 +844,7 @@ const NO_WINDOW: RequestInit = Object.freeze({ window: null }) as RequestInit
  * (movax01h/ai-gateway `ai_gateway/api/v1/prompts/invoke.py`: "to signal to the client the model has produced an error"),
  * not for a misdirected connection, and GitLab's HTTP client does not repeat it.
  * A stream has no source, so fetch passes the 421 through; the client sends the exact Content-Length itself
- * and makes a new stream for each of its own attempts. With `redirect: 'follow'` the body stays a string:
- * fetch must be able to replay it for a 307/308, and then it also replays it once after a 421.
+ * and makes a new stream for each of its own attempts, and for each redirect it follows (`followingFetch`).
  */
 function oneShotBody(bytes: Uint8Array): ReadableStream<Uint8Array> {
   return new ReadableStream({
@@ -854,6 +853,30 @@ function oneShotBody(bytes: Uint8Array): ReadableStream<Uint8Array> {
       controller.close()
     },
   })
+}
+
+/**
+ * The fetch the client's ky instance calls with `redirect: 'follow'`: every hop is sent with `redirect: 'manual'`
+ * and followed here (`redirects.ts`), as the fetch adapter does, so that the token and the `X-Gitlab-*` headers
+ * go only to URLs under the base URL (fetch's own following keeps them on a same-origin path outside it, and
+ * the identity headers on another origin). The body is re-streamed for every hop (see `oneShotBody`).
+ */
+function followingFetch(custom: typeof fetch | undefined, base: BaseLocation): typeof fetch {
+  return async (input, init) => {
+    const send = custom ?? globalThis.fetch
+    const first = new Request(input, init)
+    const bytes = first.body === null ? undefined : new Uint8Array(await first.arrayBuffer())
+    let hop: Hop = { url: new URL(first.url), method: first.method, headers: new Headers(first.headers), body: bytes }
+    const ctx = { method: first.method, path: relativePath(base, hop.url), requestId: first.headers.get('x-request-id') ?? undefined }
+    for (let hops = 0; ; hops++) {
+      const headers = new Headers(hop.headers)
+      if (relativePath(base, hop.url) === undefined) for (const name of [...headers.keys()]) if (isGatewayOnlyHeader(name)) headers.delete(name)
+      const body = hop.body === undefined ? undefined : oneShotBody(hop.body as Uint8Array)
+      const response = await send(new Request(hop.url, { method: hop.method, headers, body, duplex: 'half', signal: first.signal, redirect: 'manual' } as RequestInit))
+      if (!isRedirect(response) || !response.headers.has('location')) return response
+      hop = await nextHop('createGatewayClient', hop, response, hops, { ...ctx, status: response.status })
+    }
+  }
 }
 
 /** fetch's rejection of a redirect when `redirect: 'error'` (undici: TypeError "fetch failed", cause "unexpected redirect"). */
@@ -934,6 +957,10 @@ function formatIssues(issues: readonly ValidationIssue[]): string {
  * so they are never attached as `cause`; only the system error behind a network failure is.
  */
 function transportError(e: unknown, signal: AbortSignal | undefined, ctx: GatewayErrorContext, timeout: number | false): unknown {
+  // a redirect `followingFetch` would not follow: named after the call, with its context
+  if (e instanceof GatewayRedirectError && e.endpoint === undefined) {
+    return new GatewayRedirectError(e.message.replace(/^createGatewayClient: /, `${ctx.endpoint ?? 'request'}: `), { ...ctx, ...(e.status === undefined ? {} : { status: e.status }) })
+  }
   if (e instanceof CloudConnectorError) return e
   const where = `${ctx.method ?? ''} ${ctx.path ?? ''}`.trim()
   const rid = ctx.requestId === undefined ? '' : ` (request id ${ctx.requestId})`

@@ -14,6 +14,7 @@ import { Authorizer, secretsInBody, type Authorization } from './auth.js'
 import { accessFor, tokenUnitPrimitiveOf } from '../inspect/access.js'
 import { endpointForPath, UNAUTHENTICATED_PATHS } from './endpoints.js'
 import { GatewayRedirectError } from './errors.js'
+import { isGatewayOnlyHeader, isRedirect, nextHop, relativePath } from './redirects.js'
 import { resolveFetchOptions, type AuthenticatedFetchOptions, type ResolvedFetchOptions } from './options.js'
 import { authError, readBody } from './responses.js'
 
@@ -143,9 +144,9 @@ export function createAuthenticatedFetch(options: AuthenticatedFetchOptions): ty
     if (req.mode === 'manual') return response
     const location = response.headers.get('location')
     if (req.mode === 'follow' && location === null) return response
-    await response.body?.cancel().catch(() => undefined)
-    const where = `${ctx.method} ${ctx.path}`
     if (req.mode === 'error') {
+      await response.body?.cancel().catch(() => undefined)
+      const where = `${ctx.method} ${ctx.path}`
       throw new GatewayRedirectError(
         `fetch: the AI Gateway answered ${where} (x-request-id ${ctx.requestId}) with a redirect (${ctx.status}). createAuthenticatedFetch does not ` +
           `follow redirects, so neither the token nor the body went anywhere else. Set baseUrl to the gateway's final URL (e.g. https:// ` +
@@ -153,24 +154,8 @@ export function createAuthenticatedFetch(options: AuthenticatedFetchOptions): ty
         ctx,
       )
     }
-    let next: URL | undefined
-    try {
-      next = new URL(location ?? '', req.url)
-    } catch {
-      next = undefined
-    }
-    if (next === undefined || (next.protocol !== 'http:' && next.protocol !== 'https:')) {
-      throw new GatewayRedirectError(`fetch: the AI Gateway answered ${where} with a redirect (${ctx.status}) to a location that is not an http(s) URL; it was not followed.`, ctx)
-    }
-    if (hops >= MAX_REDIRECTS) {
-      throw new GatewayRedirectError(`fetch: ${where} was redirected more than ${MAX_REDIRECTS} times (a redirect loop?); the last one was not followed.`, ctx)
-    }
-    // fetch's rules (fetch spec, HTTP-redirect fetch, step 12): 303, and 301/302 after a POST, become a GET
-    // without a body; 307 and 308 repeat the method and the body.
-    const toGet = (ctx.status === 303 && req.method !== 'GET' && req.method !== 'HEAD') || ((ctx.status === 301 || ctx.status === 302) && req.method === 'POST')
-    const headers = new Headers(req.headers)
-    if (toGet) for (const name of REQUEST_BODY_HEADERS) headers.delete(name)
-    return dispatch(send, { ...req, url: next, method: toGet ? 'GET' : req.method, headers, body: toGet ? undefined : req.body }, hops + 1)
+    const next = await nextHop('fetch', req, response, hops, ctx)
+    return dispatch(send, { ...req, ...next, body: next.body as ArrayBuffer | undefined }, hops + 1)
   }
 
   /** Route one outgoing request (the caller's own, or a redirect hop) by where it goes. */
@@ -180,7 +165,7 @@ export function createAuthenticatedFetch(options: AuthenticatedFetchOptions): ty
     // Not the gateway (or a public gateway path): never a token, never the identity headers. A redirect hop
     // here is sent by hand too, so that where it leads next is decided by the same rules.
     const headers = new Headers(req.headers)
-    for (const name of [...headers.keys()]) if (name === 'authorization' || name.startsWith('x-gitlab-')) headers.delete(name)
+    for (const name of [...headers.keys()]) if (isGatewayOnlyHeader(name)) headers.delete(name)
     const response = await send(
       new Request(req.url, { method: req.method, headers, ...(req.body === undefined ? {} : { body: req.body }), signal: req.signal, redirect: 'manual' }),
     )
@@ -236,17 +221,9 @@ interface RedirectContext {
   attempts: number
 }
 
-/** fetch's limit (fetch spec, HTTP-redirect fetch, step 5). */
-const MAX_REDIRECTS = 20
-/** Dropped with the body when a redirect turns a request into a GET (fetch spec: request-body-header names). */
-const REQUEST_BODY_HEADERS = ['content-encoding', 'content-language', 'content-location', 'content-type', 'content-length']
 /** What fetch labels a string body with when the caller gives no content type. */
 const FETCH_STRING_CONTENT_TYPE = 'text/plain;charset=UTF-8'
 
-function isRedirect(response: Response): boolean {
-  const s = response.status
-  return s === 301 || s === 302 || s === 303 || s === 307 || s === 308
-}
 
 /** Whether the caller chose the content type, rather than fetch labelling a string body `text/plain`. */
 function contentTypeGiven(input: string | URL | Request, init: RequestInit | undefined): boolean {
@@ -257,15 +234,6 @@ function contentTypeGiven(input: string | URL | Request, init: RequestInit | und
 }
 
 // ---------------------------------------------------------------------------------------------
-
-/** The path below the base URL, or `undefined` for a URL that is not under it. */
-function relativePath(o: ResolvedFetchOptions, url: URL): string | undefined {
-  if (url.origin !== o.baseUrl.origin) return undefined
-  const p = url.pathname
-  if (o.basePath === '') return p
-  if (p === o.basePath) return '/'
-  return p.startsWith(`${o.basePath}/`) ? p.slice(o.basePath.length) : undefined
-}
 
 function unitPrimitiveFor(o: ResolvedFetchOptions, url: URL, request: Request, fromTable: string | undefined): string | undefined {
   const option = o.unitPrimitive

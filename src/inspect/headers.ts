@@ -7,8 +7,20 @@ import type { HeadersInput } from '../types.js'
 import { isOws, stripWhere } from './text.js'
 
 /**
+ * The only headers the gateway's authentication reads (lower case): the verifier and preflight keep just these
+ * of the ~16 a request carries.
+ */
+export const GATEWAY_AUTH_HEADERS: ReadonlySet<string> = new Set([
+  'authorization',
+  'x-gitlab-authentication-type',
+  'x-gitlab-realm',
+  'x-gitlab-instance-id',
+  'x-gitlab-global-user-id',
+])
+
+/**
  * The headers as the gateway's authentication sees them: lower-case name → value. Never throws.
- * `only` (lower-case names) keeps just those: the verifier reads five headers of the ~16 a request carries.
+ * `only` (lower-case names) keeps just those (e.g. GATEWAY_AUTH_HEADERS).
  */
 export function headersToMap(headers: HeadersInput | undefined | null, only?: ReadonlySet<string>): Map<string, string> {
   const out = new Map<string, string>()

@@ -3,10 +3,11 @@
  * is sent. Clock-free and key-free (preflight adds time, audience, headers, scopes and, given keys,
  * the signature). Never throws, never quotes the token.
  */
+import { TextMemo } from '../memo.js'
 import type { Clock, Problem } from '../types.js'
 import { GATEWAY_MESSAGES, JOSE_REASONS } from './messages.js'
-import { deepFreeze, isAsciiString, joseCheckAlgorithm, joseDecodeClaims, joseDecodeHeader, joseLoad, type JoseFailure, type JoseLoad } from './jose.js'
-import { pyBase64UrlDecode, pyInt } from './python.js'
+import { deepFreeze, isAsciiString, joseCheckAlgorithm, joseDecodeClaims, joseDecodeHeader, joseLoad, type JoseFailure, type JoseLoad, type JwsParts } from './jose.js'
+import { pyBase64UrlDecode, pyInt, pyUtf8Decode, type PyDecoded } from './python.js'
 import { isOws, stripEndWhere } from './text.js'
 import { timeProblems } from './time.js'
 
@@ -136,10 +137,6 @@ function reportOf(value: unknown): TokenReport {
     let report = REPORT_CACHE.get(value)
     if (report === undefined) {
       report = inspect(value)
-      if (REPORT_CACHE.size >= REPORT_CACHE_MAX) {
-        const oldest = REPORT_CACHE.keys().next().value
-        if (oldest !== undefined) REPORT_CACHE.delete(oldest)
-      }
       REPORT_CACHE.set(value, report)
     }
     return copyReport(report)
@@ -149,8 +146,7 @@ function reportOf(value: unknown): TokenReport {
   }
 }
 
-const REPORT_CACHE = new Map<string, TokenReport>()
-const REPORT_CACHE_MAX = 128
+const REPORT_CACHE = new TextMemo<TokenReport>(128)
 const REPORT_CACHE_MAX_LENGTH = 16 * 1024
 
 function copyReport(r: TokenReport): TokenReport {
@@ -209,7 +205,7 @@ function inspect(value: unknown): TokenReport {
   // so no whitespace, no prefix, no stray characters.
   if (isAsciiString(value)) {
     const load = joseLoad(value, true)
-    if (load.ok && load.parts.clean && value.indexOf('.', value.indexOf('.') + 1) === value.lastIndexOf('.')) return analyse(value, true, problems, length, load)
+    if (load.ok && load.parts.clean && value.indexOf('.', value.indexOf('.') + 1) === value.lastIndexOf('.')) return analyseLoaded(load.parts, problems, length)
     if (/^[A-Za-z0-9_\-.]*$/.test(value) && !(length === 6 && value.toLowerCase() === 'bearer')) return analyse(value, true, problems, length)
   }
 
@@ -285,7 +281,7 @@ function reasonForAsIs(gatewayView: string): string {
   return joseCheckAlgorithm(load.parts.header) ?? JOSE_REASONS.signatureFailed
 }
 
-function analyse(core: string, clean: boolean, problems: Problem[], length: number, preloaded?: JoseLoad): TokenReport {
+function analyse(core: string, clean: boolean, problems: Problem[], length: number): TokenReport {
   const segmentTexts = core.split('.')
   const segments = segmentTexts.length
 
@@ -301,11 +297,13 @@ function analyse(core: string, clean: boolean, problems: Problem[], length: numb
     return finish({ kind: 'opaque', problems, length, segments, ...(resembles ? { resembles } : {}) })
   }
 
-  const load = preloaded ?? joseLoad(core)
+  const load = joseLoad(core)
   const report: TokenReport = { kind: 'malformed', problems, length, segments }
   const headerText = segmentTexts[0] ?? ''
-  const header = joseDecodeHeader(headerText)
-  if (header.ok) report.header = header.header
+  // the load decoded the same first segment when it succeeded
+  const header = load.ok ? undefined : joseDecodeHeader(headerText)
+  if (load.ok) report.header = load.parts.header
+  else if (header?.ok) report.header = header.header
 
   if (segments !== 3) {
     const isJwe = segments === 5 && report.header !== undefined && Object.hasOwn(report.header, 'enc')
@@ -331,9 +329,14 @@ function analyse(core: string, clean: boolean, problems: Problem[], length: numb
   const signatureText = segmentTexts[2] ?? ''
   // Each segment in python-jose's order; every defect is reported, each with the reason python-jose
   // would give if it were the first one.
-  if (!header.ok) problems.push(headerProblem(header, headerText))
-  const payloadBytes = load.ok ? load.parts.payload : pyBase64UrlDecode(payloadText)
-  if (payloadBytes === undefined) problems.push(segmentProblem('PAYLOAD_NOT_BASE64URL', 'payload', payloadText, JOSE_REASONS.invalidPayloadPadding))
+  if (header !== undefined && !header.ok) problems.push(headerProblem(header, headerText))
+  let payload: PyDecoded | undefined
+  if (load.ok) payload = load.parts.payload
+  else {
+    const bytes = pyBase64UrlDecode(payloadText)
+    if (bytes !== undefined) payload = pyUtf8Decode(bytes)
+  }
+  if (payload === undefined) problems.push(segmentProblem('PAYLOAD_NOT_BASE64URL', 'payload', payloadText, JOSE_REASONS.invalidPayloadPadding))
   if (!load.ok && pyBase64UrlDecode(signatureText) === undefined) {
     problems.push(segmentProblem('SIGNATURE_NOT_BASE64URL', 'signature', signatureText, JOSE_REASONS.invalidCryptoPadding))
   }
@@ -355,6 +358,19 @@ function analyse(core: string, clean: boolean, problems: Problem[], length: numb
     }
   }
 
+  return judgeDecoded(report, payload)
+}
+
+/** A clean three-segment token, already loaded: its segment texts need no second look. */
+function analyseLoaded(parts: JwsParts, problems: Problem[], length: number): TokenReport {
+  const report: TokenReport = { kind: 'malformed', problems, length, segments: 3 }
+  report.header = parts.header
+  return judgeDecoded(report, parts.payload)
+}
+
+/** The header's algorithm, then the claims (python-jose's order after the segments), for a report whose segments are read. */
+function judgeDecoded(report: TokenReport, payload: PyDecoded | undefined): TokenReport {
+  const problems = report.problems
   if (report.header !== undefined) {
     const algReason = joseCheckAlgorithm(report.header)
     if (algReason !== undefined) problems.push(algorithmProblem(report.header, algReason))
@@ -369,8 +385,8 @@ function analyse(core: string, clean: boolean, problems: Problem[], length: numb
     }
   }
 
-  if (payloadBytes !== undefined) {
-    const decoded = joseDecodeClaims(payloadBytes)
+  if (payload !== undefined) {
+    const decoded = joseDecodeClaims(payload)
     if (decoded.ok) {
       report.claims = deepFreeze(decoded.claims)
       claimFormatProblems(decoded.claims, problems)

@@ -11,8 +11,9 @@
  * the signature against every key in order, the payload JSON, and the claims in _validate_claims order.
  */
 import { verify as cryptoVerify, type KeyObject } from 'node:crypto'
+import { TextMemo } from '../memo.js'
 import { JOSE_REASONS, missingRequiredClaimReason } from './messages.js'
-import { gatewayBytes, isAscii, pyBase64UrlDecode, pyInt, pyJsonLoads, pyTruthy, pyUtf8Decode } from './python.js'
+import { gatewayBytes, isAscii, pyBase64UrlDecode, pyInt, pyJsonLoads, pyTruthy, pyUtf8Decode, type PyDecoded } from './python.js'
 
 export type JoseStage =
   | 'segments'
@@ -30,14 +31,19 @@ export type JoseStage =
 export interface JwsParts {
   header: Readonly<Record<string, unknown>>
   headerSegment: string
-  payload: Buffer
-  signature: Buffer
+  /**
+   * The payload as python-jose's `payload.decode("utf-8")` gives it: its text, or the UnicodeDecodeError's
+   * message (python-jose raises it only after the signature check).
+   */
+  payload: PyDecoded
   /** The signing input as sent; turned into bytes only when a signature is checked. */
   signingInputText: string
-  /** The signature segment as sent. */
+  /** The signature segment as sent; decoded only when a signature is checked. */
   signatureSegment: string
   /** True when every segment is plain base64url (no padding, no "+" or "/", nothing skipped): the common case. */
   clean: boolean
+  /** The signature's bytes: set by the load when the segment needed the exact decoder, else by the first check. */
+  signature?: Buffer
   /** The signing input's bytes, filled in by the first signature check (however many keys are tried). */
   signingInputBytes?: Buffer
 }
@@ -68,40 +74,71 @@ export function joseLoad(token: string, ascii: boolean = isAsciiString(token)): 
   const headerSegment = token.slice(0, firstDot)
   const header = joseDecodeHeader(headerSegment)
   if (!header.ok) return header
-  const payload = decodeSegment(token.slice(firstDot + 1, lastDot), ascii)
-  if (payload === undefined) return fail('payload-base64', JOSE_REASONS.invalidPayloadPadding)
-  const signatureSegment = token.slice(lastDot + 1)
-  const signature = decodeSegment(signatureSegment, ascii)
-  if (signature === undefined) return fail('signature-base64', JOSE_REASONS.invalidCryptoPadding)
-  const clean = ascii && header.canonical && payload.canonical && signature.canonical
-  return {
-    ok: true,
-    parts: {
-      header: header.header,
-      headerSegment,
-      payload: payload.bytes,
-      signature: signature.bytes,
-      signingInputText: token.slice(0, lastDot),
-      signatureSegment,
-      clean,
-    },
+  const payloadSegment = token.slice(firstDot + 1, lastDot)
+  let payload: PyDecoded
+  let clean = ascii && header.canonical
+  // The payload is decoded into scratch space and only its text kept; the signature is only checked for
+  // being base64 here (decoding it again costs less than allocating its bytes for a token that never
+  // reaches the check, like every token inspectToken reads).
+  const payloadBytes = plainBase64Url(payloadSegment, ascii)
+  if (payloadBytes !== undefined) {
+    payload = pyUtf8Decode(payloadBytes)
+    clean &&= isCanonical(payloadSegment)
+  } else {
+    const bytes = pyBase64UrlDecode(payloadSegment)
+    if (bytes === undefined) return fail('payload-base64', JOSE_REASONS.invalidPayloadPadding)
+    payload = pyUtf8Decode(bytes)
+    clean = false
   }
+  const signatureSegment = token.slice(lastDot + 1)
+  let signature: Buffer | undefined
+  if (plainBase64Url(signatureSegment, ascii) !== undefined) clean &&= isCanonical(signatureSegment)
+  else {
+    signature = pyBase64UrlDecode(signatureSegment)
+    if (signature === undefined) return fail('signature-base64', JOSE_REASONS.invalidCryptoPadding)
+    clean = false
+  }
+  const parts: JwsParts = { header: header.header, headerSegment, payload, signingInputText: token.slice(0, lastDot), signatureSegment, clean }
+  if (signature !== undefined) parts.signature = signature
+  return { ok: true, parts }
 }
 
 /**
- * python-jose's base64url_decode of one segment. For ASCII text, Node's decoder gives Python's bytes
- * whenever it consumed every character: it accepts the same alphabets and skips anything else, so a
- * result of exactly floor(3n/4) bytes means nothing was skipped or cut at "=". Anything else goes
- * through the exact emulation.
+ * python-jose's base64url_decode of a segment that Node's decoder reads the same way, into scratch space
+ * (valid until the next call); undefined when the exact emulation is needed. For ASCII text, Node's decoder
+ * gives Python's bytes whenever it consumed every character: it accepts the same alphabets and skips anything
+ * else, so a result of exactly floor(3n/4) bytes means nothing was skipped or cut at "=".
  */
-function decodeSegment(segment: string, ascii: boolean): { bytes: Buffer; canonical: boolean } | undefined {
+function plainBase64Url(segment: string, ascii: boolean): Buffer | undefined {
   const n = segment.length
-  if (ascii && n % 4 !== 1) {
-    const bytes = Buffer.from(segment, 'base64url')
-    if (bytes.length === (n * 3) >> 2) return { bytes, canonical: segment.indexOf('+') < 0 && segment.indexOf('/') < 0 }
-  }
-  const bytes = pyBase64UrlDecode(segment)
-  return bytes === undefined ? undefined : { bytes, canonical: false }
+  if (!ascii || n % 4 === 1) return undefined
+  const expected = (n * 3) >> 2
+  const out = scratch(expected)
+  const written = out.write(segment, 0, 'base64url')
+  return written === expected ? out.subarray(0, written) : undefined
+}
+
+/** No "+" or "/": what other verifiers accept as base64url. */
+function isCanonical(segment: string): boolean {
+  return segment.indexOf('+') < 0 && segment.indexOf('/') < 0
+}
+
+// One buffer for bytes that are read and dropped within a synchronous call (nothing else can run meanwhile).
+let SCRATCH = Buffer.allocUnsafeSlow(16 * 1024)
+const SCRATCH_MAX = 64 * 1024
+
+function scratch(bytes: number): Buffer {
+  if (bytes <= SCRATCH.length) return SCRATCH
+  // a segment larger than the cap (only the verifier without strict mode takes one) gets its own buffer
+  if (bytes > SCRATCH_MAX) return Buffer.allocUnsafeSlow(bytes)
+  SCRATCH = Buffer.allocUnsafeSlow(SCRATCH_MAX)
+  return SCRATCH
+}
+
+/** The signature's bytes (decoded on the first check, then kept with the parts). */
+function signatureOf(parts: JwsParts): Buffer {
+  if (parts.signature === undefined) parts.signature = Buffer.from(parts.signatureSegment, 'base64url')
+  return parts.signature
 }
 
 /** _verify_signature's first two checks. Returns the reason, or undefined when the alg is RS256. */
@@ -154,9 +191,8 @@ export function joseVerifySignature(
   return fail('signature', JOSE_REASONS.signatureFailed)
 }
 
-/** jwt.decode's payload step: UTF-8, JSON, must be an object. */
-export function joseDecodeClaims(payload: Uint8Array): { ok: true; claims: Record<string, unknown> } | JoseFailure {
-  const text = pyUtf8Decode(payload)
+/** jwt.decode's payload step: UTF-8 (decoded by the load), JSON, must be an object. */
+export function joseDecodeClaims(text: PyDecoded): { ok: true; claims: Record<string, unknown> } | JoseFailure {
   if (!text.ok) return fail('payload-json', JOSE_REASONS.invalidPayloadStringPrefix + text.message)
   const parsed = pyJsonLoads(text.text)
   if (!parsed.ok) {
@@ -242,8 +278,7 @@ export type HeaderDecode = { ok: true; header: Readonly<Record<string, unknown>>
 
 // Tokens from one issuer share their header segment; decoding it once saves a base64 + JSON parse
 // per request on the hot path. Results are frozen because they are shared.
-const HEADER_CACHE = new Map<string, HeaderDecode>()
-const HEADER_CACHE_MAX = 64
+const HEADER_CACHE = new TextMemo<HeaderDecode>(64)
 const HEADER_CACHE_MAX_SEGMENT = 1024
 
 /** Decode a header segment as _load does (cached; the header object is frozen and shared). */
@@ -251,13 +286,7 @@ export function joseDecodeHeader(segment: string): HeaderDecode {
   const cached = HEADER_CACHE.get(segment)
   if (cached !== undefined) return cached
   const result = decodeHeaderUncached(segment)
-  if (segment.length <= HEADER_CACHE_MAX_SEGMENT) {
-    if (HEADER_CACHE.size >= HEADER_CACHE_MAX) {
-      const oldest = HEADER_CACHE.keys().next().value
-      if (oldest !== undefined) HEADER_CACHE.delete(oldest)
-    }
-    HEADER_CACHE.set(segment, result)
-  }
+  if (segment.length <= HEADER_CACHE_MAX_SEGMENT) HEADER_CACHE.set(segment, result)
   return result
 }
 
@@ -288,7 +317,7 @@ function signingInput(parts: JwsParts): Buffer {
 
 function rs256Verify(parts: JwsParts, key: KeyObject): boolean {
   try {
-    return cryptoVerify('sha256', signingInput(parts), key, parts.signature)
+    return cryptoVerify('sha256', signingInput(parts), key, signatureOf(parts))
   } catch {
     // cryptography's verify() raises InvalidSignature for anything malformed: python-jose reads False
     return false
@@ -296,12 +325,28 @@ function rs256Verify(parts: JwsParts, key: KeyObject): boolean {
 }
 
 /** Freeze a decoded JSON value (objects shared between reports must not be changed by one reader). */
-export function deepFreeze<T>(value: T, depth = 0): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value) && depth < 32) {
-    Object.freeze(value)
-    for (const k of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[k], depth + 1)
-  }
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') freezeTree(value, 0)
   return value
+}
+
+// On every decoded token (the scopes list alone holds ~40 strings): arrays walked by index and primitives
+// skipped without a call, where Object.keys on an array made a string per element.
+function freezeTree(value: object, depth: number): void {
+  if (depth >= 32 || Object.isFrozen(value)) return
+  Object.freeze(value)
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const x: unknown = value[i]
+      if (x !== null && typeof x === 'object') freezeTree(x, depth + 1)
+    }
+    return
+  }
+  const keys = Object.keys(value)
+  for (let i = 0; i < keys.length; i++) {
+    const x: unknown = (value as Record<string, unknown>)[keys[i] as string]
+    if (x !== null && typeof x === 'object') freezeTree(x, depth + 1)
+  }
 }
 
 function fail(stage: JoseStage, reason: string): JoseFailure {

@@ -5,9 +5,10 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto'
 import { CloudConnectorError } from '../errors.js'
+import { TextMemo } from '../memo.js'
 import type { Jwks } from '../keys/jwks.js'
 import type { Clock, HeadersInput, Problem, PublicRsaJwk, SigningKey, TokenResult } from '../types.js'
-import { headersToMap, parseAuthorization } from './headers.js'
+import { GATEWAY_AUTH_HEADERS, headersToMap, parseAuthorization } from './headers.js'
 import {
   crashProblem,
   gatewayProblem,
@@ -158,7 +159,7 @@ function rankOf(p: Problem): number {
 }
 
 function run(input: PreflightInput): PreflightResult {
-  const headers = headersToMap(input.headers)
+  const headers = headersToMap(input.headers, GATEWAY_AUTH_HEADERS)
   const audience = input.audience ?? DEFAULT_AUDIENCE
   const found: Problem[] = []
 
@@ -232,9 +233,11 @@ function run(input: PreflightInput): PreflightResult {
     const now = epochSeconds(new Date(nowMs))
     const leeway = Math.max(0, input.leewaySeconds ?? 0)
 
-    // Signature, when the trusted keys are known and the structure is sound.
-    if (input.verificationKeys !== undefined && token !== undefined && !found.some((p) => p.severity === 'error' && rankOf(p) < 49)) {
-      const sig = signatureProblem(token, input.verificationKeys)
+    // Signature, when the trusted keys are known and the token decodes the gateway's way (a wrong
+    // scheme or authentication type does not stop the finding: the user fixes both at once).
+    if (input.verificationKeys !== undefined && token !== undefined && !found.some((p) => p.severity === 'error' && rankOf(p) >= 40 && rankOf(p) < 49)) {
+      // as the gateway receives it: HTTP strips the trailing whitespace a token may carry (a warning, not an error)
+      const sig = signatureProblem(token.trim(), input.verificationKeys)
       if (sig) found.push(sig)
     }
 
@@ -368,14 +371,14 @@ function mismatchProblem(m: HeaderMismatch): Problem {
 // the same cached token many times), by the whole token text. The key set is the object given *and* what it
 // holds when asked: a set changed in place (a revoked key removed) is another trust set, whose verdicts
 // start afresh.
-const SIGNATURE_CACHE = new WeakMap<object, { snapshot: readonly unknown[]; keys: TrustedKey[]; verdicts: Map<string, boolean> }>()
+const SIGNATURE_CACHE = new WeakMap<object, { snapshot: readonly unknown[]; keys: TrustedKey[]; verdicts: TextMemo<boolean> }>()
 const SIGNATURE_CACHE_MAX = 256
 
 function signatureProblem(token: string, keysInput: Jwks | readonly (SigningKey | PublicRsaJwk)[]): Problem | undefined {
   const snapshot = keySetSnapshot(keysInput)
   let entry = SIGNATURE_CACHE.get(keysInput)
   if (entry === undefined || !sameSnapshot(entry.snapshot, snapshot)) {
-    entry = { snapshot, keys: toTrustedKeys(keysInput), verdicts: new Map() }
+    entry = { snapshot, keys: toTrustedKeys(keysInput), verdicts: new TextMemo(SIGNATURE_CACHE_MAX) }
     SIGNATURE_CACHE.set(keysInput, entry)
   }
   let good = entry.verdicts.get(token)
@@ -383,7 +386,6 @@ function signatureProblem(token: string, keysInput: Jwks | readonly (SigningKey 
     const load = joseLoad(token)
     if (!load.ok || joseCheckAlgorithm(load.parts.header) !== undefined) return undefined
     good = joseVerifySignature(load.parts, entry.keys, load.parts.header.kid).ok
-    if (entry.verdicts.size >= SIGNATURE_CACHE_MAX) entry.verdicts.clear()
     entry.verdicts.set(token, good)
   }
   if (good) return undefined

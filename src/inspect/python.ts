@@ -641,7 +641,8 @@ export type PyContains = { ok: true; value: boolean } | { ok: false; error: 'Typ
 /** Python's `needle in container` for a string needle and a JSON container. */
 export function pyContains(container: unknown, needle: string): PyContains {
   if (typeof container === 'string') return { ok: true, value: container.includes(needle) }
-  if (Array.isArray(container)) return { ok: true, value: container.some((x) => x === needle) }
+  // `in` on a list compares with ==: a str equals only an equal str, which is what includes() finds for a string needle
+  if (Array.isArray(container)) return { ok: true, value: container.includes(needle) }
   if (container !== null && typeof container === 'object') return { ok: true, value: Object.hasOwn(container, needle) }
   return { ok: false, error: 'TypeError', message: `argument of type '${pyTypeName(container)}' is not iterable` }
 }

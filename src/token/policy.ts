@@ -399,7 +399,9 @@ const sourceOptionsSchema = z.strictObject({
     })
     .optional(),
   now: fn<Clock>('must be a function returning the current Date').optional(),
-  featureSettingMap: z.record(z.string(), z.string(), { error: 'must map unit primitive names to feature setting names' }).optional(),
+  featureSettingMap: z
+    .record(z.string(), z.string({ error: 'must be a feature setting name, e.g. "code_completions"' }), { error: 'must map unit primitive names to feature setting names' })
+    .optional(),
   logger: z.custom<Logger>((v) => !!v && typeof v === 'object', { error: 'must be an object with optional debug/info/warn/error methods' }).optional(),
 })
 

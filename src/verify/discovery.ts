@@ -5,7 +5,7 @@
  * gateway reads the body of any response as JSON); header URLs such as `jku` or `x5u` are never
  * followed.
  */
-import { readAtMost, utf8Text } from '../body.js'
+import { BodyReader, BodyReadStop } from '../body.js'
 import { JwksError } from '../errors.js'
 
 export interface DiscoveryOptions {
@@ -136,13 +136,20 @@ async function getJson(
       target.username = ''
       target.password = ''
     }
-    const res = await doFetch(target.toString(), { method: 'GET', headers, signal: AbortSignal.timeout(timeoutMs) })
-    // the timeout's signal also bounds the body: a server that stalls mid-body fails as a timeout
-    const body = await readAtMost(res, MAX_DISCOVERY_BYTES, true)
-    complete = body.complete
-    text = utf8Text(body.bytes)
+    const signal = AbortSignal.timeout(timeoutMs)
+    const res = await doFetch(target.toString(), { method: 'GET', headers, signal })
+    // the reader listens to the timeout's signal itself, so a server that stalls mid-body fails as a timeout
+    // (a body longer than the cap, declared or streamed, is not read past it)
+    try {
+      text = await new BodyReader(res, { maxBytes: MAX_DISCOVERY_BYTES, overflow: 'fail', signal }).text()
+      complete = true
+    } catch (e) {
+      if (!(e instanceof BodyReadStop) || e.kind !== 'too-large') throw e
+      text = ''
+      complete = false
+    }
   } catch (e) {
-    const timedOut = e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')
+    const timedOut = (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) || (e instanceof BodyReadStop && e.kind !== 'too-large')
     const detail = timedOut ? `no answer within ${timeoutMs} ms` : describeFetchError(e)
     throw new JwksError(code, `${what} failed: GET ${safeUrl(url)}: ${detail}. The gateway skips an issuer it cannot reach: check the URL (AIGW_GITLAB_URL / AIGW_CUSTOMER_PORTAL_URL) and that the gateway host can reach it.`, {
       url: safeUrl(url),

@@ -13,7 +13,7 @@ import { Buffer } from 'node:buffer'
 import { KeyObject } from 'node:crypto'
 import { z } from 'zod'
 import { InvalidOptionsError, JwksError } from '../errors.js'
-import { headersToMap, parseAuthorization } from '../inspect/headers.js'
+import { GATEWAY_AUTH_HEADERS, headersToMap, parseAuthorization } from '../inspect/headers.js'
 import { stripEndWhere } from '../inspect/text.js'
 import {
   epochSeconds,
@@ -32,6 +32,7 @@ import { DEFAULT_AUDIENCE, forbiddenMessage, GATEWAY_MESSAGES, headerMismatchMes
 import { judgeAccess, singlePrimitiveAccess, type EndpointAccess } from '../inspect/access.js'
 import { headerMismatches } from '../inspect/rules.js'
 import type { Jwks } from '../keys/jwks.js'
+import { TextMemo } from '../memo.js'
 import { fingerprint } from '../redact.js'
 import { toLog, type Log, type Logger } from '../log.js'
 import type { Clock, HeadersInput, SigningKey } from '../types.js'
@@ -160,15 +161,6 @@ export interface GatewayVerifier {
  */
 export const UNKNOWN_KID_COOLDOWN_SECONDS = 30
 
-/** The only headers the gateway's authentication reads (lower case). */
-const GATEWAY_READS: ReadonlySet<string> = new Set([
-  'authorization',
-  'x-gitlab-authentication-type',
-  'x-gitlab-realm',
-  'x-gitlab-instance-id',
-  'x-gitlab-global-user-id',
-])
-
 export function createGatewayVerifier(options: GatewayVerifierOptions = {}): GatewayVerifier {
   const o = parseVerifierOptions(options)
   const store = new KeyStore(o)
@@ -180,7 +172,7 @@ export function createGatewayVerifier(options: GatewayVerifierOptions = {}): Gat
   async function authenticate(headers: HeadersInput, opts: AuthenticateOptions = {}): Promise<Verdict> {
     let token = ''
     try {
-      const h = headersToMap(headers, GATEWAY_READS)
+      const h = headersToMap(headers, GATEWAY_AUTH_HEADERS)
       const authorization = h.get('authorization')
       if (authorization === undefined) return { status: 401, error: GATEWAY_MESSAGES.noAuthorizationHeader, check: 'authorization' }
       const parsed = parseAuthorization(authorization)
@@ -328,7 +320,6 @@ export function createGatewayVerifier(options: GatewayVerifierOptions = {}): Gat
 
 /** What a verifier remembers of one token, identified by its whole text. */
 interface MemoEntry {
-  readonly token: string
   /** The parse (its header frozen: verdicts share it). */
   readonly parts: JwsParts
   /** The key set the signature verified against; a reloaded set is a new array, so a reload forgets it. */
@@ -340,38 +331,28 @@ interface MemoEntry {
 /**
  * One verifier's memory of the tokens it was sent: a service sends the same token for its whole lifetime,
  * and parsing it, decoding its claims (Python-exact UTF-8 and JSON) and verifying its signature are most of a
- * verification. Entries are found by the token's last characters (its signature: cheap to hash, where hashing
- * a fresh 2 KB string on every request costs more than the parse saved) and used only when the whole text is
- * identical, so two tokens sharing a signature segment — a duplicate-signature key can make one signature
- * verify over two different header.payload texts — never share an entry. Only tokens up to 16 KiB that parse
- * are kept, oldest dropped first.
+ * verification. An entry is used only when the whole text is identical (TextMemo), so two tokens sharing a
+ * signature segment — a duplicate-signature key can make one signature verify over two different
+ * header.payload texts — never share an entry. Only tokens up to 16 KiB that parse are kept.
  */
 class TokenMemo {
-  private readonly entries = new Map<string, MemoEntry>()
-  private readonly max: number
+  private readonly entries: TextMemo<MemoEntry>
   private readonly rememberVerified: boolean
 
   constructor(verifiedTokenCacheSize: number) {
     this.rememberVerified = verifiedTokenCacheSize > 0
-    this.max = this.rememberVerified ? verifiedTokenCacheSize : 256
+    this.entries = new TextMemo(this.rememberVerified ? verifiedTokenCacheSize : 256)
   }
 
   get(token: string): MemoEntry | undefined {
-    const hit = this.entries.get(memoKey(token))
-    return hit !== undefined && hit.token === token ? hit : undefined
+    return this.entries.get(token)
   }
 
   add(token: string, parts: JwsParts): MemoEntry | undefined {
     if (token.length > MEMO_MAX_TOKEN_CHARS) return undefined
     deepFreeze(parts.header)
-    const entry: MemoEntry = { token, parts }
-    const key = memoKey(token)
-    this.entries.delete(key)
-    if (this.entries.size >= this.max) {
-      const oldest = this.entries.keys().next().value
-      if (oldest !== undefined) this.entries.delete(oldest)
-    }
-    this.entries.set(key, entry)
+    const entry: MemoEntry = { parts }
+    this.entries.set(token, entry)
     return entry
   }
 
@@ -380,12 +361,7 @@ class TokenMemo {
   }
 }
 
-const MEMO_KEY_CHARS = 48
 const MEMO_MAX_TOKEN_CHARS = 16 * 1024
-
-function memoKey(token: string): string {
-  return token.length > MEMO_KEY_CHARS ? token.slice(-MEMO_KEY_CHARS) : token
-}
 
 interface ResolvedStrict {
   issuers?: string[]

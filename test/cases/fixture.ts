@@ -31,3 +31,19 @@ export function loadCaseFixture(now: Date = CASE_NOW): CaseFixture {
     audience: 'gitlab-ai-gateway',
   }
 }
+
+/** The claims of a good self-issued token at the fixture's clock (domain.md §3), scopes complete_code and duo_chat. */
+export function caseClaims(fx: CaseFixture): Record<string, unknown> {
+  const now = Math.floor(fx.now.getTime() / 1000)
+  return {
+    iss: fx.issuer,
+    sub: fx.instanceId,
+    aud: [fx.audience],
+    iat: now,
+    nbf: now - 5,
+    exp: now + 3600,
+    jti: '0b8c4f3e-7d2a-4c55-9e0f-5a8d1c2b3e4f',
+    gitlab_realm: fx.realm,
+    scopes: ['complete_code', 'duo_chat'],
+  }
+}

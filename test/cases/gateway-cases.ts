@@ -10,7 +10,7 @@
  * base64 say why.
  */
 import { b64url, b64urlJson, mintHs256, mintJwt, mintUnsigned, signSegments } from './mint.js'
-import type { CaseFixture } from './fixture.js'
+import { caseClaims, type CaseFixture } from './fixture.js'
 
 export interface GatewayCase {
   name: string
@@ -36,17 +36,7 @@ export function buildGatewayCases(fx: CaseFixture): GatewayCase[] {
   const other = fx.otherKey.privateKey
   if (!key || !other) throw new Error('the case fixture needs private keys')
   const header = { alg: 'RS256', typ: 'JWT', kid: fx.key.kid }
-  const claims = {
-    iss: fx.issuer,
-    sub: fx.instanceId,
-    aud: [fx.audience],
-    iat: now,
-    nbf: now - 5,
-    exp: now + 3600,
-    jti: '0b8c4f3e-7d2a-4c55-9e0f-5a8d1c2b3e4f',
-    gitlab_realm: fx.realm,
-    scopes: ['complete_code', 'duo_chat'],
-  }
+  const claims = caseClaims(fx)
   const otherUuid = '00000000-1111-4222-8333-444444444444'
   const good = mintJwt(header, claims, key)
   const [goodHeader = '', goodPayload = '', goodSignature = ''] = good.split('.')

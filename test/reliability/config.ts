@@ -96,6 +96,16 @@ export function manualClock(start: Date | number) {
   }
 }
 
+/** What a function threw; fails the test when it returns. */
+export function thrownBy(f: () => unknown): unknown {
+  try {
+    f()
+  } catch (e) {
+    return e
+  }
+  throw new Error('expected a throw')
+}
+
 /** The reason a promise rejected with; fails the test when it resolves. */
 export async function rejection(p: Promise<unknown>): Promise<unknown> {
   try {

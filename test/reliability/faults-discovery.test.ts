@@ -8,6 +8,8 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { afterEach, describe, expect, it } from 'vitest'
 import { asEvent } from '../client-support.js'
 import {
@@ -128,6 +130,29 @@ describe('discovery faults fail closed with a clear code', () => {
     expect(err.message).toContain('no answer within 150 ms')
     expect(performance.now() - started).toBeLessThan(2_000)
     await expectFailsClosed(s.url, 'ERR_JWKS_UNAVAILABLE', { fetchTimeoutMs: 150 })
+  })
+
+  it('a body that stalls past a garbage collection still times out', async () => {
+    // a guard: the client's reads once lost their abort in a collection (a weakly held AbortSignal.any);
+    // discovery reads through the same BodyReader, which holds the timeout signal itself
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    let headersSent!: () => void
+    const sent = new Promise<void>((resolve) => (headersSent = resolve))
+    const s = await server((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.write('{"jwks_uri": "http://') // and nothing more
+      headersSent()
+    })
+    const started = performance.now()
+    const pending = discoveryError(s.url, 400)
+    await sent
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    gc()
+    const err = await pending
+    expect(err.code).toBe('ERR_DISCOVERY_FAILED')
+    expect(err.message).toContain('no answer within 400 ms')
+    expect(performance.now() - started).toBeLessThan(5_000)
   })
 
   it('non-JSON (a login page): ERR_DISCOVERY_FAILED for the document, ERR_JWKS_UNAVAILABLE for the key set', async () => {
