@@ -96,8 +96,9 @@ export class CloudConnectorError extends Error {
 export class InvalidOptionsError extends CloudConnectorError {
   static override readonly codes = ['ERR_INVALID_OPTIONS'] as const
   declare readonly code: (typeof InvalidOptionsError.codes)[number]
-  readonly issues: readonly { path: string; message: string }[]
-  constructor(message: string, issues: readonly { path: string; message: string }[] = []) {
+  /** `variable`: the environment variable that stood in for the option (`createCloudConnector`). */
+  readonly issues: readonly { path: string; message: string; variable?: string }[]
+  constructor(message: string, issues: readonly { path: string; message: string; variable?: string }[] = []) {
     super('ERR_INVALID_OPTIONS', message)
     this.issues = issues
   }

@@ -6,6 +6,9 @@
  * `test/package-surface.test.ts` counts the runtime exports (at most 60).
  */
 
+// the common path in one call
+export { createCloudConnector, type CloudConnector, type CloudConnectorOptions, type CloudConnectorInstance } from './connector.js'
+
 // errors
 export {
   ERROR_CODES,

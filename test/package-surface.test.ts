@@ -20,6 +20,7 @@ const MAX_RUNTIME_EXPORTS = 60
 
 /** docs/architecture.md "Contracts that acceptance checks drive": exported from the root, ESM and CJS. */
 const CONTRACT = [
+  'createCloudConnector',
   'loadSigningKey',
   'toJwks',
   'createTokenIssuer',

@@ -160,7 +160,7 @@ export function resolveFetchOptions(options: AuthenticatedFetchOptions): Resolve
 
 const fn = <T>(what: string) => z.custom<T>((v) => typeof v === 'function', { message: `expected ${what} (a function)` })
 
-const baseUrlSchema = z.union([z.string(), z.instanceof(URL)]).transform((value, ctx) => {
+export const baseUrlSchema = z.union([z.string(), z.instanceof(URL)]).transform((value, ctx) => {
   let url: URL
   try {
     url = new URL(String(value))

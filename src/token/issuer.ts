@@ -480,7 +480,7 @@ const ISSUE_REQUEST_NAMES = ['scopes', 'audience', 'extraClaims', 'skipUsageCuto
 
 const nonEmpty = (what: string) => z.string({ error: `must be a ${what}` }).min(1, { error: `must be a non-empty ${what}` })
 
-const issuerOptionsSchema = z.strictObject({
+export const issuerOptionsSchema = z.strictObject({
   issuer: z
     .string({ error: 'is required: the instance URL (Gitlab.config.gitlab.url), e.g. "https://gitlab.example.com"' })
     .refine(isHttpUrl, { error: 'must be an absolute http(s) URL without query or fragment, e.g. "https://gitlab.example.com"' }),
@@ -622,7 +622,7 @@ function nothingEntitled(catalog: Catalog, addOns: readonly string[], at: Date):
   )
 }
 
-function isHttpUrl(value: string): boolean {
+export function isHttpUrl(value: string): boolean {
   try {
     const u = new URL(value)
     return (u.protocol === 'https:' || u.protocol === 'http:') && u.search === '' && u.hash === '' && !/\s/.test(value)
@@ -631,13 +631,13 @@ function isHttpUrl(value: string): boolean {
   }
 }
 
-function isSigningKey(v: unknown): v is SigningKey {
+export function isSigningKey(v: unknown): v is SigningKey {
   if (!v || typeof v !== 'object') return false
   const k = v as Partial<SigningKey>
   return typeof k.kid === 'string' && k.alg === 'RS256' && !!k.publicJwk && !!k.publicKey && typeof k.modulusLength === 'number'
 }
 
-function isKeyRing(v: unknown): v is SigningKeyProvider {
+export function isKeyRing(v: unknown): v is SigningKeyProvider {
   return !!v && typeof v === 'object' && typeof (v as SigningKeyProvider).signingKey === 'function'
 }
 

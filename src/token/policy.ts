@@ -376,7 +376,7 @@ const SOURCE_OPTION_NAMES = [
   'logger',
 ] as const
 
-const sourceOptionsSchema = z.strictObject({
+export const sourceOptionsSchema = z.strictObject({
   policy: z.enum(['safe', 'rails'], { error: 'must be "safe" (never ends without a token when a key exists) or "rails" (GitLab\'s own decision)' }).optional(),
   license: z.enum(['online-cloud', 'offline-cloud', 'legacy', 'none'], {
     error: 'is required: one of "online-cloud", "offline-cloud", "legacy", "none" (the instance\'s license kind)',
