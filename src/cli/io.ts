@@ -11,6 +11,8 @@ export interface CliIo {
   stderr: { write(chunk: string): unknown; isTTY?: boolean }
   stdin: NodeJS.ReadableStream & { isTTY?: boolean }
   env: NodeJS.ProcessEnv
+  /** Where relative paths start and `cloud-connector.json` is looked for; default `process.cwd()`. */
+  cwd?: string
   /** Resolves when the user asks the process to stop (SIGINT/SIGTERM); `serve` waits on it. */
   untilSignal?: () => Promise<string>
 }
