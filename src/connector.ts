@@ -18,6 +18,7 @@ import { createTokenIssuer, isKeyRing, isSigningKey, issuerOptionsSchema, type S
 import type { JwtSigner } from './token/jwt.js'
 import { fn, invalidOptions, parseOptions, type OptionIssue } from './token/options.js'
 import { createTokenSource, sourceOptionsSchema, type LicenseKind, type PolicyTokenSource, type SyncedToken, type SyncedTokenLoader, type TokenPolicy } from './token/policy.js'
+import type { Catalog } from './catalog/catalog.js'
 import type { Clock, PublicRsaJwk, Realm, SigningKey } from './types.js'
 
 /** The instance, described once: it gives the token's `iss`, `sub` and `gitlab_realm` and the `X-Gitlab-*` headers. */
@@ -50,6 +51,8 @@ export interface CloudConnectorOptions {
   license?: LicenseKind
   /** `GITLAB_ADD_ONS` (comma-separated): the active add-ons, e.g. `['duo_enterprise']`; default none. */
   addOns?: readonly string[]
+  /** The catalog of unit primitives and add-ons; default the built-in one (`cloud-connector-sdk/catalog`). */
+  catalog?: Catalog
   /** Feature settings assigned to a self-hosted model, e.g. `['duo_chat']`. */
   selfHostedFeatures?: readonly string[]
   /** `AI_GATEWAY_URL`: the AI Gateway's base URL. */
@@ -137,6 +140,7 @@ export function createCloudConnector(options: CloudConnectorOptions = {}): Cloud
     realm,
     key,
     ...(addOns ? { addOns } : {}),
+    ...(opts.catalog ? { catalog: opts.catalog } : {}),
     ...(opts.signer ? { signer: opts.signer } : {}),
     ...common,
   })
@@ -167,7 +171,7 @@ export function createCloudConnector(options: CloudConnectorOptions = {}): Cloud
 const nonEmpty = z.string({ error: 'must be a non-empty string' }).min(1, { error: 'must be a non-empty string' })
 const addOnsSchema = issuerOptionsSchema.shape.addOns.unwrap()
 
-const OPTION_NAMES = ['instance', 'key', 'keyFile', 'signer', 'license', 'addOns', 'selfHostedFeatures', 'gateway', 'policy', 'synced', 'logger', 'fetch', 'now', 'client', 'env'] as const
+const OPTION_NAMES = ['instance', 'key', 'keyFile', 'signer', 'license', 'addOns', 'catalog', 'selfHostedFeatures', 'gateway', 'policy', 'synced', 'logger', 'fetch', 'now', 'client', 'env'] as const
 
 // Each rule is the one of the factory the value goes to (issuer, policy, client), so a value is judged the same
 // whether it came from here, from the environment, or was given to that factory directly.
@@ -188,6 +192,7 @@ const connectorSchema = z.strictObject({
   signer: issuerOptionsSchema.shape.signer,
   license: sourceOptionsSchema.shape.license.optional(),
   addOns: issuerOptionsSchema.shape.addOns,
+  catalog: issuerOptionsSchema.shape.catalog,
   selfHostedFeatures: sourceOptionsSchema.shape.selfHostedFeatures,
   gateway: baseUrlSchema.optional(),
   policy: sourceOptionsSchema.shape.policy,

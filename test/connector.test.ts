@@ -10,6 +10,7 @@ import { Writable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createCloudConnector, createKeyRing, InvalidOptionsError, KeyError, loadSigningKey } from '../src/index.js'
 import { startEmulator, type Emulator } from '../src/emulator/index.js'
+import { builtInCatalog, loadCatalogDir, resolveEntitlements } from '../src/catalog/index.js'
 import { INSTANCE_ID, KEY_PEM, now } from './client-support.js'
 
 const KEY_FILE = fileURLToPath(new URL('./fixtures/instance-key.pem', import.meta.url))
@@ -106,6 +107,14 @@ describe('createCloudConnector', () => {
     // online license without a synced token: safe self-issues, saying why
     expect(cc.tokenSource.decide('complete_code')).toMatchObject({ source: 'self-issued' })
     expect(claims.scopes).toContain('duo_chat')
+  })
+
+  it('a catalog given reaches the issuer: the token claims what that catalog entitles', async () => {
+    const catalog = await loadCatalogDir(fileURLToPath(new URL('./fixtures/catalog/config', import.meta.url)))
+    const cc = createCloudConnector({ catalog, env: serviceEnv(), now })
+    const expected = resolveEntitlements(catalog, { addOns: ['duo_enterprise'], now: now() })
+    expect(expected.scopes).not.toEqual(resolveEntitlements(builtInCatalog, { addOns: ['duo_enterprise'], now: now() }).scopes)
+    expect((await cc.issuer.issue()).claims.scopes).toEqual(expected.scopes)
   })
 
   it('nothing given anywhere: one InvalidOptionsError naming each option and its variable, nothing read or sent', () => {
