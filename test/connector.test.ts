@@ -12,6 +12,7 @@ import { createCloudConnector, createKeyRing, InvalidOptionsError, KeyError, loa
 import { startEmulator, type Emulator } from '../src/emulator/index.js'
 import { builtInCatalog, loadCatalogDir, resolveEntitlements } from '../src/catalog/index.js'
 import { INSTANCE_ID, KEY_PEM, now } from './client-support.js'
+import { thrownBy } from './reliability/config.js'
 
 const KEY_FILE = fileURLToPath(new URL('./fixtures/instance-key.pem', import.meta.url))
 const MODEL = { name: 'mistral', endpoint: 'http://model:8000/v1', identifier: 'custom_openai/mistral', provider: 'openai' }
@@ -35,14 +36,11 @@ function serviceEnv(overrides: Record<string, string | undefined> = {}): Record<
   }
 }
 
+/** The InvalidOptionsError a call throws (thrownBy fails the test when it does not throw). */
 function thrown(run: () => unknown): InvalidOptionsError {
-  try {
-    run()
-  } catch (err) {
-    if (err instanceof InvalidOptionsError) return err
-    throw err
-  }
-  throw new Error('expected an InvalidOptionsError')
+  const err = thrownBy(run)
+  expect(err).toBeInstanceOf(InvalidOptionsError)
+  return err as InvalidOptionsError
 }
 
 describe('createCloudConnector', () => {
