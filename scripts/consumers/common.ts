@@ -1,5 +1,6 @@
 // A consumer of every entry but /testing/msw, as the README shows them (no top-level await: also compiled as CommonJS).
 import {
+  createCloudConnector,
   createGatewayClient,
   createTokenIssuer,
   createTokenSource,
@@ -9,6 +10,8 @@ import {
   toJwks,
   LIMITS,
   type AnyCloudConnectorError,
+  type CloudConnector,
+  type CloudConnectorOptions,
   type Problem,
 } from 'cloud-connector-sdk'
 import { startEmulator, type Emulator } from 'cloud-connector-sdk/emulator'
@@ -29,6 +32,10 @@ export async function main(pem: string): Promise<void> {
   } finally {
     await emulator.stop()
   }
+  // the README's Quick start: one factory, the rest from the environment
+  const options: CloudConnectorOptions = { instance: { url: 'https://gitlab.example.com', version: '18.5.4' }, keyFile: 'instance-key.pem', addOns: ['duo_enterprise'], gateway: emulator.url }
+  const cc: CloudConnector = createCloudConnector(options)
+  console.log((await cc.client.checkModelConfiguration({ name: 'mistral', endpoint: 'http://model:8000/v1' })).status, cc.tokenSource.policy, cc.issuer.instanceId)
   const catalog = await loadCatalogDir('./config')
   console.log(resolveEntitlements(catalog, { addOns: [], now: new Date() }).scopes, builtInCatalog.addOns.size)
   const instance = await createTestInstance()
