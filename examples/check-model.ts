@@ -27,11 +27,10 @@ import {
   createTokenSource,
   loadSigningKey,
   PreflightError,
-  startEmulator,
-  type Emulator,
   type Realm,
   type TokenIssuer,
 } from '../src/index.js'
+import { startEmulator, type Emulator } from '../src/emulator/index.js'
 
 type License = 'online-cloud' | 'offline-cloud' | 'legacy' | 'none'
 

@@ -7,7 +7,7 @@
  *   AI_GATEWAY_URL=http://aigw:5052 CLOUD_CONNECTOR_KEY_FILE=key.pem GITLAB_URL=https://gitlab.example.com \
  *   GITLAB_INSTANCE_ID=<uuid> PORT=8080 npx tsx examples/service.ts
  *
- * In an application: import from 'cloud-connector-sdk'.
+ * In an application: import from 'cloud-connector-sdk' (and 'cloud-connector-sdk/emulator').
  */
 import { createServer, type IncomingMessage } from 'node:http'
 import { readFile } from 'node:fs/promises'
@@ -19,17 +19,18 @@ import {
   isGatewayError,
   loadSigningKey,
   PreflightError,
-  startEmulator,
   type GatewayHeadersContext,
   type Logger,
   type TokenIssuer,
 } from '../src/index.js'
+import { startEmulator } from '../src/emulator/index.js'
 
 const env = process.env
-// Structured, opt-in: the client logs request id, endpoint, status, jti, kid and exp — never a token.
+// Structured, opt-in: the client logs request id, endpoint, status, jti, kid and exp — never a token. Any logger
+// with pino's signature works (pino itself, console); this one prints one JSON line per event.
 const logger: Logger = {
-  info: (event, fields) => console.log(JSON.stringify({ level: 'info', event, ...fields })),
-  warn: (event, fields) => console.warn(JSON.stringify({ level: 'warn', event, ...fields })),
+  info: (fields, msg) => console.log(JSON.stringify({ level: 'info', msg, ...fields })),
+  warn: (fields, msg) => console.warn(JSON.stringify({ level: 'warn', msg, ...fields })),
 }
 
 let issuer: TokenIssuer

@@ -4,12 +4,13 @@
  *
  *   npx vitest run examples/token-shapes.test.ts
  *
- * In an application: import from 'cloud-connector-sdk' and 'cloud-connector-sdk/testing'.
+ * In an application: import from 'cloud-connector-sdk', 'cloud-connector-sdk/testing' and 'cloud-connector-sdk/testing/msw'.
  */
 import { setupServer } from 'msw/node'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createGatewayClient, createTokenSource, PreflightError } from '../src/index.js'
-import { createMswGateway, createTestInstance, expectTokenShape, TokenShapeError, type MswGateway, type TestInstance } from '../src/testing/index.js'
+import { createTestInstance, expectTokenShape, TokenShapeError, type TestInstance } from '../src/testing/index.js'
+import { createMswGateway, type MswGateway } from '../src/testing/msw.js'
 
 const GATEWAY = 'https://aigw.test'
 let instance: TestInstance

@@ -119,10 +119,5 @@ export interface Problem {
 /** A bag of HTTP headers as users hold them. Names are matched case-insensitively everywhere. */
 export type HeadersInput = Headers | Record<string, string | string[] | undefined> | [string, string][]
 
-/** Optional structured logger. Never receives a token, an Authorization header or an api key. */
-export interface Logger {
-  debug?(event: string, fields: Record<string, unknown>): void
-  info?(event: string, fields: Record<string, unknown>): void
-  warn?(event: string, fields: Record<string, unknown>): void
-  error?(event: string, fields: Record<string, unknown>): void
-}
+/** The logger option of every factory: pino, console, or anything with pino's signature (see `log.ts`). */
+export type { Logger } from './log.js'

@@ -89,7 +89,7 @@ describe('issuer cache: eager refresh under the injected clock', () => {
     clock.set(Date.parse('2026-02-01T12:56:00.000Z'))
     const served = await issuer.getToken({ unitPrimitive: 'complete_code' })
     expect(served.token).toBe(first.token)
-    expect(warn).toHaveBeenCalledWith('cloud_connector.token_cache.refresh_failed', { error: 'EAGAIN', servingUntil: '2026-02-01T13:00:00.000Z' })
+    expect(warn).toHaveBeenCalledWith({ event: 'cloud_connector.token_cache.refresh_failed', error: 'EAGAIN', servingUntil: '2026-02-01T13:00:00.000Z' }, 'cloud_connector.token_cache.refresh_failed')
     // once really expired, the failure surfaces
     clock.set(Date.parse('2026-02-01T13:00:00.000Z'))
     await expect(issuer.getToken({ unitPrimitive: 'complete_code' })).rejects.toThrow('entropy source down')
@@ -317,8 +317,8 @@ describe('issuer cache: external store { get, set }', () => {
     const r = await issuer.getToken({ unitPrimitive: 'complete_code' })
     expect(r.source).toBe('self-issued')
     expect(warn.mock.calls).toEqual([
-      ['cloud_connector.token_cache.store_get_failed', { error: 'ECONNREFUSED' }],
-      ['cloud_connector.token_cache.store_set_failed', { error: 'Error' }],
+      [{ event: 'cloud_connector.token_cache.store_get_failed', error: 'ECONNREFUSED' }, 'cloud_connector.token_cache.store_get_failed'],
+      [{ event: 'cloud_connector.token_cache.store_set_failed', error: 'Error' }, 'cloud_connector.token_cache.store_set_failed'],
     ])
   })
 })

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { CatalogError, loadCatalogDir } from '../src/index.js'
+import { CatalogError } from '../src/index.js'
+import { loadCatalogDir } from '../src/catalog/index.js'
 import { rejection } from './reliability/config.js'
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/catalog/config', import.meta.url))

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest'
 import { CatalogError, InvalidOptionsError } from '../src/errors.js'
 import {
   addOnSchema,
-  assertKnownPrimitive,
   audiencesFor,
   backendServiceSchema,
   builtInCatalog,
@@ -14,6 +13,7 @@ import {
   unitPrimitiveSchema,
   type Catalog,
 } from '../src/catalog/index.js'
+import { assertKnownPrimitive } from '../src/catalog/entitlements.js'
 
 /** domain.md §7, "Names seen in the gateway", expanded. */
 const SECTION_7_NAMES = [

@@ -3,16 +3,16 @@
  * loopback sockets: keygen → jwks → mint → verify; serve + check-model --gateway; inspect ''.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServer } from 'node:net'
 import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createGatewayClient, createTokenIssuer, createTokenSource, loadSigningKey } from '../src/index.js'
 
 const CLI = new URL('../dist/cli/index.js', import.meta.url).pathname
+const ROOT = new URL('..', import.meta.url).pathname
 const dir = mkdtempSync(join(tmpdir(), 'cc-e2e-'))
 const INSTANCE_ID = '0b6a3c0e-6d5c-4c6b-9a53-2b1f1f0c6d11'
 
@@ -22,9 +22,13 @@ interface Result {
   stderr: string
 }
 
-function cli(args: string[], input?: string): Promise<Result> {
+function cli(args: string[], input?: string, cwd?: string): Promise<Result> {
+  return node([CLI, ...args], cwd, input)
+}
+
+function node(args: string[], cwd?: string, input?: string): Promise<Result> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } })
+    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' }, ...(cwd ? { cwd } : {}) })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
@@ -120,12 +124,19 @@ describe('the built CLI', () => {
       expect(JSON.parse(v.stdout)).toMatchObject({ accepted: false, status: 403 })
     })
 
-    it('serve --port N listens on N: the README Quick start (keygen, serve --port, the client) gets 200', async () => {
+    it('serve --port N listens on N: the README Quick start, as written (its port aside), gets 200 from it', async () => {
       const port = await freePort()
-      const quickKey = join(dir, 'quick.pem')
-      expect((await cli(['keygen', '--out', quickKey])).code).toBe(0)
-      const quick = spawn(process.execPath, [CLI, 'serve', '--port', String(port), '--key', quickKey], { stdio: ['ignore', 'pipe', 'pipe'] })
+      const { shell, code } = quickStart(port)
+      // the README's commands, run in a directory of their own, with this port for 5052
+      const work = mkdtempSync(join(ROOT, '.quickstart-'))
+      const [keygen, serve] = shell.map((line) => line.replace(/^npx cloud-connector /, '').replace(/\s+#.*$/, '').split(/\s+/))
+      expect(keygen).toEqual(['keygen', '--out', 'instance-key.pem'])
+      expect(serve).toEqual(['serve', '--port', String(port), '--key', 'instance-key.pem'])
+      let server: ChildProcess | undefined
       try {
+        expect((await cli(keygen!, undefined, work)).code).toBe(0)
+        const quick = spawn(process.execPath, [CLI, ...serve!], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] })
+        server = quick
         const banner = await new Promise<string>((resolve, reject) => {
           let text = ''
           quick.once('exit', (c) => reject(new Error(`serve exited (${c})`)))
@@ -135,21 +146,19 @@ describe('the built CLI', () => {
           })
         })
         expect(banner).toContain(`gateway   http://127.0.0.1:${port}\n`)
-        // the Quick start, with this port for 5052
-        const key = await loadSigningKey(readFileSync(quickKey, 'utf8'))
-        const issuer = createTokenIssuer({ issuer: 'https://gitlab.example.com', instanceId: 'f798e820-207f-4849-869d-1f753edb3312', realm: 'self-managed', key, addOns: ['duo_enterprise'] })
-        const tokenSource = createTokenSource({ license: 'offline-cloud', selfHostedFeatures: ['duo_chat'], selfIssued: issuer })
-        const client = createGatewayClient({
-          baseUrl: `http://127.0.0.1:${port}`,
-          tokenSource,
-          headers: { instance: { id: 'f798e820-207f-4849-869d-1f753edb3312', hostName: 'gitlab.example.com', version: '18.5.4', realm: 'self-managed' } },
-        })
-        const answer = await client.checkModelConfiguration({ name: 'mistral', endpoint: 'http://model:8000/v1', identifier: 'custom_openai/mistral', provider: 'openai' })
-        expect(answer.status).toBe(200)
+        // the code block as a file of the user's project: 'cloud-connector-sdk' resolves to this package's build
+        writeFileSync(join(work, 'quick-start.mjs'), code)
+        const run = await node([join(work, 'quick-start.mjs')], work)
+        expect(run.stderr).toBe('')
+        expect(run.code).toBe(0)
+        expect(run.stdout).toMatch(/^200 /)
       } finally {
-        const exited = new Promise((r) => quick.once('exit', r))
-        quick.kill('SIGTERM')
-        await exited
+        if (server && server.exitCode === null) {
+          const exited = new Promise((r) => server!.once('exit', r))
+          server.kill('SIGTERM')
+          await exited
+        }
+        rmSync(work, { recursive: true, force: true })
       }
     })
 
@@ -160,6 +169,21 @@ describe('the built CLI', () => {
     })
   })
 })
+
+/**
+ * README's Quick start: its shell lines (keygen, serve) and its first code block, with `port` for 5052 — the
+ * one change, so that the test runs what a reader runs.
+ */
+function quickStart(port: number): { shell: string[]; code: string } {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+  const section = readme.slice(readme.indexOf('## Quick start'))
+  const block = (lang: string) => {
+    const m = new RegExp('```' + lang + '\\n([\\s\\S]*?)```').exec(section)
+    if (!m) throw new Error(`README Quick start has no ${lang} block`)
+    return m[1]!.replaceAll('5052', String(port))
+  }
+  return { shell: block('sh').trim().split('\n'), code: block('ts') }
+}
 
 /** A port nothing listens on right now. */
 function freePort(): Promise<number> {

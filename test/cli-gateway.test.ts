@@ -5,7 +5,8 @@
  */
 import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { loadSigningKeySync, startEmulator, type Emulator } from '../src/index.js'
+import { loadSigningKeySync } from '../src/index.js'
+import { startEmulator, type Emulator } from '../src/emulator/index.js'
 import { KEY_FILE, oneJson, runCli, SECOND_KEY_FILE } from './cli-support.js'
 import { json, startServer, type TestServer } from './reliability/servers.js'
 

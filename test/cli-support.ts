@@ -24,6 +24,8 @@ export interface CliRunOptions {
   untilSignal?: () => Promise<string>
   /** Replace stdout's write (e.g. one that throws). */
   stdoutWrite?: (s: string) => unknown
+  /** The working directory (relative paths, ./cloud-connector.json). */
+  cwd?: string
 }
 
 export async function runCli(argv: string[], opts: CliRunOptions = {}): Promise<CliRun> {
@@ -36,6 +38,7 @@ export async function runCli(argv: string[], opts: CliRunOptions = {}): Promise<
     stderr: { write: (s: string) => (stderr += s), isTTY: opts.tty ?? false },
     stdin,
     env: opts.env ?? {},
+    ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
     untilSignal: opts.untilSignal ?? (() => Promise.resolve('SIGTERM')),
   }
   const code = await main(argv, io)

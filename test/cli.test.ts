@@ -40,7 +40,7 @@ describe('cloud-connector CLI', () => {
     const cases: [string[], RegExp][] = [
       [['nope'], /unknown command 'nope'/],
       [['mint', '--bogus'], /mint: Unknown option '--bogus'/],
-      [['mint', '--key', KEY_FILE], /--issuer is required \(or set GITLAB_URL\)/],
+      [['mint', '--key', KEY_FILE], /--issuer is required \(or set GITLAB_URL or "instance.url" in the config file, --config FILE or \.\/cloud-connector\.json\)/],
       [[...mintArgs, '--ttl', 'abc'], /--ttl must be an integer from 1 to 86400/],
       [[...mintArgs, '--realm', 'dedicated'], /--realm must be 'self-managed' or 'saas'/],
       [['jwks'], /at least one --key FILE/],

@@ -8,16 +8,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
   AbortedError,
   createGatewayClient,
-  DEFAULT_MAX_RESPONSE_BYTES,
   GatewayHttpError,
   GatewayResponseTooLargeError,
   GatewayTimeoutError,
   ModelUnreachableError,
   NetworkError,
-  startEmulator,
-  type Emulator,
   type GatewayClientOptions,
 } from '../src/index.js'
+import { DEFAULT_MAX_RESPONSE_BYTES } from '../src/client/options.js'
+import { startEmulator, type Emulator } from '../src/emulator/index.js'
 import { fixedSource, INSTANCE, claims, signJwt } from './client-support.js'
 import { json, startServer, type TestServer } from './reliability/servers.js'
 import { rejection } from './reliability/config.js'

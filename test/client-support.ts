@@ -168,8 +168,17 @@ export interface LogLine {
 
 export function captureLogger(): Logger & { lines: LogLine[]; text(): string } {
   const lines: LogLine[] = []
-  const at = (level: LogLine['level']) => (event: string, fields: Record<string, unknown>) => {
-    lines.push({ level, event, fields })
-  }
+  const at = (level: LogLine['level']) => asEvent((event, fields) => lines.push({ level, event, fields }))
   return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), text: () => JSON.stringify(lines) }
+}
+
+/**
+ * A logger method of pino's shape `(obj, msg)` that hands `record` the SDK's event and fields as the SDK logged
+ * them: the event is `obj.event`, the fields the rest of `obj`, and a `message` field travels as `msg`.
+ */
+export function asEvent(record: (event: string, fields: Record<string, unknown>) => unknown): (obj: Record<string, unknown>, msg?: string) => void {
+  return (obj, msg) => {
+    const { event, ...fields } = obj
+    record(String(event), msg === undefined || msg === event ? fields : { ...fields, message: msg })
+  }
 }

@@ -8,7 +8,7 @@ import { http, passthrough } from 'msw'
 import { setupServer } from 'msw/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEFAULT_MODEL_REPLY, startEmulator, type Emulator } from '../src/emulator/index.js'
-import { createMswGateway, type MswGateway } from '../src/testing/index.js'
+import { createMswGateway, type MswGateway } from '../src/testing/msw.js'
 import { loadCaseFixture } from './cases/fixture.js'
 import { buildGatewayCases, type GatewayCase } from './cases/gateway-cases.js'
 

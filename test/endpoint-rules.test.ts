@@ -14,7 +14,7 @@ import { ENDPOINTS, endpointAccess, type EndpointName } from '../src/client/endp
 import { startEmulator, type Emulator } from '../src/emulator/index.js'
 import { preflight } from '../src/inspect/index.js'
 import { toJwks } from '../src/keys/index.js'
-import { createMswGateway, type MswGateway } from '../src/testing/index.js'
+import { createMswGateway, type MswGateway } from '../src/testing/msw.js'
 import { createGatewayVerifier } from '../src/verify/index.js'
 import { loadCaseFixture } from './cases/fixture.js'
 import { mintJwt } from './cases/mint.js'

@@ -299,7 +299,7 @@ describe('the client against a plain node:http server answering with the gateway
 describe('the msw handlers answer the usage-quota layer as the emulator does', () => {
   it('402 insufficient_credits on completions, nothing on the model check; a team member passes', async () => {
     const { setupServer } = await import('msw/node')
-    const { createMswGateway } = await import('../src/testing/index.js')
+    const { createMswGateway } = await import('../src/testing/msw.js')
     const double = await createMswGateway({ baseUrl: 'https://aigw.test', jwks: toJwks([KEY]), now: () => NOW, gatewayKey: false, usageQuota: 'insufficient_credits' })
     const server = setupServer(...double.handlers)
     server.listen({ onUnhandledRequest: 'error' })

@@ -1,6 +1,7 @@
 import { inspect as utilInspect } from 'node:util'
 import { describe, expect, it } from 'vitest'
-import { inspectToken, MAX_TOKEN_BYTES, type TokenReport } from '../src/index.js'
+import { inspectToken, type TokenReport } from '../src/index.js'
+import { MAX_TOKEN_BYTES } from '../src/inspect/inspect.js'
 import { loadCaseFixture } from './cases/fixture.js'
 import { b64url, b64urlJson, mintHs256, mintJwt, mintUnsigned, signSegments } from './cases/mint.js'
 

@@ -7,15 +7,14 @@ import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   CatalogError,
-  createCatalog,
   createGatewayVerifier,
   createTokenIssuer,
   loadSigningKeySync,
-  startEmulator,
   toJwks,
   TokenError,
-  type Emulator,
 } from '../src/index.js'
+import { createCatalog } from '../src/catalog/index.js'
+import { startEmulator, type Emulator } from '../src/emulator/index.js'
 import { KEY_FILE, oneJson, runCli } from './cli-support.js'
 import { rejection } from './reliability/config.js'
 

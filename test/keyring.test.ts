@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { inspect } from 'node:util'
 import { describe, expect, it } from 'vitest'
+import { asEvent } from './client-support.js'
 import { InvalidOptionsError, KeyError } from '../src/errors.js'
 import { createKeyRing, generateSigningKeyPem, KeyRingError, loadSigningKeySync, loadVerificationKey, toJwks } from '../src/keys/index.js'
 import type { Logger, SigningKey } from '../src/types.js'
@@ -26,7 +27,7 @@ function clock(start: Date) {
 
 function recordingLogger() {
   const events: { event: string; fields: Record<string, unknown> }[] = []
-  const logger: Logger = { warn: (event, fields) => events.push({ event, fields }) }
+  const logger: Logger = { warn: asEvent((event, fields) => events.push({ event, fields })) }
   return { logger, events }
 }
 

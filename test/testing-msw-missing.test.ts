@@ -1,6 +1,7 @@
 /**
- * msw is an optional peer dependency of `cloud-connector-sdk/testing`: without it the toolkit still
- * loads and works, and only the msw handlers fail, with an error that says what to install.
+ * msw is an optional peer dependency: without it `cloud-connector-sdk/testing` loads and works, and the msw
+ * handlers of `cloud-connector-sdk/testing/msw` fail with an error that says what to install. (That the
+ * declarations of `/testing` compile without msw is checked on the packed package: scripts/check-consumers.mjs.)
  */
 import { describe, expect, it, vi } from 'vitest'
 
@@ -14,14 +15,15 @@ describe('without msw installed', () => {
       const testing = await import('../src/testing/index.js')
       const instance = await testing.createTestInstance()
       expect(testing.checkTokenShape(await instance.token({ scopes: ['complete_code'] })).ok).toBe(true)
-      const err = await testing.gatewayHandlers({ baseUrl: 'https://aigw.test', instance }).catch((e: unknown) => e)
-      expect(err).toBeInstanceOf(testing.MswMissingError)
+      const handlers = await import('../src/testing/msw.js')
+      const err = await handlers.gatewayHandlers({ baseUrl: 'https://aigw.test', instance }).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(handlers.MswMissingError)
       expect(err).toMatchObject({
         code: 'ERR_MSW_MISSING',
         message:
-          'cloud-connector-sdk/testing: the msw handlers need msw 2 installed in your project (npm install --save-dev msw@2); the rest of the toolkit works without it.',
+          'cloud-connector-sdk/testing/msw: the msw handlers need msw 2 installed in your project (npm install --save-dev msw@2); cloud-connector-sdk/testing works without it.',
       })
-      await expect(testing.instanceHandlers({ url: 'https://gitlab.example.com', keys: [instance.key] })).rejects.toMatchObject({ code: 'ERR_MSW_MISSING' })
+      await expect(handlers.instanceHandlers({ url: 'https://gitlab.example.com', keys: [instance.key] })).rejects.toMatchObject({ code: 'ERR_MSW_MISSING' })
     } finally {
       vi.doUnmock('msw')
       vi.resetModules()

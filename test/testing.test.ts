@@ -8,17 +8,14 @@ import { setupServer } from 'msw/node'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { loadSigningKeySync } from '../src/keys/index.js'
 import {
-  DEFAULT_MODEL_REPLY,
   TokenShapeError,
   checkTokenShape,
-  createMswGateway,
   createTestInstance,
   expectTokenShape,
-  gatewayHandlers,
-  instanceHandlers,
-  type MswGateway,
   type TestInstance,
 } from '../src/testing/index.js'
+import { DEFAULT_MODEL_REPLY } from '../src/emulator/index.js'
+import { createMswGateway, gatewayHandlers, instanceHandlers, type MswGateway } from '../src/testing/msw.js'
 
 const PEM = readFileSync(new URL('./fixtures/instance-key.pem', import.meta.url), 'utf8')
 const KEY = loadSigningKeySync(PEM)

@@ -186,7 +186,7 @@ describe('createTokenIssuer: as the newest Rails mints (issue 13)', () => {
     const message =
       'addOns: "secrets_manager" is not an add-on of the catalog (known: duo_pro, duo_enterprise) and grants no unit primitive; fix the name, or pass the catalog that defines it (strict: true refuses unknown add-ons).'
     expect(issuer.warnings).toEqual([message])
-    expect(warn).toHaveBeenCalledWith('cloud_connector.unknown_add_on', { addOns: ['secrets_manager'], message })
+    expect(warn).toHaveBeenCalledWith({ event: 'cloud_connector.unknown_add_on', addOns: ['secrets_manager'] }, message)
     expect((await issuer.issue()).claims.scopes).toHaveLength(6)
   })
 })
@@ -405,7 +405,7 @@ describe('createTokenIssuer: instance id', () => {
       'instanceId is "uuid-not-set": GitLab sends this when the instance UUID is missing; the gateway can only match it literally (sub ↔ X-Gitlab-Instance-Id) and cannot attribute usage to an instance. Set the instance UUID (Gitlab::CurrentSettings.uuid).'
     expect(issuer.warnings).toEqual([expected])
     expect(warn).toHaveBeenCalledTimes(1)
-    expect(warn).toHaveBeenCalledWith('cloud_connector.instance_id_not_set', { issuer: ISSUER, message: expected })
+    expect(warn).toHaveBeenCalledWith({ event: 'cloud_connector.instance_id_not_set', issuer: ISSUER }, expected)
     const minted = await issuer.issue()
     expect(minted.claims.sub).toBe('uuid-not-set')
     expect(minted.warnings).toEqual([expected])

@@ -220,7 +220,10 @@ describe('what the issuer is asked, and what is logged', () => {
     const debug = vi.fn()
     const source = createTokenSource({ license: 'online-cloud', synced: active(), logger: { debug }, now: () => NOW })
     await source.getToken({ unitPrimitive: 'complete_code' })
-    expect(debug.mock.calls).toEqual([['cloud_connector.token_source', { unitPrimitive: 'complete_code', policy: 'safe', source: 'synced', branch: 'synced' }]])
+    // pino's signature: (obj, msg), the event in obj and as the message
+    expect(debug.mock.calls).toEqual([
+      [{ event: 'cloud_connector.token_source', unitPrimitive: 'complete_code', policy: 'safe', source: 'synced', branch: 'synced' }, 'cloud_connector.token_source'],
+    ])
   })
 
   it('a request without a unit primitive is refused, saying what to pass', async () => {

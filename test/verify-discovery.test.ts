@@ -7,7 +7,9 @@ import { generateKeyPairSync } from 'node:crypto'
 import { delay, http, HttpResponse } from 'msw'
 import { setupServer } from 'msw/node'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { createGatewayVerifier, discoverJwks, JwksError, toJwks, type Logger } from '../src/index.js'
+import { asEvent } from './client-support.js'
+import { createGatewayVerifier, JwksError, toJwks, type Logger } from '../src/index.js'
+import { discoverJwks } from '../src/verify/discovery.js'
 import { openIdConfigurationUrl } from '../src/verify/index.js'
 import { loadCaseFixture } from './cases/fixture.js'
 import { mintJwt } from './cases/mint.js'
@@ -57,10 +59,10 @@ function clock(start: Date) {
 function recordingLogger() {
   const events: [string, string, Record<string, unknown>][] = []
   const logger: Logger = {
-    debug: (e, f) => events.push(['debug', e, f]),
-    info: (e, f) => events.push(['info', e, f]),
-    warn: (e, f) => events.push(['warn', e, f]),
-    error: (e, f) => events.push(['error', e, f]),
+    debug: asEvent((e, f) => events.push(['debug', e, f])),
+    info: asEvent((e, f) => events.push(['info', e, f])),
+    warn: asEvent((e, f) => events.push(['warn', e, f])),
+    error: asEvent((e, f) => events.push(['error', e, f])),
   }
   return { logger, events }
 }

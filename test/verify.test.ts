@@ -1,5 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
+import { asEvent } from './client-support.js'
 import { createGatewayVerifier, InvalidOptionsError, toJwks, type GatewayVerifierOptions, type Logger } from '../src/index.js'
 import { loadCaseFixture } from './cases/fixture.js'
 import { b64url, mintJwt, signSegments } from './cases/mint.js'
@@ -161,7 +162,7 @@ describe('authenticate: strict mode adds what the gateway lacks', () => {
 describe('authenticate: logging', () => {
   it('logs refusals at debug level with a fingerprint, never the token; a throwing logger changes nothing', async () => {
     const events: [string, Record<string, unknown>][] = []
-    const logger: Logger = { debug: (e, f) => events.push([e, f]) }
+    const logger: Logger = { debug: asEvent((e, f) => events.push([e, f])) }
     const v = verifier({ logger })
     const bad = token({ exp: now - 1 })
     await v.authenticate(headersFor(bad))

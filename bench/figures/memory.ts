@@ -16,14 +16,18 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { TokenIssuer } from '../../src/index.js'
-// The one piece of the bench taken from the sources, not the build: the per-request step the client and
-// the fetch adapter share is not exported. It runs here over the build's issuer, and only memory is measured.
+// The pieces of the bench taken from the sources, not the build: the per-request step the client and the
+// fetch adapter share, and the issuer's token cache, are not exported. They run here over the build's
+// issuer, and only memory is measured.
 import { Authorizer } from '../../src/client/auth.js'
+import { createTokenCache } from '../../src/token/cache.js'
 import { collectGarbage, heapAfterGc, summarize } from '../harness.js'
 import { GATEWAY_HEADERS, INSTANCE, makeIssuer, measure, proof, UNIT_PRIMITIVE, type Figure, type FigureResult, type Proof } from '../context.js'
 import { sdk } from '../sdk.js'
 
-const { createAuthenticatedFetch, createTokenCache, DEFAULT_AUDIENCE, DEFAULT_REFRESH_BEFORE_SECONDS, DEFAULT_TTL_SECONDS } = sdk
+const { createAuthenticatedFetch, DEFAULT_AUDIENCE, LIMITS } = sdk
+const DEFAULT_REFRESH_BEFORE_SECONDS = LIMITS.refreshBeforeSeconds
+const DEFAULT_TTL_SECONDS = LIMITS.tokenTtlSeconds
 
 const CHECKPOINTS = 10
 const MAX_GROWTH_MB = 10

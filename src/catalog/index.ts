@@ -1,10 +1,11 @@
+// `cloud-connector-sdk/catalog`: the catalog (unit primitives, add-ons, backend services), its loader for the
+// gitlab-cloud-connector `config/` layout (YAML), entitlements and the feature settings of unit primitives.
 export {
   unitPrimitiveSchema,
   backendServiceSchema,
   addOnSchema,
   licenseTypeSchema,
   parseCutOffDate,
-  CATALOG_NAME_PATTERN,
   type UnitPrimitive,
   type BackendService,
   type AddOn,
@@ -17,9 +18,15 @@ export {
   normalizeAddOnName,
   NORMALIZED_ADD_ON_NAMES,
   audiencesFor,
-  assertKnownPrimitive,
   hasFreeAccess,
   type Entitlements,
   type ResolveEntitlementsOptions,
 } from './entitlements.js'
 export { builtInCatalog } from './builtin.js'
+export {
+  FEATURE_SETTINGS,
+  UNIT_PRIMITIVE_FEATURE_SETTINGS,
+  featureSettingFor,
+  featureSettingTitle,
+  type FeatureSettingInfo,
+} from '../token/feature-settings.js'

@@ -71,11 +71,9 @@ export function flag(p: Parsed, name: string): boolean {
   return p.values[name] === true
 }
 
-export function required(command: string, p: Parsed, name: string, envName?: string, env?: NodeJS.ProcessEnv): string {
-  const v = str(p, name) ?? (envName ? env?.[envName] : undefined)
-  if (v === undefined || v === '') {
-    throw new UsageError(`--${name} is required${envName ? ` (or set ${envName})` : ''}. See 'cloud-connector ${command} --help'.`)
-  }
+export function required(command: string, p: Parsed, name: string): string {
+  const v = str(p, name)
+  if (v === undefined || v === '') throw new UsageError(`--${name} is required. See 'cloud-connector ${command} --help'.`)
   return v
 }
 
@@ -103,11 +101,6 @@ export function httpUrl(label: string, value: string, example: string): string {
     throw new UsageError(`${label} must be an http(s) URL without user:password@, query or fragment, e.g. ${example}; got '${echo(shownUrl(value))}'.`)
   }
   return value
-}
-
-/** How a message names where a value came from: the flag, or the environment variable that stood in for it. */
-export function sourceOf(p: Parsed, name: string, envName: string): string {
-  return str(p, name) === undefined ? envName : `--${name}`
 }
 
 /** A point in time: an ISO 8601 date or date-time, or whole seconds since the epoch. */

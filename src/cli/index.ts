@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 import { main } from './main.js'
 
 // One signal promise for `serve`; other commands finish on their own.

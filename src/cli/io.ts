@@ -1,5 +1,9 @@
 import { readFile } from 'node:fs/promises'
 import { CliFailure } from './args.js'
+import { debugEnabled, lineLogger, type Logger } from '../log.js'
+import { visible } from '../visible.js'
+
+export { visible }
 
 /** What a command may touch: injected so the CLI runs in-process in tests. */
 export interface CliIo {
@@ -7,6 +11,8 @@ export interface CliIo {
   stderr: { write(chunk: string): unknown; isTTY?: boolean }
   stdin: NodeJS.ReadableStream & { isTTY?: boolean }
   env: NodeJS.ProcessEnv
+  /** Where relative paths start and `cloud-connector.json` is looked for; default `process.cwd()`. */
+  cwd?: string
   /** Resolves when the user asks the process to stop (SIGINT/SIGTERM); `serve` waits on it. */
   untilSignal?: () => Promise<string>
 }
@@ -37,20 +43,6 @@ export function printJson(io: CliIo, value: unknown): void {
 const JSON_UNSAFE = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
 
 /**
- * Text the CLI did not write itself (what the user typed, a token's header, a gateway's or a model's answer)
- * with every control character made visible: a message stays on one line and cannot drive the terminal
- * (ANSI/OSC escapes such as `ESC ]0;` or `ESC [2J`, bidirectional overrides, line separators). Every place
- * the CLI prints such text goes through here.
- */
-export function visible(text: string): string {
-  return text.replace(CONTROL, (c) =>
-    c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  )
-}
-// C0, DEL, C1, the line/paragraph separators and the bidirectional embedding/override/isolate controls
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
-
-/**
  * A URL as the CLI prints it: without userinfo (user:password@) and without query values or fragment, which
  * may hold credentials (`?key=…`). A value that is not a URL is returned as is (callers echo it shortened).
  */
@@ -79,6 +71,27 @@ export function shownPath(path: string): string {
 /** At most `max` characters (an ellipsis marks the cut). */
 export function clip(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text
+}
+
+type LogMethod = (obj: Record<string, unknown>, msg?: string) => void
+
+/**
+ * The logger a command gives the SDK: the command's own handlers of some events (a warning to show, a retry to
+ * say), and with `--verbose` (or `DEBUG=cloud-connector`) every event the SDK logs as one line on stderr.
+ */
+export function cliLogger(io: CliIo, verbose: boolean, own: { [L in keyof Logger]?: LogMethod } = {}): Logger | undefined {
+  const lines = verbose || debugEnabled(io.env) ? lineLogger((line) => io.stderr.write(line)) : undefined
+  if (lines === undefined && Object.keys(own).length === 0) return undefined
+  const logger: Logger = {}
+  for (const level of ['debug', 'info', 'warn', 'error'] as const) {
+    const handle = own[level]
+    if (handle === undefined && lines === undefined) continue
+    logger[level] = (obj, msg) => {
+      handle?.(obj, msg)
+      lines?.[level]?.(obj, msg)
+    }
+  }
+  return logger
 }
 
 /** A warning for a person, on stderr: one line, `warning: `, untrusted text made visible. Stdout (and --json) stays clean. */

@@ -112,7 +112,8 @@ function overview(): string {
     'Commands:',
     ...lines,
     '',
-    'Every command takes --json (machine output, errors included), --verbose (details), --help and --debug (stack traces).',
+    'Every command takes --json (machine output, errors included), --verbose (error details and the SDK\'s log lines on stderr),',
+    '--help and --debug (stack traces). DEBUG=cloud-connector prints the log lines too.',
     'Exit codes: 0 success / would be accepted, 1 refused or failed, 2 usage error, 3 unexpected failure (a bug).',
     '',
   ].join('\n')

@@ -1,5 +1,7 @@
-// The CLI's only door to the library. tsup keeps this import external, so that
-// dist/cli/index.js loads dist/index.js instead of bundling a copy of the library:
-// the relative path is the same from src/cli/ and from dist/cli/.
+// The CLI's door to the library: the package's root and the few internals and subpath tools the CLI uses.
+// The CLI is built with the library's ESM entries (tsup.config.ts), so it shares their chunks.
 export * from '../index.js'
-
+export { builtInCatalog } from '../catalog/builtin.js'
+export { startEmulator } from '../emulator/server.js'
+export { JOSE_REASONS } from '../inspect/messages.js'
+export { DEFAULT_FETCH_TIMEOUT_MS } from '../verify/discovery.js'

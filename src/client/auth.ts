@@ -10,7 +10,8 @@
 import type { EndpointAccess } from '../inspect/access.js'
 import { inspectToken, preflight, PreflightError, type PreflightInput, type PreflightResult, type TokenReport } from '../inspect/index.js'
 import { fingerprint, redact, redactShapes } from '../redact.js'
-import type { Clock, Logger, Problem, TokenRequest, TokenResult, TokenSource } from '../types.js'
+import type { Log } from '../log.js'
+import type { Clock, Problem, TokenRequest, TokenResult, TokenSource } from '../types.js'
 import type { ClockSkewInfo, TokenDiagnosis } from './errors.js'
 
 export interface AuthorizerOptions {
@@ -18,7 +19,7 @@ export interface AuthorizerOptions {
   audience: string
   now: Clock
   leewaySeconds: number | undefined
-  logger: Logger | undefined
+  logger: Log | undefined
 }
 
 /** What the token step of a request needs. */
@@ -66,7 +67,7 @@ export class Authorizer {
   readonly #audience: string
   readonly #now: Clock
   readonly #leeway: number | undefined
-  readonly #logger: Logger | undefined
+  readonly #logger: Log | undefined
   readonly #entries = new Map<string, TokenEntry>()
   readonly #warned = new Set<string>()
   /** Forced refreshes in flight, per unit primitive and rejected token, so N concurrent 401s cause one refresh. */

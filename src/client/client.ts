@@ -9,7 +9,7 @@ import ky, { TimeoutError, type KyInstance, type Options as KyOptions } from 'ky
 import { z } from 'zod'
 import { CloudConnectorError, HeaderError, InvalidOptionsError } from '../errors.js'
 import { buildGatewayHeaders, type GatewayFeatureContext, type GatewayHeadersContext, type GatewayUserContext } from '../headers.js'
-import type { Logger } from '../types.js'
+import type { Log } from '../log.js'
 import { accessFor, tokenUnitPrimitiveOf } from '../inspect/access.js'
 import { Authorizer, preflightKey, scrub, type Authorization, type AuthorizeInput } from './auth.js'
 import {
@@ -179,12 +179,12 @@ class Client implements GatewayClient {
   readonly baseUrl: string
   readonly #o: ResolvedClientOptions
   /**
-   * ky carries each attempt (prefix URL, timeout, hooks, custom fetch); retries are ours (`#send`), so that the
+   * ky carries each attempt (prefix URL, timeout, custom fetch); retries are ours (`#send`), so that the
    * instance keeps ky's defaults and a call passes only what varies.
    */
   readonly #ky: KyInstance
   readonly #auth: Authorizer
-  readonly #log: Logger | undefined
+  readonly #log: Log | undefined
   /** Per endpoint: how many retries the policy allows. */
   readonly #retries = new Map<EndpointName, number>()
   readonly #staticHeaders: Record<string, string>
@@ -207,7 +207,6 @@ class Client implements GatewayClient {
       ...(o.redirect === 'error' ? { redirect: 'error' as const, fetch: noRedirectFetch(o.fetch) } : { redirect: 'manual' as const, fetch: followingFetch(o.fetch, o) }),
       retry: 0,
       throwHttpErrors: false,
-      ...(o.hooks === undefined ? {} : { hooks: o.hooks }),
     })
     for (const name of Object.keys(ENDPOINTS) as EndpointName[]) {
       const def: EndpointDefinition = ENDPOINTS[name]
@@ -705,7 +704,7 @@ class ResponseStream implements GatewayStream {
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<string> {
-    if (this.#used) throw new GatewayError('ERR_GATEWAY_RESPONSE_INVALID', 'This gateway stream was already read; a stream can be read once.', { requestId: this.requestId })
+    if (this.#used) throw new GatewayResponseError('This gateway stream was already read; a stream can be read once.', { requestId: this.requestId })
     this.#used = true
     const decoder = new TextDecoder()
     let done = false

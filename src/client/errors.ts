@@ -39,8 +39,9 @@ export interface GatewayErrorContext {
   attempts?: number
 }
 
-/** Base class of every error about a gateway exchange. */
+/** Base class of every error about a gateway exchange (never thrown itself: each code has its subclass). */
 export class GatewayError extends CloudConnectorError {
+  declare readonly code: GatewayErrorCode
   readonly endpoint: string | undefined
   readonly method: string | undefined
   readonly path: string | undefined
@@ -117,6 +118,10 @@ export type AuthFailureCause =
  * `likelyCause` what the two together point at.
  */
 export class GatewayAuthError extends GatewayError {
+  // typed wide enough for the subclass to list its own code (a static side must extend its base's)
+  static override readonly codes: readonly ('ERR_GATEWAY_UNAUTHORIZED' | 'ERR_CLOCK_SKEW')[] = ['ERR_GATEWAY_UNAUTHORIZED']
+  /** `ERR_CLOCK_SKEW` for its subclass {@link ClockSkewError}. */
+  declare readonly code: 'ERR_GATEWAY_UNAUTHORIZED' | 'ERR_CLOCK_SKEW'
   readonly gatewayError: string | undefined
   readonly diagnosis: TokenDiagnosis | undefined
   readonly clockSkew: ClockSkewInfo | undefined
@@ -141,6 +146,8 @@ export class GatewayAuthError extends GatewayError {
  * Still a {@link GatewayAuthError}, with code `ERR_CLOCK_SKEW`.
  */
 export class ClockSkewError extends GatewayAuthError {
+  static override readonly codes = ['ERR_CLOCK_SKEW'] as const
+  declare readonly code: (typeof ClockSkewError.codes)[number]
   constructor(
     message: string,
     ctx: GatewayErrorContext & { gatewayError?: string; diagnosis?: TokenDiagnosis; clockSkew: ClockSkewInfo },
@@ -151,6 +158,8 @@ export class ClockSkewError extends GatewayAuthError {
 
 /** 403: the token lacks the unit primitive the endpoint needs (or the gateway refused for another stated reason). */
 export class GatewayForbiddenError extends GatewayError {
+  static override readonly codes = ['ERR_GATEWAY_FORBIDDEN'] as const
+  declare readonly code: (typeof GatewayForbiddenError.codes)[number]
   /** The unit primitive the gateway wanted: the one its message names (e.g. `include_file_context`), else the endpoint's. */
   readonly unitPrimitive: string | undefined
   /** The gateway's `{"detail": ...}`. */
@@ -174,6 +183,8 @@ export class GatewayForbiddenError extends GatewayError {
 
 /** 421: the gateway reached the model server and it answered with an error (`detail` = `"<status>: <reason>"`). */
 export class ModelUnreachableError extends GatewayError {
+  static override readonly codes = ['ERR_MODEL_UNREACHABLE'] as const
+  declare readonly code: (typeof ModelUnreachableError.codes)[number]
   /** The model server's HTTP status, when the gateway gave one. */
   readonly modelStatus: number | undefined
   /** The model server's reason phrase. */
@@ -199,6 +210,8 @@ export interface ValidationIssue {
  * gateway answered 422 (`sent: true`, `status: 422`, `detail` = the gateway's detail, with any echoed input removed).
  */
 export class GatewayValidationError extends GatewayError {
+  static override readonly codes = ['ERR_GATEWAY_VALIDATION'] as const
+  declare readonly code: (typeof GatewayValidationError.codes)[number]
   readonly sent: boolean
   readonly issues: readonly ValidationIssue[]
   readonly detail: unknown
@@ -213,6 +226,8 @@ export class GatewayValidationError extends GatewayError {
 
 /** Any other non-2xx answer (5xx and 429 after the retries the policy allowed, or an unexpected 4xx). */
 export class GatewayHttpError extends GatewayError {
+  static override readonly codes = ['ERR_GATEWAY_HTTP'] as const
+  declare readonly code: (typeof GatewayHttpError.codes)[number]
   /** The gateway's `detail`/`error` message or a scrubbed excerpt of the body. */
   readonly detail: string | undefined
   /** The `Retry-After` header of the last response, in seconds, when present. */
@@ -227,6 +242,8 @@ export class GatewayHttpError extends GatewayError {
 
 /** A 2xx answer whose body does not have the documented shape. */
 export class GatewayResponseError extends GatewayError {
+  static override readonly codes = ['ERR_GATEWAY_RESPONSE_INVALID'] as const
+  declare readonly code: (typeof GatewayResponseError.codes)[number]
   readonly issues: readonly ValidationIssue[]
   constructor(message: string, ctx: GatewayErrorContext & { issues?: readonly ValidationIssue[] }) {
     super('ERR_GATEWAY_RESPONSE_INVALID', message, ctx)
@@ -236,6 +253,8 @@ export class GatewayResponseError extends GatewayError {
 
 /** No complete answer within the timeout: the headers, the whole body, or (for a stream) the next chunk. */
 export class GatewayTimeoutError extends GatewayError {
+  static override readonly codes = ['ERR_GATEWAY_TIMEOUT'] as const
+  declare readonly code: (typeof GatewayTimeoutError.codes)[number]
   readonly timeoutMs: number
   constructor(message: string, ctx: GatewayErrorContext & { timeoutMs: number }) {
     super('ERR_GATEWAY_TIMEOUT', message, ctx)
@@ -248,6 +267,8 @@ export class GatewayTimeoutError extends GatewayError {
  * at the limit and closed the connection.
  */
 export class GatewayResponseTooLargeError extends GatewayError {
+  static override readonly codes = ['ERR_GATEWAY_RESPONSE_TOO_LARGE'] as const
+  declare readonly code: (typeof GatewayResponseTooLargeError.codes)[number]
   readonly limitBytes: number
   constructor(message: string, ctx: GatewayErrorContext & { limitBytes: number }) {
     super('ERR_GATEWAY_RESPONSE_TOO_LARGE', message, ctx)
@@ -257,6 +278,8 @@ export class GatewayResponseTooLargeError extends GatewayError {
 
 /** The connection failed (refused, reset, DNS, TLS). `cause` is the system error (never holds the request). */
 export class NetworkError extends GatewayError {
+  static override readonly codes = ['ERR_NETWORK'] as const
+  declare readonly code: (typeof NetworkError.codes)[number]
   /** The system error code, e.g. `ECONNREFUSED`. */
   readonly errno: string | undefined
   constructor(message: string, ctx: GatewayErrorContext & { errno?: string }, options?: { cause?: unknown }) {
@@ -270,6 +293,8 @@ export class NetworkError extends GatewayError {
  * nothing was re-sent anywhere. Point `baseUrl` at the gateway's final URL, or pass `redirect: 'follow'`.
  */
 export class GatewayRedirectError extends GatewayError {
+  static override readonly codes = ['ERR_GATEWAY_REDIRECT'] as const
+  declare readonly code: (typeof GatewayRedirectError.codes)[number]
   constructor(message: string, ctx: GatewayErrorContext = {}) {
     super('ERR_GATEWAY_REDIRECT', message, ctx)
   }
@@ -277,6 +302,8 @@ export class GatewayRedirectError extends GatewayError {
 
 /** The caller's `AbortSignal` fired. */
 export class AbortedError extends GatewayError {
+  static override readonly codes = ['ERR_ABORTED'] as const
+  declare readonly code: (typeof AbortedError.codes)[number]
   constructor(message: string, ctx: GatewayErrorContext = {}) {
     super('ERR_ABORTED', message, ctx)
   }
@@ -290,6 +317,8 @@ export class AbortedError extends GatewayError {
  * scope problem: the token was accepted.
  */
 export class UsageQuotaError extends GatewayError {
+  static override readonly codes = ['ERR_USAGE_QUOTA_EXCEEDED', 'ERR_USAGE_QUOTA_NOT_ENTITLED'] as const
+  declare readonly code: (typeof UsageQuotaError.codes)[number]
   /** The gateway's `error`: `insufficient_credits` or `not_entitled`. */
   readonly gatewayError: string | undefined
   /** The gateway's `error_code`: `USAGE_QUOTA_EXCEEDED` or `USAGE_QUOTA_NOT_ENTITLED`. */

@@ -2,12 +2,12 @@
  * Options of `createGatewayClient` and `createAuthenticatedFetch`, validated with zod at construction so a
  * misconfiguration fails at start-up with a message naming the option, not on the first request.
  */
-import type { Hooks } from 'ky'
 import { z } from 'zod'
 import { InvalidOptionsError } from '../errors.js'
 import { buildGatewayHeaders, type GatewayHeadersContext } from '../headers.js'
 import { DEFAULT_AUDIENCE } from '../inspect/index.js'
-import type { Clock, Logger, TokenSource } from '../types.js'
+import { toLog, type Log, type Logger } from '../log.js'
+import type { Clock, TokenSource } from '../types.js'
 
 /** When 5xx/429/network failures are retried. */
 export interface RetryPolicy {
@@ -68,8 +68,6 @@ export interface GatewayClientOptions extends CommonOptions {
   maxResponseBytes?: number
   /** Retry policy for 5xx/429/network failures, or a number (= `limit`), or `false` (no retries). */
   retry?: RetryPolicy | number | false
-  /** ky hooks, run for every attempt. Note: `beforeRequest` hooks see the Authorization header. */
-  hooks?: Hooks
 }
 
 export interface AuthenticatedFetchOptions extends CommonOptions {
@@ -98,7 +96,7 @@ export interface ResolvedCommon {
   now: Clock
   leewaySeconds: number | undefined
   fetch: typeof fetch | undefined
-  logger: Logger | undefined
+  logger: Log | undefined
   clockSkewToleranceSeconds: number
   redirect: 'error' | 'follow'
 }
@@ -116,7 +114,6 @@ export interface ResolvedClientOptions extends ResolvedCommon {
   timeout: number | false
   maxResponseBytes: number
   retry: ResolvedRetry
-  hooks: Hooks | undefined
 }
 
 export interface ResolvedFetchOptions extends ResolvedCommon {
@@ -146,7 +143,7 @@ export function resolveClientOptions(options: GatewayClientOptions): ResolvedCli
       : typeof parsed.retry === 'number'
         ? { ...DEFAULT_RETRY, limit: parsed.retry }
         : { ...DEFAULT_RETRY, ...stripUndefined(parsed.retry ?? {}) }
-  return { ...common, timeout: parsed.timeout ?? DEFAULT_TIMEOUT_MS, maxResponseBytes: parsed.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, retry, hooks: parsed.hooks as Hooks | undefined }
+  return { ...common, timeout: parsed.timeout ?? DEFAULT_TIMEOUT_MS, maxResponseBytes: parsed.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, retry }
 }
 
 export function resolveFetchOptions(options: AuthenticatedFetchOptions): ResolvedFetchOptions {
@@ -163,7 +160,7 @@ export function resolveFetchOptions(options: AuthenticatedFetchOptions): Resolve
 
 const fn = <T>(what: string) => z.custom<T>((v) => typeof v === 'function', { message: `expected ${what} (a function)` })
 
-const baseUrlSchema = z.union([z.string(), z.instanceof(URL)]).transform((value, ctx) => {
+export const baseUrlSchema = z.union([z.string(), z.instanceof(URL)]).transform((value, ctx) => {
   let url: URL
   try {
     url = new URL(String(value))
@@ -226,14 +223,6 @@ const ClientSchema = z.strictObject({
   timeout: z.union([z.literal(false), z.number().int().positive().max(2_147_483_647)]).optional(),
   maxResponseBytes: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
   retry: RetrySchema.optional(),
-  hooks: z
-    .strictObject({
-      beforeRequest: z.array(fn('a hook')).optional(),
-      beforeRetry: z.array(fn('a hook')).optional(),
-      afterResponse: z.array(fn('a hook')).optional(),
-      beforeError: z.array(fn('a hook')).optional(),
-    })
-    .optional(),
 })
 
 const FetchSchema = z.strictObject({
@@ -275,7 +264,7 @@ function resolveCommon(parsed: z.output<typeof ClientSchema> | z.output<typeof F
     now: parsed.now ?? (() => new Date()),
     leewaySeconds: parsed.leewaySeconds,
     fetch: parsed.fetch,
-    logger: parsed.logger,
+    logger: toLog(parsed.logger),
     clockSkewToleranceSeconds: parsed.clockSkewToleranceSeconds ?? 5,
     redirect: parsed.redirect ?? 'error',
   }

@@ -11,7 +11,8 @@ import { z } from 'zod'
 import { InvalidOptionsError } from '../errors.js'
 import type { Jwks } from '../keys/jwks.js'
 import { redact } from '../redact.js'
-import type { Clock, Logger, SigningKey } from '../types.js'
+import { toLog, type Logger } from '../log.js'
+import type { Clock, SigningKey } from '../types.js'
 import { createGatewayVerifier, type GatewayVerifier } from '../verify/index.js'
 import {
   internalServerError,
@@ -110,6 +111,7 @@ export function createGatewayCore(options: GatewayCoreOptions = {}): GatewayCore
   // The verifier gets a clock that reads the current knob, so `configure({ now })` takes effect at once.
   const now: Clock = () => knobs.now()
   const log = options.log ?? new RequestLog(now)
+  const logger = toLog(options.logger)
   const basePath = (parsed.basePath ?? '').replace(/\/+$/, '')
   const gatewayKey = lazyGatewayKey(options.gatewayKey)
   let verifier: Promise<GatewayVerifier> | undefined
@@ -157,7 +159,7 @@ export function createGatewayCore(options: GatewayCoreOptions = {}): GatewayCore
       result = await dispatch(method, decodedPath, headers, request.body)
     } catch (err) {
       // A bug in the double must still answer like a server would, and be visible to the test.
-      options.logger?.error?.('emulator.handler_failed', { path: rawPath, error: err instanceof Error ? err.message : String(err) })
+      logger?.error?.('emulator.handler_failed', { path: rawPath, error: err instanceof Error ? err.message : String(err) })
       result = { response: internalServerError() }
     }
     log.add({

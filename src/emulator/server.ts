@@ -86,6 +86,8 @@ export interface Emulator {
 
 /** The emulator could not start (port taken, interface missing…). */
 export class EmulatorError extends CloudConnectorError {
+  static override readonly codes = ['ERR_EMULATOR_START'] as const
+  declare readonly code: (typeof EmulatorError.codes)[number]
   readonly port: number | undefined
   readonly host: string | undefined
   constructor(message: string, details: { host?: string; port?: number; cause?: unknown } = {}) {

@@ -87,6 +87,8 @@ export function preflightOrThrow(input: PreflightInput): PreflightResult {
 
 /** The request was not sent: the gateway would have refused it. Carries every finding. */
 export class PreflightError extends CloudConnectorError {
+  static override readonly codes = ['ERR_PREFLIGHT_REJECTED'] as const
+  declare readonly code: (typeof PreflightError.codes)[number]
   /** Errors (the gateway's order) then warnings. */
   readonly findings: Problem[]
   readonly status: 401 | 403 | undefined

@@ -21,7 +21,8 @@
 import { KeyObject } from 'node:crypto'
 import { z } from 'zod'
 import { CloudConnectorError, InvalidOptionsError, KeyError } from '../errors.js'
-import type { Clock, Logger, SigningKey } from '../types.js'
+import { toLog, type Logger } from '../log.js'
+import type { Clock, SigningKey } from '../types.js'
 import { toJwks, type Jwks } from './jwks.js'
 
 /** How long the AI Gateway caches an issuer's JWKS: 24 h. */
@@ -118,6 +119,8 @@ export interface KeyRing {
 
 /** The ring cannot do what was asked in its current state (rotation count, unknown or duplicate kid, last key). */
 export class KeyRingError extends CloudConnectorError {
+  static override readonly codes = ['ERR_KEYRING_STATE'] as const
+  declare readonly code: (typeof KeyRingError.codes)[number]
   readonly kid: string | undefined
   readonly keyCount: number
   constructor(message: string, details: { kid?: string; keyCount: number }) {
@@ -136,7 +139,7 @@ export function createKeyRing(options: KeyRingOptions = {}): KeyRing {
   const clock: Clock = options.now ?? (() => new Date())
   const strict = options.strict ?? false
   const publishDelaySeconds = options.publishDelaySeconds ?? DEFAULT_PUBLISH_DELAY_SECONDS
-  const logger = options.logger
+  const logger = toLog(options.logger)
   const delayMs = publishDelaySeconds * 1000
 
   const slots: Slot[] = []

@@ -52,6 +52,8 @@ export interface TokenShapeResult {
 
 /** Thrown by `expectTokenShape`; `failures`, `header` and `claims` carry the facts, never the token. */
 export class TokenShapeError extends CloudConnectorError {
+  static override readonly codes = ['ERR_TOKEN_SHAPE'] as const
+  declare readonly code: (typeof TokenShapeError.codes)[number]
   readonly failures: readonly string[]
   readonly header: Record<string, unknown> | undefined
   readonly claims: Record<string, unknown> | undefined

@@ -1,5 +1,5 @@
-// `cloud-connector-sdk/testing`: a test instance, token-shape assertions, msw handlers (msw loaded
-// lazily, an optional peer dependency) and, for convenience, the emulator.
+// `cloud-connector-sdk/testing`: a test instance and token-shape assertions. It needs no msw: the msw handlers
+// are `cloud-connector-sdk/testing/msw`, the emulator `cloud-connector-sdk/emulator`.
 export {
   createTestInstance,
   DEFAULT_TEST_ISSUER_URL,
@@ -15,13 +15,3 @@ export {
   type TokenShapeExpectations,
   type TokenShapeResult,
 } from './assertions.js'
-export {
-  createMswGateway,
-  gatewayHandlers,
-  instanceHandlers,
-  MswMissingError,
-  type MswGateway,
-  type MswGatewayOptions,
-  type MswInstanceOptions,
-} from './msw.js'
-export * from '../emulator/index.js'

@@ -5,7 +5,8 @@
  * No msw here: the emulator (main entry) builds its instance with this too.
  */
 import { randomUUID } from 'node:crypto'
-import { builtInCatalog, type Catalog } from '../catalog/index.js'
+import { builtInCatalog } from '../catalog/builtin.js'
+import type { Catalog } from '../catalog/catalog.js'
 import { InvalidOptionsError } from '../errors.js'
 import { buildGatewayHeaders, type GatewayFeatureContext, type GatewayUserContext } from '../headers.js'
 import { loadSigningKeySync, type SigningKeyInput } from '../keys/import.js'

@@ -8,13 +8,16 @@
  * without it. That is why the factories here are async.
  */
 import type { HttpHandler } from 'msw'
-import { CloudConnectorError, InvalidOptionsError } from '../errors.js'
+import { InvalidOptionsError } from '../errors.js'
+import { MswMissingError } from './msw-missing.js'
 import { createGatewayCore, type GatewayCore, type GatewayCoreOptions, type GatewayKnobs } from '../emulator/core.js'
 import type { EmulatorRequest, EmulatorResponse } from '../emulator/http.js'
 import { createInstanceCore, type InstanceCore } from '../emulator/instance.js'
 import type { RecordedRequest, RequestFilter, RequestLog } from '../emulator/record.js'
 import type { PublicRsaJwk, SigningKey } from '../types.js'
 import type { TestInstance } from './instance.js'
+
+export { MswMissingError }
 
 export interface MswGatewayOptions extends Omit<GatewayCoreOptions, 'basePath' | 'log'> {
   /** Where the double answers, e.g. `https://aigw.test` or `https://cloud.gitlab.com/ai`. */
@@ -104,17 +107,6 @@ function loadMsw(): Promise<Msw> {
     throw new MswMissingError(err)
   })
   return mswModule
-}
-
-/** msw could not be loaded: the handlers need it installed next to the SDK. */
-export class MswMissingError extends CloudConnectorError {
-  constructor(cause: unknown) {
-    super(
-      'ERR_MSW_MISSING',
-      'cloud-connector-sdk/testing: the msw handlers need msw 2 installed in your project (npm install --save-dev msw@2); the rest of the toolkit works without it.',
-      { cause },
-    )
-  }
 }
 
 /**

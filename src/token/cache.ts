@@ -1,5 +1,6 @@
 import { InvalidOptionsError } from '../errors.js'
-import type { Clock, Logger } from '../types.js'
+import type { Log } from '../log.js'
+import type { Clock } from '../types.js'
 
 /**
  * A small token cache in the manner of google-auth-library's jwtaccess and octokit/auth-app:
@@ -207,7 +208,7 @@ export interface TokenCacheOptions<T> {
   store?: ExternalTokenStore
   /** How values go to and from `store`; `decode` returns undefined for anything unusable. */
   codec?: { encode(value: T): string; decode(raw: string): T | undefined }
-  logger?: Logger
+  logger?: Log | undefined
 }
 
 /** The pluggable cache interface (as in octokit/auth-app): sync or async, strings only. */

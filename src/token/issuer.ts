@@ -1,8 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
-import { audiencesFor, builtInCatalog, hasFreeAccess, normalizeAddOnName, parseCutOffDate, resolveEntitlements, type Catalog } from '../catalog/index.js'
+import { builtInCatalog } from '../catalog/builtin.js'
+import type { Catalog } from '../catalog/catalog.js'
+import { audiencesFor, hasFreeAccess, normalizeAddOnName, resolveEntitlements } from '../catalog/entitlements.js'
+import { parseCutOffDate } from '../catalog/schema.js'
 import { CatalogError, InvalidOptionsError, TokenError } from '../errors.js'
-import type { Clock, CloudConnectorClaims, JwtHeader, Logger, Realm, SigningKey, TokenRequest, TokenResult, TokenSource } from '../types.js'
+import { toLog, type Logger } from '../log.js'
+import type { Clock, CloudConnectorClaims, JwtHeader, Realm, SigningKey, TokenRequest, TokenResult, TokenSource } from '../types.js'
 import { createTokenCache, type ExternalTokenStore, type TokenCache } from './cache.js'
 import {
   DEFAULT_TTL_SECONDS,
@@ -33,7 +37,7 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
   // Rails hands the issuer the normalised names of the purchased add-ons (`uniq_normalized_add_on_names`).
   const addOns = [...new Set((opts.addOns ?? []).map(normalizeAddOnName))]
   const strict = opts.strict === true
-  const logger = opts.logger
+  const logger = toLog(opts.logger)
   const signer = opts.signer
   const keyInput = opts.key
   const baseExtraClaims = checkExtraClaims(opts.extraClaims, 'createTokenIssuer')
@@ -476,7 +480,7 @@ const ISSUE_REQUEST_NAMES = ['scopes', 'audience', 'extraClaims', 'skipUsageCuto
 
 const nonEmpty = (what: string) => z.string({ error: `must be a ${what}` }).min(1, { error: `must be a non-empty ${what}` })
 
-const issuerOptionsSchema = z.strictObject({
+export const issuerOptionsSchema = z.strictObject({
   issuer: z
     .string({ error: 'is required: the instance URL (Gitlab.config.gitlab.url), e.g. "https://gitlab.example.com"' })
     .refine(isHttpUrl, { error: 'must be an absolute http(s) URL without query or fragment, e.g. "https://gitlab.example.com"' }),
@@ -618,7 +622,7 @@ function nothingEntitled(catalog: Catalog, addOns: readonly string[], at: Date):
   )
 }
 
-function isHttpUrl(value: string): boolean {
+export function isHttpUrl(value: string): boolean {
   try {
     const u = new URL(value)
     return (u.protocol === 'https:' || u.protocol === 'http:') && u.search === '' && u.hash === '' && !/\s/.test(value)
@@ -627,13 +631,13 @@ function isHttpUrl(value: string): boolean {
   }
 }
 
-function isSigningKey(v: unknown): v is SigningKey {
+export function isSigningKey(v: unknown): v is SigningKey {
   if (!v || typeof v !== 'object') return false
   const k = v as Partial<SigningKey>
   return typeof k.kid === 'string' && k.alg === 'RS256' && !!k.publicJwk && !!k.publicKey && typeof k.modulusLength === 'number'
 }
 
-function isKeyRing(v: unknown): v is SigningKeyProvider {
+export function isKeyRing(v: unknown): v is SigningKeyProvider {
   return !!v && typeof v === 'object' && typeof (v as SigningKeyProvider).signingKey === 'function'
 }
 

@@ -12,11 +12,25 @@ export function parseOptions<S extends z.ZodType>(where: string, schema: S, inpu
   }
   const result = schema.safeParse(input)
   if (result.success) return result.data
-  const issues = result.error.issues.flatMap((issue) => describeIssue(issue, known))
-  const lines = issues.map((i) => `${i.path} ${i.message}`)
+  throw invalidOptions(where, result.error.issues.flatMap((issue) => describeIssue(issue, known)))
+}
+
+/** One invalid option: its path, what is wrong, and the environment variable that stood in for it (or could). */
+export interface OptionIssue {
+  path: string
+  message: string
+  variable?: string
+}
+
+/**
+ * The error for a list of issues, one line each: `options.x <message>`, or `VAR (for options.x) <message>` when
+ * the value came from the environment variable.
+ */
+export function invalidOptions(where: string, issues: readonly OptionIssue[]): InvalidOptionsError {
+  const lines = issues.map((i) => (i.variable === undefined || i.message.includes(i.variable) ? `${i.path} ${i.message}` : `${i.variable} (for ${i.path}) ${i.message}`))
   const message =
     lines.length === 1 ? `${where}: ${lines[0]}` : `${where}: ${lines.length} invalid options:\n  - ${lines.join('\n  - ')}`
-  throw new InvalidOptionsError(message, issues)
+  return new InvalidOptionsError(message, issues)
 }
 
 /** `z.custom` for callbacks: zod 4's z.function() is not a plain schema. */

@@ -1,7 +1,8 @@
 import { z } from 'zod'
 import { InvalidOptionsError, TokenError } from '../errors.js'
 import { errorLabel, redact } from '../redact.js'
-import type { Clock, Logger, TokenRequest, TokenResult, TokenSource, TokenSourceKind } from '../types.js'
+import { toLog, type Logger } from '../log.js'
+import type { Clock, TokenRequest, TokenResult, TokenSource, TokenSourceKind } from '../types.js'
 import { FEATURE_SETTINGS, UNIT_PRIMITIVE_FEATURE_SETTINGS, featureSettingFor, featureSettingTitle } from './feature-settings.js'
 import type { TokenIssuer } from './issuer.js'
 import { fn, parseOptions } from './options.js'
@@ -57,7 +58,7 @@ export function createTokenSource(options: TokenSourceOptions): PolicyTokenSourc
   const opts = parseOptions('createTokenSource', sourceOptionsSchema, options, SOURCE_OPTION_NAMES)
   const now: Clock = opts.now ?? (() => new Date())
   const policy: TokenPolicy = opts.policy ?? 'safe'
-  const logger = opts.logger
+  const logger = toLog(opts.logger)
   const featureMap = opts.featureSettingMap ? Object.freeze({ ...opts.featureSettingMap }) : UNIT_PRIMITIVE_FEATURE_SETTINGS
   const selfHostedFeatures = checkFeatureNames(opts.selfHostedFeatures ?? [], featureMap)
   const selfSignOverride = opts.selfSignOverride === undefined ? false : toBoolean(opts.selfSignOverride)
@@ -375,7 +376,7 @@ const SOURCE_OPTION_NAMES = [
   'logger',
 ] as const
 
-const sourceOptionsSchema = z.strictObject({
+export const sourceOptionsSchema = z.strictObject({
   policy: z.enum(['safe', 'rails'], { error: 'must be "safe" (never ends without a token when a key exists) or "rails" (GitLab\'s own decision)' }).optional(),
   license: z.enum(['online-cloud', 'offline-cloud', 'legacy', 'none'], {
     error: 'is required: one of "online-cloud", "offline-cloud", "legacy", "none" (the instance\'s license kind)',

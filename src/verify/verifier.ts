@@ -34,7 +34,8 @@ import { headerMismatches } from '../inspect/rules.js'
 import type { Jwks } from '../keys/jwks.js'
 import { TextMemo } from '../memo.js'
 import { fingerprint } from '../redact.js'
-import type { Clock, HeadersInput, Logger, SigningKey } from '../types.js'
+import { toLog, type Log, type Logger } from '../log.js'
+import type { Clock, HeadersInput, SigningKey } from '../types.js'
 import { DEFAULT_FETCH_TIMEOUT_MS, discoverJwks, safeUrl } from './discovery.js'
 import { privateMembers, trustedKeyFromJwk, trustedKeyFromSigningKey } from './keys.js'
 
@@ -383,7 +384,7 @@ interface ResolvedOptions {
   now: Clock
   strict: ResolvedStrict | undefined
   verifiedTokenCacheSize: number
-  logger: Logger | undefined
+  logger: Log | undefined
 }
 
 /** The merged key set: static keys first, then each issuer's, cached with single-flight loading. */
@@ -560,6 +561,7 @@ function parseVerifierOptions(input: GatewayVerifierOptions): ResolvedOptions {
     ])
   }
 
+  const logger = toLog(opts.logger)
   const issuerUrls = opts.issuerUrls ?? []
   const cacheTtlSeconds = opts.cacheTtlSeconds ?? 86_400
   const strictIn = opts.strict === true ? {} : opts.strict === false || opts.strict === undefined ? undefined : opts.strict
@@ -604,7 +606,7 @@ function parseVerifierOptions(input: GatewayVerifierOptions): ResolvedOptions {
         bad.push({ path, message: `holds private key material (${secret.join(', ')}): a verifier needs the public half only (kty, n, e; toJwks() or \`cloud-connector jwks\` give it), and whoever can read this configuration can sign tokens` })
       } else {
         // Only n and e are used; the warning names the members, never their values.
-        if (secret.length > 0) log(opts.logger, 'warn', 'gateway_verifier.private_jwk', { path, kid: k.kid ?? null, members: secret })
+        if (secret.length > 0) log(logger, 'warn', 'gateway_verifier.private_jwk', { path, kid: k.kid ?? null, members: secret })
         staticKeys.push(k)
       }
     })
@@ -623,7 +625,7 @@ function parseVerifierOptions(input: GatewayVerifierOptions): ResolvedOptions {
     now: opts.now ?? (() => new Date()),
     strict,
     verifiedTokenCacheSize: opts.verifiedTokenCacheSize ?? 1024,
-    logger: opts.logger,
+    logger,
   }
 }
 
@@ -632,7 +634,7 @@ function issuerId(url: string): string {
   return stripEndWhere(url, (c) => c === 0x2f)
 }
 
-function log(logger: Logger | undefined, level: keyof Logger, event: string, fields: Record<string, unknown>): void {
+function log(logger: Log | undefined, level: keyof Log, event: string, fields: Record<string, unknown>): void {
   try {
     logger?.[level]?.(event, fields)
   } catch {

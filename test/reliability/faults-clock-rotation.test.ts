@@ -16,21 +16,21 @@
  * until it is trimmed from the published set.
  */
 import { afterEach, describe, expect, it } from 'vitest'
+import { asEvent } from '../client-support.js'
 import {
-  builtInCatalog,
   ClockSkewError,
   createGatewayClient,
   createKeyRing,
   createTokenIssuer,
   GatewayAuthError,
   KeyError,
-  startEmulator,
-  type Emulator,
   type GatewayClient,
   type KeyRing,
   type Logger,
   type SigningKey,
 } from '../../src/index.js'
+import { builtInCatalog } from '../../src/catalog/index.js'
+import { startEmulator, type Emulator } from '../../src/emulator/index.js'
 import { loadCaseFixture } from '../cases/fixture.js'
 import { INSTANCE_ID, manualClock, rejection } from './config.js'
 
@@ -138,7 +138,7 @@ describe('clock skew between the instance and the gateway', () => {
 describe('key rotation, end to end', () => {
   function ringLogger() {
     const events: { event: string; fields: Record<string, unknown> }[] = []
-    return { events, logger: { warn: (event: string, fields: Record<string, unknown>) => events.push({ event, fields }) } as Logger }
+    return { events, logger: { warn: asEvent((event, fields) => events.push({ event, fields })) } as Logger }
   }
 
   it('strict: a key published less than 24 h ago is refused for signing; after 24 h it signs, the old key verifies until trimmed', async () => {

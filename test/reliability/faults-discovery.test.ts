@@ -11,16 +11,16 @@ import type { ServerResponse } from 'node:http'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { afterEach, describe, expect, it } from 'vitest'
+import { asEvent } from '../client-support.js'
 import {
   createGatewayVerifier,
-  discoverJwks,
   JwksError,
-  MAX_DISCOVERY_BYTES,
   toJwks,
-  UNKNOWN_KID_COOLDOWN_SECONDS,
   type GatewayVerifier,
   type Logger,
 } from '../../src/index.js'
+import { discoverJwks, MAX_DISCOVERY_BYTES } from '../../src/verify/discovery.js'
+import { UNKNOWN_KID_COOLDOWN_SECONDS } from '../../src/verify/verifier.js'
 import { loadCaseFixture } from '../cases/fixture.js'
 import { mintJwt } from '../cases/mint.js'
 import { INSTANCE_ID, manualClock } from './config.js'
@@ -46,10 +46,10 @@ afterEach(async () => {
 function recorder() {
   const events: { level: string; event: string; fields: Record<string, unknown> }[] = []
   const logger: Logger = {
-    debug: (event, fields) => events.push({ level: 'debug', event, fields }),
-    info: (event, fields) => events.push({ level: 'info', event, fields }),
-    warn: (event, fields) => events.push({ level: 'warn', event, fields }),
-    error: (event, fields) => events.push({ level: 'error', event, fields }),
+    debug: asEvent((event, fields) => events.push({ level: 'debug', event, fields })),
+    info: asEvent((event, fields) => events.push({ level: 'info', event, fields })),
+    warn: asEvent((event, fields) => events.push({ level: 'warn', event, fields })),
+    error: asEvent((event, fields) => events.push({ level: 'error', event, fields })),
   }
   return { logger, events, codes: () => events.filter((e) => e.event === 'gateway_verifier.issuer_failed').map((e) => e.fields.code) }
 }

@@ -15,36 +15,29 @@ import { stringify } from 'yaml'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   buildGatewayHeaders,
-  builtInCatalog,
   createAuthenticatedFetch,
-  createCatalog,
   createGatewayClient,
-  createGatewayCore,
   createGatewayVerifier,
   createKeyRing,
   createTokenIssuer,
   createTokenSource,
-  discoverJwks,
   inspectToken,
-  loadCatalogDir,
   loadSigningKey,
   loadVerificationKey,
   preflight,
-  RequestLog,
   toJwks,
   CatalogError,
   GatewayValidationError,
   HeaderError,
   JwksError,
   KeyError,
-  MAX_DISCOVERY_BYTES,
-  ModelConfigurationCheckBodySchema,
-  CodeCompletionsBodySchema,
-  CodeGenerationsBodySchema,
-  ChatAgentBodySchema,
-  ModelMetadataSchema,
   type GatewayClient,
 } from '../../src/index.js'
+import { builtInCatalog, createCatalog, loadCatalogDir } from '../../src/catalog/index.js'
+import { createGatewayCore } from '../../src/emulator/core.js'
+import { discoverJwks, MAX_DISCOVERY_BYTES } from '../../src/verify/discovery.js'
+import { RequestLog } from '../../src/emulator/index.js'
+import { ModelConfigurationCheckBodySchema, CodeCompletionsBodySchema, CodeGenerationsBodySchema, ChatAgentBodySchema, ModelMetadataSchema } from '../../src/client/endpoints.js'
 import { scrub } from '../../src/client/auth.js'
 import { redact } from '../../src/redact.js'
 import { loadCaseFixture } from '../cases/fixture.js'

@@ -16,15 +16,15 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
 import {
-  builtInCatalog,
   CloudConnectorError,
   createGatewayClient,
   createTokenIssuer,
   NetworkError,
-  startEmulator,
   type TokenRequest,
   type TokenSource,
 } from '../../src/index.js'
+import { builtInCatalog } from '../../src/catalog/index.js'
+import { startEmulator } from '../../src/emulator/index.js'
 import { loadCaseFixture } from '../cases/fixture.js'
 import { budget, FIXTURE_KEY_FILE, HEAVY, INSTANCE_ID } from './config.js'
 import { startEmulatorProcess } from './emulator-process.js'

@@ -21,7 +21,6 @@ import { main } from '../../src/cli/main.js'
 import type { CliIo } from '../../src/cli/io.js'
 import {
   buildGatewayHeaders,
-  builtInCatalog,
   computeGlobalUserId,
   createAuthenticatedFetch,
   createGatewayClient,
@@ -35,11 +34,12 @@ import {
   loadVerificationKey,
   preflight,
   preflightOrThrow,
-  startEmulator,
   toJwks,
   type Logger,
   type TokenIssuer,
 } from '../../src/index.js'
+import { builtInCatalog } from '../../src/catalog/index.js'
+import { startEmulator } from '../../src/emulator/index.js'
 import { INSTANCE_ID } from './config.js'
 import { json, startServer } from './servers.js'
 

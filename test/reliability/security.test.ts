@@ -7,11 +7,11 @@ import { createHmac, generateKeyPairSync } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { inspect } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { asEvent } from '../client-support.js'
 import { main } from '../../src/cli/main.js'
 import type { CliIo } from '../../src/cli/io.js'
 import {
   buildGatewayHeaders,
-  createCatalog,
   createAuthenticatedFetch,
   createGatewayClient,
   createGatewayVerifier,
@@ -20,18 +20,17 @@ import {
   HeaderError,
   inspectToken,
   loadSigningKeySync,
-  MAX_TOKEN_BYTES,
   preflight,
   PreflightError,
-  RequestLog,
-  startEmulator,
   toJwks,
-  type Emulator,
   type GatewayClient,
   type HeadersInput,
   type Logger,
   type TokenSource,
 } from '../../src/index.js'
+import { createCatalog } from '../../src/catalog/index.js'
+import { MAX_TOKEN_BYTES } from '../../src/inspect/inspect.js'
+import { RequestLog, startEmulator, type Emulator } from '../../src/emulator/index.js'
 import { scrub } from '../../src/client/auth.js'
 import { redact } from '../../src/redact.js'
 import { loadCaseFixture } from '../cases/fixture.js'
@@ -735,7 +734,7 @@ describe('security: strict mode ties keys to their issuer; private key material 
   it('a static JWKS holding private members: a warning naming the members (never their values); strict mode refuses it', async () => {
     const privateJwk: Record<string, unknown> = { ...(fx.key.privateKey!.export({ format: "jwk" }) as Record<string, unknown>), kid: fx.key.kid, use: "sig", alg: "RS256" }
     const events: { event: string; fields: Record<string, unknown> }[] = []
-    const logger: Logger = { warn: (event, fields) => events.push({ event, fields }) }
+    const logger: Logger = { warn: asEvent((event, fields) => events.push({ event, fields })) }
     const v = createGatewayVerifier({ jwks: { keys: [privateJwk] } as never, now: () => new Date(), logger })
     expect(events).toEqual([{ event: 'gateway_verifier.private_jwk', fields: { path: 'options.jwks.keys[0]', kid: fx.key.kid, members: ['d', 'p', 'q', 'dp', 'dq', 'qi'] } }])
     // only its public half is used
@@ -757,7 +756,7 @@ describe('security: strict mode ties keys to their issuer; private key material 
     try {
       for (const strict of [false, true]) {
         const events: { event: string; fields: Record<string, unknown> }[] = []
-        const v = createGatewayVerifier({ issuerUrls: [leaky.url], now: () => new Date(), strict, logger: { warn: (event, fields) => events.push({ event, fields }) } })
+        const v = createGatewayVerifier({ issuerUrls: [leaky.url], now: () => new Date(), strict, logger: { warn: asEvent((event, fields) => events.push({ event, fields })) } })
         const verdict = await v.authenticate(headersFor(signed(fx.key, leaky.url)))
         expect(verdict.status).toBe(strict ? 500 : 200)
         expect(events.filter((e) => e.event === 'gateway_verifier.private_jwk')).toEqual([

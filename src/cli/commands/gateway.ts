@@ -6,8 +6,9 @@ import {
   type TokenSource,
   startEmulator,
 } from '../sdk.js'
-import { CliFailure, echo, flag, httpUrl, integer, list, parse, required, sourceOf, str, UsageError } from '../args.js'
-import { printJson, progress, shownUrl, styleFor, visible, warn } from '../io.js'
+import { CliFailure, echo, flag, httpUrl, integer, list, parse, required, str, UsageError } from '../args.js'
+import { CONFIG_HELP, settingsFrom } from '../settings.js'
+import { cliLogger, printJson, progress, shownUrl, styleFor, visible, warn } from '../io.js'
 import { EXIT, explain, findingLines } from '../explain.js'
 import type { Command } from '../main.js'
 import { loadKeyFile } from './keys.js'
@@ -23,10 +24,11 @@ export const checkModel: Command = {
     '                            [--provider P] [--api-key K] [--json]',
     '',
     '  Without --gateway, an embedded gateway emulator and instance are started on loopback.',
-    '  With --gateway (or AI_GATEWAY_URL) the instance is described by:',
-    '    --key FILE (CLOUD_CONNECTOR_KEY_FILE)  --issuer URL (GITLAB_URL)  --instance-id UUID (GITLAB_INSTANCE_ID)',
-    '    --realm self-managed|saas  --license online-cloud|offline-cloud|legacy|none (default offline-cloud)',
+    '  With --gateway the instance is described by:',
+    '    --key FILE  --issuer URL  --instance-id UUID  --realm self-managed|saas  --gitlab-version V',
+    '    --license online-cloud|offline-cloud|legacy|none (default offline-cloud)',
     '    --add-on NAME...  --policy safe|rails (default safe)  --timeout MS (default 30000)',
+    CONFIG_HELP,
     '  --scope NAME...  claim only these unit primitives (default: all the instance is entitled to);',
     '                   a token without complete_code is refused (403) before it is sent.',
     '  The API key may also come from MODEL_API_KEY; it is never printed.',
@@ -43,51 +45,53 @@ export const checkModel: Command = {
       license: { type: 'string' },
       policy: { type: 'string' },
       timeout: { type: 'string' },
+      'gitlab-version': { type: 'string' },
     })
+    const s = await settingsFrom(p, io)
     const model = required('check-model', p, 'model')
     const endpoint = required('check-model', p, 'endpoint')
     if (!URL.canParse(endpoint)) throw new UsageError(`--endpoint must be a URL (the model server as the gateway reaches it), got '${echo(shownUrl(endpoint))}'.`)
-    const policy = str(p, 'policy') ?? 'safe'
-    if (policy !== 'safe' && policy !== 'rails') throw new UsageError(`--policy must be 'safe' or 'rails'.`)
-    const license = (str(p, 'license') ?? 'offline-cloud') as License
-    if (!LICENSES.includes(license)) throw new UsageError(`--license must be one of ${LICENSES.join(', ')}.`)
+    const policy = s.value('policy') ?? 'safe'
+    if (policy !== 'safe' && policy !== 'rails') throw new UsageError(`${s.source('policy')} must be 'safe' or 'rails'.`)
+    const license = (s.value('license') ?? 'offline-cloud') as License
+    if (!LICENSES.includes(license)) throw new UsageError(`${s.source('license')} must be one of ${LICENSES.join(', ')}.`)
     const timeout = integer('check-model', p, 'timeout', 100, 600_000) ?? 30_000
     const apiKey = str(p, 'api-key') ?? io.env.MODEL_API_KEY
-    const gatewayFlag = str(p, 'gateway') ?? io.env.AI_GATEWAY_URL
-    const gatewayArg = gatewayFlag === undefined ? undefined : httpUrl(sourceOf(p, 'gateway', 'AI_GATEWAY_URL'), gatewayFlag, 'http://127.0.0.1:5052')
+    const gatewayFlag = s.value('gateway')
+    const gatewayArg = gatewayFlag === undefined ? undefined : httpUrl(s.source('gateway'), gatewayFlag, 'http://127.0.0.1:5052')
 
     let stop: (() => Promise<void>) | undefined
     let gatewayUrl: string
-    let instance: Pick<InstanceArgs, 'issuer' | 'instanceId' | 'realm' | 'scopes'> & { hostName: string | undefined }
+    let instance: Pick<InstanceArgs, 'issuer' | 'instanceId' | 'realm' | 'scopes'> & { hostName: string | undefined; version?: string | undefined }
     if (gatewayArg === undefined) {
-      const emulator = await startEmulator({})
+      const emulator = await startEmulator({ logger: cliLogger(io, flag(p, 'verbose')) })
       stop = () => emulator.stop()
       gatewayUrl = emulator.gatewayUrl
       const { issuer, instanceId, realm, hostName } = emulator.instance
       instance = { issuer, instanceId, realm, hostName, scopes: list(p, 'scope') }
     } else {
       gatewayUrl = gatewayArg
-      const args = await instanceFrom('check-model', p, io)
-      instance = { ...args, hostName: hostOf(args.issuerUrl) }
+      const args = await instanceFrom('check-model', p, io, s)
+      instance = { ...args, hostName: hostOf(args.issuerUrl), version: s.value('gitlab-version') }
     }
-    const { issuer, instanceId, realm, hostName, scopes } = instance
+    const { issuer, instanceId, realm, hostName, version, scopes } = instance
     const style = styleFor(io.stdout, io.env)
     const waiting = progress(io, flag(p, 'json'))
     const checked = `${style.bold('checked')}  model '${visible(model)}' at ${visible(shownUrl(endpoint))} through ${stop ? 'the embedded gateway emulator' : shownUrl(gatewayUrl)}`
     try {
-      const source = scopes.length === 0 ? createTokenSource({ policy, license, selfIssued: issuer }) : fixedScopes(issuer, scopes)
+      const source = scopes.length === 0 ? createTokenSource({ policy, license, selfIssued: issuer, logger: cliLogger(io, flag(p, 'verbose')) }) : fixedScopes(issuer, scopes)
       const client = createGatewayClient({
         baseUrl: gatewayUrl,
         tokenSource: source,
         timeout,
         // what preflight lets through but a person must see (a token expiring mid-request, no aud...)
-        logger: {
-          warn: (event, fields) => {
-            if (event === 'gateway.preflight_warning') warn(io, String(fields['message']))
-            if (event === 'gateway.retry') waiting.update(`retrying after ${String(fields['status'] ?? fields['error'])} (retry ${String(fields['retry'])}, in ${String(fields['delayMs'])} ms)`)
+        logger: cliLogger(io, flag(p, 'verbose'), {
+          warn: (fields, message) => {
+            if (fields['event'] === 'gateway.preflight_warning') warn(io, String(message))
+            if (fields['event'] === 'gateway.retry') waiting.update(`retrying after ${String(fields['status'] ?? fields['error'])} (retry ${String(fields['retry'])}, in ${String(fields['delayMs'])} ms)`)
           },
-        },
-        headers: { instance: { id: instanceId, realm, ...(hostName ? { hostName } : {}) } },
+        }),
+        headers: { instance: { id: instanceId, realm, ...(hostName ? { hostName } : {}), ...(version ? { version } : {}) } },
       })
       const answer = await waiting.waitFor(`waiting for the gateway at ${shownUrl(gatewayUrl)} (--timeout ${timeout} ms)`, client.checkModelConfiguration({
         name: model,
@@ -183,6 +187,7 @@ export const serve: Command = {
     const key = keyFile ? await loadKeyFile(keyFile) : undefined
     const emulator = await startEmulator({
       port,
+      logger: cliLogger(io, flag(p, 'verbose')),
       ...(key ? { key } : {}),
       failingModels: Object.fromEntries(list(p, 'fail-model').map((name) => [name, { status: 503, reason: 'Service Unavailable' }])),
       bypassAuth: flag(p, 'bypass-auth'),

@@ -11,22 +11,24 @@ import {
   type Problem,
 } from '../sdk.js'
 import { CliFailure, echo, flag, httpUrl, instant, integer, list, parse, str, UsageError } from '../args.js'
-import { printJson, progress, readTokenArg, readUserFile, shownPath, shownUrl, styleFor, visible, warn } from '../io.js'
+import { cliLogger, printJson, progress, readTokenArg, readUserFile, shownPath, shownUrl, styleFor, visible, warn } from '../io.js'
 import type { Command } from '../main.js'
 import { finding, findingLines, firstSentence, oneLine, type Finding } from '../explain.js'
 import { hostOf, instanceFrom, INSTANCE_OPTIONS } from './instance.js'
+import { CONFIG_HELP, settingsFrom } from '../settings.js'
 
 export const mint: Command = {
   summary: 'Mint the self-issued cloud-connector JWT an instance would send to the AI Gateway',
   usage: [
     'cloud-connector mint --key FILE --issuer URL --instance-id UUID [--realm self-managed|saas]',
-    '                     [--scope NAME]... [--add-on NAME]... [--ttl S] [--user-id ID] [--json]',
+    '                     [--scope NAME]... [--add-on NAME]... [--ttl S] [--user-id ID] [--config FILE] [--json]',
     '',
     '  --scope      unit primitive to claim (repeatable); default: all the instance is entitled to',
     '  --add-on     active add-on (duo_pro, duo_enterprise, duo_core, ...), repeatable',
     '  --ttl        lifetime in seconds (default 3600)',
     '  --user-id    add the user headers (x-gitlab-user-id) to the printed header set',
-    '  Environment: CLOUD_CONNECTOR_KEY_FILE, GITLAB_URL, GITLAB_INSTANCE_ID, GITLAB_GLOBAL_USER_ID_SALT',
+    CONFIG_HELP,
+    '  Also: GITLAB_GLOBAL_USER_ID_SALT (for --user-id).',
     '  Without --json the token alone goes to stdout and a summary to stderr.',
   ].join('\n'),
   async run(argv, io) {
@@ -44,7 +46,8 @@ export const mint: Command = {
     if (userId !== undefined && !salt) {
       throw new UsageError('--user-id needs GITLAB_GLOBAL_USER_ID_SALT (the instance secret salt) to compute x-gitlab-global-user-id.')
     }
-    const { issuer, issuerUrl, instanceId, realm, scopes } = await instanceFrom('mint', p, io, {
+    const s = await settingsFrom(p, io)
+    const { issuer, issuerUrl, instanceId, realm, scopes } = await instanceFrom('mint', p, io, s, {
       cache: false,
       ...(ttlSeconds === undefined ? {} : { ttlSeconds }),
     })
@@ -58,7 +61,7 @@ export const mint: Command = {
           id: instanceId,
           realm,
           hostName: str(p, 'host-name') ?? hostOf(issuerUrl),
-          ...(str(p, 'gitlab-version') ? { version: str(p, 'gitlab-version') as string } : {}),
+          ...(s.value('gitlab-version') ? { version: s.value('gitlab-version') as string } : {}),
         },
         ...(userId !== undefined ? { user: { id: userId, ...(salt ? { salt } : {}) } } : {}),
       }),
@@ -124,9 +127,10 @@ export const verify: Command = {
   summary: "Give the gateway's verdict on a token: status, message, reason",
   usage: [
     'cloud-connector verify [TOKEN|-] (--jwks FILE | --issuer-url URL)... [--header "Name: value"]...',
-    '                       [--audience A] [--scope NEEDED] [--no-default-headers] [--timeout MS] [--json]',
+    '                       [--audience A] [--scope NEEDED] [--no-default-headers] [--timeout MS] [--config FILE] [--json]',
     '',
-    '  --issuer-url  fetch the issuer\'s keys by OIDC discovery, as the gateway does; an issuer that fails is named',
+    '  --issuer-url  fetch the issuer\'s keys by OIDC discovery, as the gateway does; an issuer that fails is named.',
+    '                Without --jwks and --issuer-url: the instance URL (GITLAB_URL, or instance.url in the config file)',
     '  --timeout     per discovery request, in ms (default 10000, the gateway\'s)',
     '',
     '  Unless given with --header, the headers the SDK would send with this token are assumed:',
@@ -145,15 +149,13 @@ export const verify: Command = {
         scope: { type: 'string' },
         'no-default-headers': { type: 'boolean' },
         timeout: { type: 'string' },
+        config: { type: 'string' },
       },
       1,
     )
     const fetchTimeoutMs = integer('verify', p, 'timeout', 100, 600_000)
     const jwksFiles = list(p, 'jwks')
     const issuerUrls = list(p, 'issuer-url')
-    if (jwksFiles.length === 0 && issuerUrls.length === 0) {
-      throw new UsageError("give the trusted keys with --jwks FILE or --issuer-url URL (repeatable). See 'cloud-connector verify --help'.")
-    }
     for (const u of issuerUrls) httpUrl('--issuer-url', u, 'https://gitlab.example.com')
     // every flag is checked before a file or standard input is read
     const extra: [string, string][] = list(p, 'header').map((h) => {
@@ -167,6 +169,17 @@ export const verify: Command = {
       }
       return pair
     })
+    if (jwksFiles.length === 0 && issuerUrls.length === 0) {
+      // the gateway discovers the instance's keys from its URL (AIGW_GITLAB_URL): the instance's settings say it
+      const s = await settingsFrom(p, io)
+      const instanceUrl = s.value('issuer')
+      if (instanceUrl === undefined) {
+        throw new UsageError(
+          "give the trusted keys with --jwks FILE or --issuer-url URL (repeatable), or the instance URL in GITLAB_URL or a config file (instance.url). See 'cloud-connector verify --help'.",
+        )
+      }
+      issuerUrls.push(httpUrl(s.source('issuer'), instanceUrl, 'https://gitlab.example.com'))
+    }
     const jwks = await Promise.all(jwksFiles.map((f) => readJwksFile(f)))
     const token = await readTokenArg(io, p.positionals[0])
     const headers = new Headers()
@@ -185,12 +198,12 @@ export const verify: Command = {
       ...(jwks.length > 0 ? { jwks } : {}),
       ...(issuerUrls.length > 0 ? { issuerUrls } : {}),
       ...(fetchTimeoutMs === undefined ? {} : { fetchTimeoutMs }),
-      logger: {
-        warn: (event, fields) => {
-          if (event !== 'gateway_verifier.issuer_failed') return
-          failedIssuers.push({ issuer: shownUrl(String(fields['issuer'])), code: String(fields['code']), reason: oneLine(firstSentence(String(fields['message'])).replace(/^(?:OIDC discovery for|Fetching the key set of) \S+?(?: failed)?: /, '')) })
+      logger: cliLogger(io, flag(p, 'verbose'), {
+        warn: (fields, message) => {
+          if (fields['event'] !== 'gateway_verifier.issuer_failed') return
+          failedIssuers.push({ issuer: shownUrl(String(fields['issuer'])), code: String(fields['code']), reason: oneLine(firstSentence(String(message)).replace(/^(?:OIDC discovery for|Fetching the key set of) \S+?(?: failed)?: /, '')) })
         },
-      },
+      }),
     })
     const scope = str(p, 'scope')
     const audience = str(p, 'audience')
