@@ -4,14 +4,32 @@
  * diagnosis of a refused token and the clock comparison. Through the client and the fetch adapter where a user
  * sees the behaviour, on the Authorizer itself where the edge is finer than a request.
  *
- * Equivalent mutants left alive (no observable difference):
- * - `if (result.warnings.length > 0)` → `>= 0`: `#warn` loops over an empty list.
- * - the bounds of the memos (`#entries.size >= 64`, `preflights.size >= 32`, `#warned.size >= 1024`) →
- *   `>`: one entry more before a reset; what is evicted is recomputed the same.
- * - `signal.removeEventListener(...)` removed after the shared refresh settled: a later abort rejects a
- *   promise already settled, which does nothing (the listener is `{ once: true }` and dropped with the signal).
- * - `!result.ok || token === undefined || token.length === 0` with either token test removed: preflight never
+ * Equivalent mutants left alive (StrykerJS, no observable difference):
+ * - authorizeNow: the `catch` emptied, or `tokenResult === undefined ||` dropped: the next test
+ *   (`typeof tokenResult !== 'object'`) returns undefined for both.
+ * - `token !== this.#bearerFor` → true: the Authorization value is rebuilt per request, the same text.
+ * - `!result.ok || token === undefined || token.length === 0` with a token test dropped: preflight never
  *   passes a request without a token (TOKEN_MISSING / TOKEN_EMPTY are errors), so `!result.ok` already holds.
+ * - `if (result.warnings.length > 0)` → true / `>= 0`: `#warn` loops over an empty list.
+ * - `memoisable` with `token.length > 0` or `source !== 'none'` weakened: the memo then also holds the verdict
+ *   on an empty token or a 'none' answer, for the same inputs and second, where preflight answers the same.
+ * - the key's placeholders (`? ''` for a key never used, `access === undefined ? ''`, each `?? ''` in
+ *   `preflightKey`) → another constant: keys stay exactly as distinct, only the filler changes.
+ * - `if (x !== undefined) input.x = x` → always assign (leeway, timeout, 403 detail, access): preflight reads
+ *   an own `undefined` as absent.
+ * - `skipUsageCutoff === true ? 1 : 0` → `!==` (the refresh key), `refusesGatewayTokens === true` → `!==`
+ *   (the access key): the two values swap, and stay distinct.
+ * - accessKey's `if (key === undefined)` → true: the key is recomputed, the same text.
+ * - `{ once: true }` removed or false on the abort listener: an AbortSignal fires 'abort' once; and
+ *   `removeEventListener` given another type after the refresh settled: a later abort rejects a promise already
+ *   settled, which does nothing.
+ * - scrub: `s.length < 4` dropped, or the `length >= 4` filter of echoedForms dropped — each alone is
+ *   equivalent: every form of a secret is at least as long as the secret, and the signature form is ≥ 16.
+ *   `out.includes(form)` → true: splitting on an absent form changes nothing. The HTML test → true: the HTML
+ *   forms of a secret without `&<>"'` are the secret itself (a Set).
+ * - echoedForms' `dot > 0` → `>= 0` / true: with no dot, or one dot at 0, `indexOf('.') !== dot` is false.
+ * - secretsInBody: `size === 0 ||` dropped (JSON.parse('') throws, caught) or the catch block emptied
+ *   (`parsed` stays undefined, which `walk` skips): [] either way.
  */
 import { http, HttpResponse } from 'msw'
 import { describe, expect, it } from 'vitest'
@@ -118,6 +136,52 @@ describe('preflight memo: one verdict per token, inputs and clock second', () =>
     const next = await a.authorize(input())
     expect(next.preflight).not.toBe(first.preflight)
     expect(next.preflight).toEqual(first.preflight)
+  })
+
+  it('verdicts of several tokens and several inputs are kept side by side within the second', async () => {
+    const tokens = [signJwt(claims({ jti: 'a' })), signJwt(claims({ jti: 'b' }))]
+    let n = 0
+    const a = authorizer({ getToken: async () => ({ token: tokens[n++ % 2]!, source: 'self-issued', reason: 'test' }) })
+    const first = [await a.authorize(input()), await a.authorize(input())]
+    expect((await a.authorize(input())).preflight).toBe(first[0]!.preflight)
+    expect((await a.authorize(input())).preflight).toBe(first[1]!.preflight)
+    // two inputs for one token
+    const b = authorizer(fixedSource(tokens[0]))
+    const short = await b.authorize(input({ requestTimeoutMs: 1_000 }))
+    await b.authorize(input({ requestTimeoutMs: 2_000 }))
+    expect((await b.authorize(input({ requestTimeoutMs: 1_000 }))).preflight).toBe(short.preflight)
+  })
+
+  it('bounded: 64 tokens decoded at most, 32 remembered verdicts per token (a stream of distinct values does not grow them)', async () => {
+    const a = authorizer(fixedSource(undefined))
+    const tokens = Array.from({ length: 65 }, (_, i) => signJwt(claims({ jti: `t-${i}` })))
+    const oldest = a.entryFor(tokens[0]!)
+    for (let i = 1; i < 64; i++) a.entryFor(tokens[i]!)
+    expect(a.entryFor(tokens[0]!)).toBe(oldest)
+    a.entryFor(tokens[64]!)
+    expect(a.entryFor(tokens[0]!)).not.toBe(oldest)
+
+    const b = authorizer(fixedSource(tokens[1]))
+    const judged = []
+    for (let i = 1; i <= 32; i++) judged.push((await b.authorize(input({ requestTimeoutMs: i * 1_000 }))).preflight)
+    expect((await b.authorize(input({ requestTimeoutMs: 1_000 }))).preflight).toBe(judged[0])
+    await b.authorize(input({ requestTimeoutMs: 33_000 }))
+    expect((await b.authorize(input({ requestTimeoutMs: 32_000 }))).preflight).not.toBe(judged[31])
+  })
+
+  it('a source that answers no token without saying "none" is refused for the empty Bearer the gateway would get', async () => {
+    const a = authorizer(fixedSource(undefined, 'self-issued', 'forgot the token'))
+    const base = baseHeaders()
+    const e = (await rejection(a.authorize(input({ base })))) as PreflightError
+    expect(e.findings.map((f) => f.code)).toEqual(['TOKEN_EMPTY'])
+    expect(base['authorization']).toBe('Bearer ')
+    // also after a real token was sent
+    let n = 0
+    const token = signJwt(claims())
+    const b = authorizer({ getToken: async () => (n++ === 0 ? { token, source: 'self-issued', reason: 'r' } : { source: 'self-issued', reason: 'r' }) })
+    await b.authorize(input())
+    const again = (await rejection(b.authorize(input()))) as PreflightError
+    expect(again.findings.map((f) => f.code)).toEqual(['TOKEN_EMPTY'])
   })
 
   it("one endpoint's verdict never serves another: a token without generate_code is not sent to code generations", async () => {
@@ -330,6 +394,29 @@ describe('Authorizer: the token step', () => {
     expect(logger.lines.filter((l) => l.event === 'gateway.preflight_warning').map((l) => l.fields['jti'])).toEqual(['jti-0', 'jti-0', 'jti-1'])
   })
 
+  it('warnings already logged stay quiet while others are logged in between; the record is bounded at 1024', async () => {
+    const logger = captureLogger()
+    const clock = movableClock()
+    const names = Array.from({ length: 1025 }, (_, i) => `up_${i}`)
+    const a = authorizer(fixedSource(signJwt(claims({ nbf: NOW_S - 600, exp: NOW_S + 20, scopes: names }))), { leewaySeconds: 30, logger, now: clock })
+    const warnedFor = () => logger.lines.filter((l) => l.event === 'gateway.preflight_warning').map((l) => l.fields['unitPrimitive'])
+    await a.authorize(input({ unitPrimitive: 'up_0' }))
+    await a.authorize(input({ unitPrimitive: 'up_1' }))
+    clock.advance(1_000)
+    await a.authorize(input({ unitPrimitive: 'up_0' }))
+    expect(warnedFor()).toEqual(['up_0', 'up_1'])
+    for (let i = 2; i < 1024; i++) await a.authorize(input({ unitPrimitive: names[i]! }))
+    expect(warnedFor()).toHaveLength(1024)
+    clock.advance(1_000)
+    await a.authorize(input({ unitPrimitive: 'up_0' }))
+    expect(warnedFor()).toHaveLength(1024)
+    // the 1025th distinct warning starts the record afresh
+    await a.authorize(input({ unitPrimitive: 'up_1024' }))
+    clock.advance(1_000)
+    await a.authorize(input({ unitPrimitive: 'up_0' }))
+    expect(warnedFor().slice(1024)).toEqual(['up_1024', 'up_0'])
+  })
+
   it('a logger without warn, or none, does not stop a request that draws a warning', async () => {
     const token = signJwt(claims({ exp: NOW_S + 20 }))
     const errorsOnly = { error: () => undefined }
@@ -425,6 +512,21 @@ describe('forced refresh after a 401', () => {
       a.authorize(input({ refreshAfter: other })),
     ])
     expect(source.forced).toBe(5)
+  })
+
+  it('an empty feature setting is not the same refresh as none: each caller gets the answer to its own request', async () => {
+    const source = scriptedSource((_n, request) => {
+      if (request.featureSetting === '') throw new Error('featureSetting must be a feature setting name')
+      return { token: fresh, source: 'self-issued', reason: 'refreshed' }
+    })
+    const a = authorizer(source)
+    const [none, empty] = await Promise.allSettled([a.authorize(input({ refreshAfter: rejected })), a.authorize(input({ refreshAfter: rejected, featureSetting: '' }))])
+    expect(none.status === 'fulfilled' && none.value.token).toBe(fresh)
+    expect(empty.status === 'rejected' && (empty.reason as Error).message).toBe('featureSetting must be a feature setting name')
+    expect(source.requests).toEqual([
+      { unitPrimitive: 'complete_code', forceRefresh: true },
+      { unitPrimitive: 'complete_code', featureSetting: '', forceRefresh: true },
+    ])
   })
 
   it('a refresh that failed is forgotten: the next refusal of the same token refreshes again', async () => {
@@ -592,6 +694,8 @@ describe('scrub: the secrets of a request, however an echo spells them, never re
       const secret = `plain${c}secret`
       for (const form of forms) expect(scrub(`bad key: plain${form}secret.`, [secret]), `${c} as ${form}`).toBe(`bad key: ${redact(secret)}.`)
     }
+    // a secret made of nothing but such characters
+    expect(scrub('got &lt;&amp;&gt;&quot;&#39;', [`<&>"'`])).toBe(`got ${redact(`<&>"'`)}`)
     // the three whole-string styles: Python html.escape, Jinja/MarkupSafe, ERB/lodash/Go
     for (const echo of ['k3y&amp;&lt;v&gt;&quot;x&quot;&#x27;y&#x27;', 'k3y&amp;&lt;v&gt;&#34;x&#34;&#39;y&#39;', 'k3y&amp;&lt;v&gt;&quot;x&quot;&#39;y&#39;']) {
       expect(scrub(`<p>${echo}</p>`, [KEY])).toBe(`<p>${R}</p>`)
