@@ -40,6 +40,7 @@ import { preflight, PreflightError } from '../src/inspect/index.js'
 import { redact } from '../src/redact.js'
 import type { Clock, TokenResult, TokenSource } from '../src/types.js'
 import { captureLogger, claims, fixedSource, GATEWAY, INSTANCE, INSTANCE_ID, NOW, NOW_S, now, scriptedSource, signJwt, useRecordingServer } from './client-support.js'
+import { rejection } from './reliability/config.js'
 
 const { server, received } = useRecordingServer()
 
@@ -66,15 +67,6 @@ function movableClock(start = NOW) {
 
 function client(overrides: Partial<GatewayClientOptions> = {}) {
   return createGatewayClient({ baseUrl: GATEWAY, headers: { instance: INSTANCE }, now, retry: false, ...overrides } as GatewayClientOptions)
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p
-  } catch (e) {
-    return e as Error
-  }
-  throw new Error('expected a rejection')
 }
 
 /** The headers the client sends for the fixture instance (what preflight reads), as a fresh per-request copy. */
