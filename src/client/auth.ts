@@ -266,7 +266,9 @@ export class Authorizer {
 
   async #forceRefresh(call: AuthorizeInput, rejected: string, signal: AbortSignal | undefined): Promise<TokenResult> {
     const request = tokenRequest(call, undefined)
-    const key = `${request.unitPrimitive}\u0000${request.featureSetting ?? ''}\u0000${request.skipUsageCutoff === true ? 1 : 0}\u0000${rejected}`
+    // an empty feature setting is another request than none (a policy source refuses it): never the same refresh
+    const feature = request.featureSetting === undefined ? '-' : `=${request.featureSetting}`
+    const key = `${request.unitPrimitive}\u0000${feature}\u0000${request.skipUsageCutoff === true ? 1 : 0}\u0000${rejected}`
     let pending = this.#refreshing.get(key)
     if (pending === undefined) {
       // shared by every caller refused with this token: one caller's abort must not fail the others' refresh
