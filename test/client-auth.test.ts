@@ -33,6 +33,7 @@
  */
 import { http, HttpResponse } from 'msw'
 import { describe, expect, it } from 'vitest'
+import { toLog } from '../src/log.js'
 import { AbortedError, createAuthenticatedFetch, createGatewayClient, type GatewayClientOptions } from '../src/client/index.js'
 import { Authorizer, scrub, secretsInBody, type AuthorizeInput } from '../src/client/auth.js'
 import { endpointAccess } from '../src/client/endpoints.js'
@@ -86,7 +87,7 @@ function input(overrides: Partial<AuthorizeInput> & { refreshAfter?: string } = 
 }
 
 function authorizer(tokenSource: TokenSource, options: { now?: Clock; leewaySeconds?: number; logger?: ReturnType<typeof captureLogger> } = {}) {
-  return new Authorizer({ tokenSource, audience: 'gitlab-ai-gateway', now: options.now ?? now, leewaySeconds: options.leewaySeconds, logger: options.logger })
+  return new Authorizer({ tokenSource, audience: 'gitlab-ai-gateway', now: options.now ?? now, leewaySeconds: options.leewaySeconds, logger: toLog(options.logger, {}) })
 }
 
 /** A promise with its resolve/reject at hand. */
@@ -412,7 +413,7 @@ describe('Authorizer: the token step', () => {
   it('a logger without warn, or none, does not stop a request that draws a warning', async () => {
     const token = signJwt(claims({ exp: NOW_S + 20 }))
     const errorsOnly = { error: () => undefined }
-    expect((await new Authorizer({ tokenSource: fixedSource(token), audience: 'gitlab-ai-gateway', now, leewaySeconds: 30, logger: errorsOnly }).authorize(input())).token).toBe(token)
+    expect((await new Authorizer({ tokenSource: fixedSource(token), audience: 'gitlab-ai-gateway', now, leewaySeconds: 30, logger: toLog(errorsOnly, {}) }).authorize(input())).token).toBe(token)
     expect((await authorizer(fixedSource(token), { leewaySeconds: 30 }).authorize(input())).token).toBe(token)
   })
 
