@@ -312,3 +312,56 @@ describe('the verifier over discovery', () => {
     expect(await verifier.keySet()).toMatchObject({ kids: [fx.key.kid, 'ec'], unusable: 1 })
   })
 })
+
+describe('the key set over discovery: what is logged, kept and replaced', () => {
+  const ecKey = { kty: 'EC', kid: 'ec', crv: 'P-256', x: 'x', y: 'y' }
+
+  it('a load logs the kids, the unusable entries and the failing issuers; keySet() reports the same', async () => {
+    server.use(...issuer(INSTANCE, [...toJwks([fx.key]).keys, ecKey]), http.get(`${PORTAL}/.well-known/openid-configuration`, () => HttpResponse.error()))
+    const { logger, events } = recordingLogger()
+    const verifier = createGatewayVerifier({ issuerUrls: [INSTANCE, PORTAL], now: () => fx.now, logger, cacheTtlSeconds: 100, emptyKeySetTtlSeconds: 10 })
+    expect(await verifier.keySet()).toEqual({ kids: [fx.key.kid, 'ec'], unusable: 1, loadedAt: fx.now, expiresAt: new Date(fx.now.getTime() + 100_000) })
+    expect(events.map(([level, event]) => `${level} ${event}`)).toEqual(['warn gateway_verifier.issuer_failed', 'info gateway_verifier.keys_loaded'])
+    expect(events[1]?.[2]).toEqual({ kids: [fx.key.kid, 'ec'], unusable: 1, issuersFailed: 1 })
+  })
+
+  it('no key at all is logged with the issuers asked and the gateway message', async () => {
+    server.use(...issuer(INSTANCE, []))
+    const { logger, events } = recordingLogger()
+    await createGatewayVerifier({ issuerUrls: [INSTANCE], now: () => fx.now, logger }).keySet()
+    expect(events).toEqual([['error', 'gateway_verifier.no_keys', { issuers: ['https://gitlab.example.com/'], message: 'No keys founds in JWKS; are OIDC providers up?' }]])
+  })
+
+  it('at the end of the TTL the set is replaced by what answers, as the gateway does: a failing issuer loses its keys', async () => {
+    server.use(...issuer(INSTANCE, toJwks([fx.key]).keys), ...issuer(PORTAL, toJwks([fx.otherKey]).keys))
+    const c = clock(fx.now)
+    const verifier = createGatewayVerifier({ issuerUrls: [INSTANCE, PORTAL], now: c.now })
+    expect((await verifier.authenticate(headersFor(portalToken))).status).toBe(200)
+    server.use(http.get(`${PORTAL}/.well-known/openid-configuration`, () => HttpResponse.error()))
+    c.advance(86_400)
+    expect(await verifier.authenticate(headersFor(portalToken))).toMatchObject({ status: 401, reason: 'Signature verification failed.' })
+    expect((await verifier.keySet()).kids).toEqual([fx.key.kid])
+  })
+
+  it('strict: a reload for an unknown kid keeps the working set when an issuer fails meanwhile, and says so', async () => {
+    server.use(...issuer(INSTANCE, toJwks([fx.key]).keys), ...issuer(PORTAL, toJwks([fx.otherKey]).keys))
+    const c = clock(fx.now)
+    const { logger, events } = recordingLogger()
+    const verifier = createGatewayVerifier({ issuerUrls: [INSTANCE, PORTAL], now: c.now, logger, strict: true })
+    expect((await verifier.authenticate(headersFor(instanceToken))).status).toBe(200)
+    // the instance publishes a new key; the portal is down when a token signed with it arrives
+    const rotated = { ...toJwks([fx.otherKey]).keys[0], kid: 'rotated' }
+    server.use(...issuer(INSTANCE, [...toJwks([fx.key]).keys, rotated]), http.get(`${PORTAL}/.well-known/openid-configuration`, () => HttpResponse.error()))
+    c.advance(60)
+    const signedWithNew = mintJwt({ alg: 'RS256', typ: 'JWT', kid: 'rotated' }, claims, fx.otherKey.privateKey!)
+    expect(await verifier.authenticate(headersFor(signedWithNew))).toMatchObject({ status: 401, reason: 'No trusted key has the kid of the token' })
+    expect(events.filter(([, e]) => e === 'gateway_verifier.reload_kept_keys').map(([, , f]) => f)).toEqual([{ issuersFailed: 1, kids: [fx.key.kid, fx.otherKey.kid] }])
+    expect((await verifier.authenticate(headersFor(portalToken))).status).toBe(200)
+  })
+
+  it('strict: only usable keys with the kid are tried (an unusable entry with the same kid is not reached)', async () => {
+    server.use(...issuer(INSTANCE, [{ ...ecKey, kid: fx.key.kid }, ...toJwks([fx.key]).keys]))
+    const verifier = createGatewayVerifier({ issuerUrls: [INSTANCE], now: () => fx.now, strict: true })
+    expect((await verifier.authenticate(headersFor(instanceToken))).status).toBe(200)
+  })
+})

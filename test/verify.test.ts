@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { asEvent } from './client-support.js'
-import { createGatewayVerifier, InvalidOptionsError, toJwks, type GatewayVerifierOptions, type Logger } from '../src/index.js'
+import { createGatewayVerifier, InvalidOptionsError, toJwks, type AuthenticateOptions, type GatewayVerifierOptions, type Logger } from '../src/index.js'
 import { loadCaseFixture } from './cases/fixture.js'
 import { b64url, mintJwt, signSegments } from './cases/mint.js'
 
@@ -214,5 +214,143 @@ describe('authenticate: a token parsed once is still verified every time', () =>
       ;(first.claims as Record<string, unknown>)['sub'] = 'someone-else'
     }).toThrow(TypeError)
     expect((await v.authenticate(headersFor(good))).claims?.['sub']).toBe(fx.instanceId)
+  })
+})
+
+/**
+ * Equivalent mutants of src/verify/verifier.ts left alive (StrykerJS, no observable difference):
+ * - `let token = ''` → another text: it is assigned before any use.
+ * - `store.cached() ?? store.load(false)` → `load(true)` (authenticate, keySet), and `load`'s `if (!force)` block
+ *   removed: `load` is only reached when `cached()` found nothing fresh. `cached()`'s `keys === undefined` and
+ *   `expiresAt === Infinity` tests dropped: `expiresAt` is 0 then, and `Infinity > now` holds anyway.
+ * - `if (fresh !== keys)` → true: decoding again with the same keys gives the same verdict.
+ * - the size guard `token.length > maxTokenBytes / 3` → true / `>=`: a text of n UTF-16 units is at most 3n
+ *   bytes, so it only skips `Buffer.byteLength` for tokens that cannot be too large.
+ * - strict kid: `typeof kid === 'string' ?` → true: no key has a non-string kid, the candidates are empty either way.
+ * - `candidates.some((k) => k.issuer !== undefined)` → `some(() => true)`: the filter keeps every key tied to no
+ *   issuer, so candidates without issuer keys come out unchanged.
+ * - the verification memo (`entry?.verifiedWith !== keys` → true, `rememberVerified` variants, the 16 KiB
+ *   guard, `verified()` emptied): it only skips an RSA verification already made against the same key set;
+ *   verdicts are the same (held by 'a token parsed once is still verified every time' below).
+ * - `if (o.logger?.debug)` → true: `log` skips a logger without debug anyway.
+ * - `if (this.inflight === p)` → true in `start`: a load starts only when none is in flight, so `p` is the one.
+ * - `k.error ?? 'not a JWK'` and jwkSchema's `kty`: trustedKeyFromJwk already gives an error for every entry
+ *   without `kty: 'RSA'`.
+ * - `opts.strict === false || opts.strict === undefined` with the second test dropped: undefined is passed on.
+ * - `code: ... : 'ERR_DISCOVERY_FAILED'` for an issuer failure: discoverJwks only throws JwksError.
+ */
+describe('createGatewayVerifier: what a misconfiguration is told', () => {
+  const refusal = (o: unknown) => {
+    try {
+      createGatewayVerifier(o as GatewayVerifierOptions)
+    } catch (e) {
+      return { message: (e as InvalidOptionsError).message, issues: (e as InvalidOptionsError).issues }
+    }
+    throw new Error('expected a refusal')
+  }
+
+  it('options that are not an object', () => {
+    for (const o of [null, [], 'https://gitlab.example.com', 7]) {
+      expect(refusal(o)).toEqual({ message: 'createGatewayVerifier: options must be an object.', issues: [{ path: 'options', message: 'must be an object' }] })
+    }
+  })
+
+  it('no keys to trust, unknown options, several problems at once (each with its path)', () => {
+    expect(refusal({}).issues).toEqual([{ path: 'options', message: 'needs jwks, keys or issuerUrls' }])
+    const unknown = refusal({ jwks: toJwks([fx.key]), issuerUrl: 'https://x', fetch: 'nope', now: 1 })
+    expect(unknown.issues).toEqual([
+      { path: 'options.fetch', message: 'must be a function (a fetch implementation)' },
+      { path: 'options.now', message: 'must be a function (a clock returning a Date)' },
+      {
+        path: 'options.issuerUrl',
+        message:
+          'is not an option (known: audience, jwks, keys, issuerUrls, cacheTtlSeconds, emptyKeySetTtlSeconds, fetchTimeoutMs, fetch, now, strict, verifiedTokenCacheSize, logger)',
+      },
+    ])
+    expect(unknown.message).toBe(`createGatewayVerifier: ${unknown.issues.map((i) => `${i.path} ${i.message}`).join('; ')}`)
+  })
+
+  it('issuer URLs must be http(s); keys must be loaded keys', () => {
+    expect(refusal({ issuerUrls: ['ftp://gitlab.example.com'] }).issues).toEqual([{ path: 'options.issuerUrls.0', message: 'must be an absolute http(s) URL, e.g. "https://gitlab.example.com"' }])
+    for (const k of [null, {}, { publicKey: 'a PEM text' }, 'a PEM text']) {
+      expect(refusal({ keys: [k] }).issues).toEqual([{ path: 'options.keys.0', message: 'must hold loaded keys (loadSigningKey / loadVerificationKey) or KeyObjects' }])
+    }
+  })
+
+  it('issuerAliases must name issuerUrls entries; an alias list of URLs is taken', () => {
+    expect(refusal({ issuerUrls: ['https://a.example'], strict: { issuerAliases: { 'https://b.example': 'https://b' } } })).toEqual({
+      message:
+        'createGatewayVerifier: options.strict.issuerAliases names "https://b.example/", which is not in options.issuerUrls: its keys are tied to the issuer URL they are fetched from.',
+      issues: [{ path: 'options.strict.issuerAliases', message: 'keys must be issuerUrls entries' }],
+    })
+    expect(refusal({ issuerUrls: ['https://a.example'], strict: { issuerAliases: { 'https://b.example': 'x', 'https://c.example': 'y' } } }).message).toContain(
+      'names "https://b.example/", "https://c.example/", which',
+    )
+    expect(() => createGatewayVerifier({ issuerUrls: ['https://a.example'], strict: { issuerAliases: { 'https://a.example': ['https://gitlab.example.com', 'https://old.example.com'] } } })).not.toThrow()
+  })
+
+  it('every unusable key of a static set is named, joined by "; "', () => {
+    const r = refusal({ jwks: { keys: [{ kty: 'EC' }, { kty: 'RSA' }] } })
+    expect(r.message).toBe(
+      "createGatewayVerifier: options.jwks.keys[0] is not a usable RSA public key (JWKError: Incorrect key type. Expected: 'RSA', Received: EC); the gateway would answer 500 once it reached it; " +
+        'options.jwks.keys[1] is not a usable RSA public key (TypeError: the RSA JWK has no usable "n" and "e"); the gateway would answer 500 once it reached it',
+    )
+  })
+
+  it('a public key set is taken without a word; one with private members is logged, by member name', () => {
+    const events: [string, Record<string, unknown>][] = []
+    const record = asEvent((e, f) => events.push([e, f]))
+    const logger: Logger = { warn: record, info: record, error: record }
+    createGatewayVerifier({ jwks: toJwks([fx.key]), logger })
+    expect(events).toEqual([])
+    const priv = { ...toJwks([fx.key]).keys[0], d: 'private-exponent' }
+    createGatewayVerifier({ jwks: { keys: [priv as never] }, logger })
+    expect(events).toEqual([['gateway_verifier.private_jwk', { path: 'options.jwks.keys[0]', kid: fx.key.kid, members: ['d'] }]])
+  })
+})
+
+describe('authenticate: the edges a service relies on', () => {
+  it('a verifier that fails unexpectedly answers 500 and logs the error type, never a message', async () => {
+    const events: [string, Record<string, unknown>][] = []
+    // options whose getter throws stand for any bug past the checks: the verdict must still be a 500, not a throw
+    const hostile = (thrown: unknown) =>
+      Object.defineProperty({}, 'access', {
+        get() {
+          throw thrown
+        },
+      }) as AuthenticateOptions
+    expect(await verifier({ logger: { error: asEvent((e, f) => events.push([e, f])) } }).authenticate(headersFor(good), hostile(new RangeError(`token ${good}`)))).toEqual({
+      status: 500,
+      error: 'Internal Server Error',
+      reason: 'RangeError: the verifier failed unexpectedly',
+      check: 'internal',
+    })
+    expect(events).toEqual([['gateway_verifier.internal_error', { error: 'RangeError' }]])
+    expect((await verifier().authenticate(headersFor(good), hostile('not an error'))).reason).toBe('Error: the verifier failed unexpectedly')
+  })
+
+  it('a fatal refusal (500) is logged as fatal', async () => {
+    const events: Record<string, unknown>[] = []
+    const deep = signSegments(b64url(JSON.stringify(header)), b64url('['.repeat(2000) + ']'.repeat(2000)), key)
+    await verifier({ logger: { debug: asEvent((_e, f) => events.push(f)) } }).authenticate(headersFor(deep))
+    expect(events).toMatchObject([{ stage: 'payload-json', fatal: true }])
+  })
+
+  it('strict maxTokenBytes is a byte limit, the limit itself allowed', async () => {
+    expect((await verifier({ strict: { maxTokenBytes: good.length } }).authenticate(headersFor(good))).status).toBe(200)
+    expect((await verifier({ strict: { maxTokenBytes: good.length - 1 } }).authenticate(headersFor(good))).reason).toBe(`Token too large (over ${good.length - 1} bytes)`)
+    // well under the limit in bytes though longer than a third of it in characters
+    expect((await verifier({ strict: { maxTokenBytes: good.length * 2 } }).authenticate(headersFor(good))).status).toBe(200)
+  })
+
+  it('strict with requireAud: false takes a token without aud', async () => {
+    expect((await verifier({ strict: { requireAud: false } }).authenticate(headersFor(token({}, ['aud'])))).status).toBe(200)
+  })
+
+  it('a verifier of static keys never turns into a fetched, expiring set (refreshKeys, an unknown kid in strict mode)', async () => {
+    const v = verifier({ strict: true })
+    await v.refreshKeys()
+    expect((await v.authenticate(headersFor(token({}, [], { ...header, kid: 'unknown' })))).reason).toBe('No trusted key has the kid of the token')
+    expect(await v.keySet()).toMatchObject({ kids: [fx.key.kid], expiresAt: undefined })
   })
 })
