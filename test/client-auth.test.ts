@@ -17,6 +17,8 @@
  *   `preflightKey`) → another constant: keys stay exactly as distinct, only the filler changes.
  * - `if (x !== undefined) input.x = x` → always assign (leeway, timeout, 403 detail, access): preflight reads
  *   an own `undefined` as absent.
+ * - the refresh key's feature part with `'-'` → `''`, or the test → false (`=undefined`): absent, empty and each
+ *   name still give distinct texts (only a feature setting literally named "undefined" would meet the second).
  * - `skipUsageCutoff === true ? 1 : 0` → `!==` (the refresh key), `refusesGatewayTokens === true` → `!==`
  *   (the access key): the two values swap, and stay distinct.
  * - accessKey's `if (key === undefined)` → true: the key is recomputed, the same text.
@@ -317,7 +319,7 @@ describe('Authorizer: the token step', () => {
     const signal = new AbortController().signal
     await a.authorize(input({ featureSetting: 'code_completions', signal, base: baseHeaders({ 'x-gitlab-is-team-member': 'true' }) }))
     await a.authorize(input({ base: baseHeaders({ 'x-gitlab-is-team-member': 'false' }) }))
-    expect(source.requests).toEqual([{ unitPrimitive: 'complete_code', featureSetting: 'code_completions', skipUsageCutoff: true, signal }, { unitPrimitive: 'complete_code' }])
+    expect(source.requests).toStrictEqual([{ unitPrimitive: 'complete_code', featureSetting: 'code_completions', skipUsageCutoff: true, signal }, { unitPrimitive: 'complete_code' }])
   })
 
   it('refused by preflight: nothing returned, PreflightError with the primitive, one error line with the findings', async () => {
@@ -490,7 +492,7 @@ describe('forced refresh after a 401', () => {
       a.authorize(input({ refreshAfter: rejected, featureSetting: 'fs', base: baseHeaders({ 'x-gitlab-is-team-member': 'true' }) })),
     ])
     expect(got.map((g) => g.token)).toEqual([fresh, fresh])
-    expect(source.requests).toEqual([{ unitPrimitive: 'complete_code', featureSetting: 'fs', skipUsageCutoff: true, forceRefresh: true }])
+    expect(source.requests).toStrictEqual([{ unitPrimitive: 'complete_code', featureSetting: 'fs', skipUsageCutoff: true, forceRefresh: true }])
   })
 
   it('refreshes are separate per unit primitive, feature setting, team-member cut-off and refused token', async () => {
@@ -501,10 +503,11 @@ describe('forced refresh after a 401', () => {
       a.authorize(input({ refreshAfter: rejected })),
       a.authorize(input({ refreshAfter: rejected, unitPrimitive: 'generate_code' })),
       a.authorize(input({ refreshAfter: rejected, featureSetting: 'fs' })),
+      a.authorize(input({ refreshAfter: rejected, featureSetting: 'other' })),
       a.authorize(input({ refreshAfter: rejected, base: baseHeaders({ 'x-gitlab-is-team-member': 'true' }) })),
       a.authorize(input({ refreshAfter: other })),
     ])
-    expect(source.forced).toBe(5)
+    expect(source.forced).toBe(6)
   })
 
   it('an empty feature setting is not the same refresh as none: each caller gets the answer to its own request', async () => {
@@ -516,7 +519,7 @@ describe('forced refresh after a 401', () => {
     const [none, empty] = await Promise.allSettled([a.authorize(input({ refreshAfter: rejected })), a.authorize(input({ refreshAfter: rejected, featureSetting: '' }))])
     expect(none.status === 'fulfilled' && none.value.token).toBe(fresh)
     expect(empty.status === 'rejected' && (empty.reason as Error).message).toBe('featureSetting must be a feature setting name')
-    expect(source.requests).toEqual([
+    expect(source.requests).toStrictEqual([
       { unitPrimitive: 'complete_code', forceRefresh: true },
       { unitPrimitive: 'complete_code', featureSetting: '', forceRefresh: true },
     ])
