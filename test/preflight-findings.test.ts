@@ -6,9 +6,10 @@
  * PreflightError. The first error's order is pinned against the verifier in preflight-order.test.ts.
  */
 import { describe, expect, it } from 'vitest'
-import { endpointAccess, preflight, PreflightError, preflightOrThrow, toJwks, type PreflightInput, type PreflightResult } from '../src/index.js'
+import { endpointAccess, preflight, PreflightError, preflightOrThrow, toJwks, type PreflightInput, type PreflightResult, type SigningKey } from '../src/index.js'
 import { caseClaims, loadCaseFixture } from './cases/fixture.js'
 import { b64urlJson, mintJwt } from './cases/mint.js'
+import { thrownBy } from './reliability/config.js'
 
 const fx = loadCaseFixture()
 const now = Math.floor(fx.now.getTime() / 1000)
@@ -437,6 +438,11 @@ describe('preflight never throws', () => {
     }
     expect(r).toEqual({ ok: false, problems: [p], errors: [p], warnings: [], report: { kind: 'malformed', problems: [], length: 0 } })
   })
+
+  it('on input whose reading throws something other than an Error, it names no type', () => {
+    const hostile = { headers, get token(): string { throw 'not an Error' } }
+    expect(preflight(hostile).errors.map((e) => e.message)).toEqual(['Preflight could not judge the request (error).'])
+  })
 })
 
 describe('PreflightError: the one line a user reads', () => {
@@ -487,5 +493,88 @@ describe('the signature verdicts are remembered per key set, never across key se
     // a header segment re-encoded with another alg is judged afresh, not by the cached verdict of the original
     const [, p, s] = good.split('.') as [string, string, string]
     expect(run({ token: `${b64urlJson({ ...header, alg: 'HS256' })}.${p}.${s}`, verificationKeys: trusted }).errors.map((e) => e.code)).toEqual(['ALG_NOT_ALLOWED'])
+  })
+})
+
+describe('the trusted keys as the caller holds them: changed in place, they are another trust set', () => {
+  it('an array of keys: a key replaced in place, put back, then the instance key revoked (removed)', () => {
+    const keys: SigningKey[] = [fx.otherKey, fx.key]
+    expect(run({ verificationKeys: keys }).ok).toBe(true)
+    keys[1] = fx.otherKey
+    expect(codes(run({ verificationKeys: keys }))).toEqual(['error:SIGNATURE_INVALID'])
+    keys[1] = fx.key
+    expect(run({ verificationKeys: keys }).ok).toBe(true)
+    keys.pop()
+    expect(codes(run({ verificationKeys: keys }))).toEqual(['error:SIGNATURE_INVALID'])
+  })
+
+  it('a JWKS: its key replaced in place by another, then the instance key published again', () => {
+    const jwks = toJwks([fx.key])
+    expect(run({ verificationKeys: jwks }).ok).toBe(true)
+    jwks.keys[0] = fx.otherKey.publicJwk
+    expect(codes(run({ verificationKeys: jwks }))).toEqual(['error:SIGNATURE_INVALID'])
+    jwks.keys.push(fx.key.publicJwk)
+    expect(run({ verificationKeys: jwks }).ok).toBe(true)
+  })
+
+  it('entries that are no usable RSA key (null, text, an unreadable modulus, no exponent) are skipped; the others are still trusted', () => {
+    const { n, e } = fx.key.publicJwk
+    const unusable = [null, 'a key id', { kty: 'RSA', n: '!!', e }, { kty: 'RSA', n }]
+    expect(codes(run({ verificationKeys: unusable as never }))).toEqual(['error:SIGNATURE_INVALID'])
+    expect(run({ verificationKeys: [...unusable, fx.key.publicJwk] as never }).ok).toBe(true)
+    expect(run({ verificationKeys: { keys: [...unusable, { kty: 'RSA', n, e }] } as never }).ok).toBe(true)
+    // a JWKS without a key list trusts nothing: every signature fails, nothing throws
+    expect(codes(run({ verificationKeys: {} as never }))).toEqual(['error:SIGNATURE_INVALID'])
+  })
+})
+
+describe('findings that stand alone', () => {
+  it('an aud that is neither a string nor a list: its format only, not also a mismatch', () => {
+    expect(run({ token: token({ aud: 42 }) }).errors).toEqual([
+      {
+        code: 'AUD_FORMAT',
+        severity: 'error',
+        status: 401,
+        gatewayError: FORBIDDEN,
+        reason: 'Invalid claim format in token',
+        claim: 'aud',
+        message: 'The audience claim "aud" is the number 42; it must be a string or a list of strings.',
+        fix: 'Set "aud" to a list of audiences, e.g. ["gitlab-ai-gateway"].',
+      },
+    ])
+  })
+
+  it('scopes a number, at an endpoint: the 500 only (a number is no list, but no string or object to warn about)', () => {
+    expect(run({ token: token({ scopes: 42 }) }).problems).toEqual([
+      {
+        code: 'GATEWAY_CRASH',
+        severity: 'error',
+        gatewayError: 'Internal Server Error',
+        reason: "TypeError: argument of type 'int' is not iterable",
+        claim: 'scopes',
+        message: 'The "scopes" claim is not a list: the gateway\'s `unit_primitive in scopes` raises a TypeError and it answers 500.',
+        fix: 'Set "scopes" to a list of unit-primitive names.',
+      },
+    ])
+  })
+
+  it('a token source reason that ends with a full stop keeps one', () => {
+    expect(run({ token: undefined, tokenResult: { source: 'none', reason: 'No synced token.' } }).errors[0]?.message).toBe(
+      'No token at all: No synced token. Sent the way GitLab sends it ("Authorization: Bearer " with nothing after it), the gateway fails on the empty string.',
+    )
+  })
+
+  it("without a clock, time is judged by the host's", () => {
+    const hostNow = Math.floor(Date.now() / 1000)
+    const fresh = token({ iat: hostNow, nbf: hostNow - 5, exp: hostNow + 3600 })
+    const expired = token({ iat: hostNow - 120, nbf: hostNow - 125, exp: hostNow - 60 })
+    expect(preflight({ token: fresh, headers, unitPrimitive: 'complete_code' }).ok).toBe(true)
+    expect(preflight({ token: expired, headers, unitPrimitive: 'complete_code' }).errors.map((e) => e.code)).toEqual(['EXPIRED'])
+  })
+
+  it('PreflightError carries the errors, then the warnings', () => {
+    const e = thrownBy(() => preflightOrThrow({ token: token({ exp: now - 1 }, ['aud']), headers, unitPrimitive: 'complete_code', now: clock })) as PreflightError
+    expect(e.findings.map((f) => `${f.severity}:${f.code}`)).toEqual(['error:EXPIRED', 'warning:AUD_MISSING'])
+    expect(e.message).not.toContain('more problem')
   })
 })
