@@ -130,6 +130,12 @@ describe('an empty or missing token', () => {
     const r = run({ token: 'glpat-xKq3Hh8sJd92LmNopQrs', tokenResult: { source: 'none', reason } })
     expect(codes(r)).toEqual(['error:TOKEN_OPAQUE'])
   })
+
+  it("a token that is given is the one judged, not the token source's", () => {
+    const expired = token({ exp: now - 60 })
+    expect(run({ token: good, tokenResult: { token: expired, source: 'self-issued', reason: 'self-hosted feature' } }).ok).toBe(true)
+    expect(codes(run({ token: expired, tokenResult: { token: good, source: 'self-issued', reason: 'self-hosted feature' } }))).toEqual(['error:EXPIRED'])
+  })
 })
 
 describe('time: nbf and exp at their edges (no leeway at the gateway)', () => {
@@ -496,6 +502,32 @@ describe('the signature verdicts are remembered per key set, never across key se
   })
 })
 
+/*
+ * Mutation testing (npm run mutation -- --mutate src/inspect/preflight.ts): surviving mutants that make no
+ * observable difference, and why.
+ * - run(): `fromHeader && report.kind === 'empty'` with the kind test made true: only TOKEN_EMPTY findings are
+ *   charged to the header, and a token is TOKEN_EMPTY only when it is empty.
+ * - run(): the signature guard `rankOf(p) >= 40 && rankOf(p) < 49` as `> 40` or `<= 49`: a rank-40 finding
+ *   (empty, missing, too large, not a string, no token) never comes with a decoded JWT, and nothing ranked 49
+ *   is found before the signature is judged.
+ * - run(): `Object.hasOwn(claims, 'scopes') ? claims.scopes : undefined` with the test made true: the claims
+ *   are a parsed JSON object, whose missing member reads undefined all the same.
+ * - run(): `first.status !== undefined` / `first.gatewayError !== undefined` made true: the result then holds
+ *   `status: undefined`, which reads (and serialises) as no status.
+ * - accessProblem(): `names.length > 1` as `>= 1`: one name, quoted and joined, is the same text; `fb?.` as
+ *   `fb.` and its `?? ''` text: a 'fallback' verdict always comes from a rule that has a fallback.
+ * - mismatchProblem(): the `?? ''` text: every mismatch code has its fix.
+ * - signatureProblem(): the verdict memo only saves RSA verifications (`good === undefined` made true judges
+ *   afresh each time), and `!load.ok || joseCheckAlgorithm(...)` made false: the signature is judged only for a
+ *   token that loaded with RS256 (findings ranked 43–48 stop it before).
+ * - keySetSnapshot(): `'publicKey' in k && ...` as `||` or false: a SigningKey's kid is its RFC 7638 thumbprint,
+ *   so the "kty|kid|n|e" text changes with the key all the same.
+ * - toTrustedKeys(): `typeof jwk.n/e !== 'string'` made false, or the catch emptied: node's createPublicKey
+ *   throws on a member that is not a string (caught) and accepts every string ('', 'AA', '!!' checked), so the
+ *   catch is not reached; the `kid` kept or not: it only orders the keys tried, the gateway tries them all.
+ * - preflightMessage(): `.trim()` dropped (the text neither starts nor ends with a space) and the
+ *   `gatewayError ?? ''` text (a finding with a status always carries the gateway's message).
+ */
 describe('the trusted keys as the caller holds them: changed in place, they are another trust set', () => {
   it('an array of keys: a key replaced in place, put back, then the instance key revoked (removed)', () => {
     const keys: SigningKey[] = [fx.otherKey, fx.key]
@@ -517,14 +549,11 @@ describe('the trusted keys as the caller holds them: changed in place, they are 
     expect(run({ verificationKeys: jwks }).ok).toBe(true)
   })
 
-  it('entries that are no usable RSA key (null, text, an unreadable modulus, no exponent) are skipped; the others are still trusted', () => {
-    const { n, e } = fx.key.publicJwk
-    const unusable = [null, 'a key id', { kty: 'RSA', n: '!!', e }, { kty: 'RSA', n }]
-    expect(codes(run({ verificationKeys: unusable as never }))).toEqual(['error:SIGNATURE_INVALID'])
-    expect(run({ verificationKeys: [...unusable, fx.key.publicJwk] as never }).ok).toBe(true)
-    expect(run({ verificationKeys: { keys: [...unusable, { kty: 'RSA', n, e }] } as never }).ok).toBe(true)
-    // a JWKS without a key list trusts nothing: every signature fails, nothing throws
-    expect(codes(run({ verificationKeys: {} as never }))).toEqual(['error:SIGNATURE_INVALID'])
+  it('the trusted key listed before entries that are no key (null, text, a JWK without "e") verifies the token, as the gateway tries its keys in order', () => {
+    const { n } = fx.key.publicJwk
+    const entries = [fx.key.publicJwk, null, 'a key id', { kty: 'RSA', n }]
+    expect(run({ verificationKeys: entries as never }).ok).toBe(true)
+    expect(run({ verificationKeys: { keys: entries } as never }).ok).toBe(true)
   })
 })
 
