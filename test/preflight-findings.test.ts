@@ -69,6 +69,7 @@ describe('the checks before the token: Authorization and the authentication type
   it.each([
     ['a scheme word', 'Basic', '"Basic"'],
     ['a scheme word with a hyphen and digits', 'AWS4-HMAC-SHA256', '"AWS4-HMAC-SHA256"'],
+    ['a scheme word of one letter', 'X', '"X"'],
     ['a scheme word of 20 characters', 'Abcdefghijklmnopqrst', '"Abcdefghijklmnopqrst"'],
     ['a scheme word holding eyJ after its start', 'KeyJwt', '"KeyJwt"'],
     ['a raw JWT (no scheme)', good, 'not "Bearer"'],
@@ -76,6 +77,7 @@ describe('the checks before the token: Authorization and the authentication type
     ['a GitLab personal access token', 'glpat-xKq3Hh8sJd92LmNopQrs', 'not "Bearer"'],
     ['a hex secret', '9f86d081884c7d659a2f', 'not "Bearer"'],
     ['a secret starting with a symbol', '_secret-value', 'not "Bearer"'],
+    ['a short secret holding an underscore', 'sk_live_4eC39HqLyjW', 'not "Bearer"'],
     ['a word of 21 characters', 'Abcdefghijklmnopqrstu', 'not "Bearer"'],
   ])('shows %s only if it cannot be a secret', (_, scheme, shown) => {
     const r = run({ token: undefined, headers: { ...headers, authorization: `${scheme} ${good}` } })
