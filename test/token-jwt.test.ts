@@ -3,12 +3,13 @@
  * token may carry (and the fix for those it may not), a token read back from an external store (only
  * one this issuer would mint itself is served), and the cache key (two different tokens never share one).
  */
+import { sign } from 'node:crypto'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { InvalidOptionsError, TokenError } from '../src/errors.js'
 import { createTokenIssuer, type ExternalTokenStore, type TokenIssuerOptions } from '../src/token/index.js'
-import { loadVerificationKey } from '../src/keys/index.js'
-import { buildClaims, canonicalJson, checkExtraClaims, readOwnToken, sha256, signJwt } from '../src/token/jwt.js'
+import { generateSigningKeyPem, loadSigningKeySync, loadVerificationKey } from '../src/keys/index.js'
+import { buildClaims, canonicalJson, checkExtraClaims, readOwnToken, sha256, signJwt, type JwtSigner } from '../src/token/jwt.js'
 import { loadCaseFixture } from './cases/fixture.js'
 import { thrownBy } from './reliability/config.js'
 import { b64urlJson, mintJwt } from './cases/mint.js'
@@ -252,6 +253,15 @@ describe('signJwt: the compact token', () => {
       code: 'ERR_SIGNER_FAILED',
       message: `The key with kid ${fx.key.kid} can only verify (it has no private key): load the private key, or pass a signer callback (KMS/HSM).`,
     })
+  })
+
+  it('a signer for a key that is not a whole number of bytes (2052 bits): its 257-byte signature is taken', async () => {
+    const key = loadSigningKeySync(generateSigningKeyPem(2052))
+    const header = { ...HEADER, kid: key.kid }
+    const signer: JwtSigner = async (input) => new Uint8Array(sign('sha256', input, key.privateKey!))
+    const token = await signJwt(header as never, CLAIMS as never, loadVerificationKey(key.publicKey), signer)
+    expect(token).toBe(await signJwt(header as never, CLAIMS as never, key))
+    expect(Buffer.from(token.split('.')[2] ?? '', 'base64url')).toHaveLength(257)
   })
 
   it.each([
