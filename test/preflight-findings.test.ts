@@ -505,8 +505,8 @@ describe('the signature verdicts are remembered per key set, never across key se
 })
 
 /*
- * Mutation testing (npm run mutation -- --mutate src/inspect/preflight.ts): surviving mutants that make no
- * observable difference, and why.
+ * Mutation testing (npm run mutation -- --mutate src/inspect/preflight.ts): the mutants that make no
+ * observable difference (equivalent, so no test can kill them), and why.
  * - run(): `fromHeader && report.kind === 'empty'` with the kind test made true: only TOKEN_EMPTY findings are
  *   charged to the header, and a token is TOKEN_EMPTY only when it is empty.
  * - run(): the signature guard `rankOf(p) >= 40 && rankOf(p) < 49` as `> 40` or `<= 49`: a rank-40 finding
