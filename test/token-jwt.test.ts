@@ -122,9 +122,12 @@ describe('checkExtraClaims: what an extra claim may be', () => {
 })
 
 /*
- * Mutation testing (npm run mutation -- --mutate src/token/jwt.ts): the surviving mutant left is equivalent.
+ * Mutation testing (npm run mutation -- --mutate src/token/jwt.ts): the surviving mutants left are equivalent.
  * - readOwnToken's `catch { return undefined }` emptied to `catch {}`: the function then falls off its end
  *   and returns undefined all the same.
+ * - headerSegment's memo of encoded headers: `encoded === undefined` made true (the header is encoded afresh,
+ *   to the same text), and its bound `size >= 64` made false, `> 64` or `< 64` (the memo is cleared sooner,
+ *   later or never: only memory and time differ, every header segment is the same text).
  */
 describe('readOwnToken: a token read back (e.g. from an external store) is served only if this key minted it as GitLab does', () => {
   it('returns the header and claims of a token signed by the key', () => {
