@@ -7,7 +7,8 @@
  * what neither gives is one `InvalidOptionsError` naming each option and its variable.
  */
 import { readFileSync } from 'node:fs'
-import { z } from 'zod'
+import type { z } from 'zod'
+import { lazy } from './zod.js'
 import { createGatewayClient, type GatewayClient } from './client/client.js'
 import { createAuthenticatedFetch } from './client/fetch.js'
 import { baseUrlSchema, type GatewayClientOptions } from './client/options.js'
@@ -103,19 +104,19 @@ export const CONNECTOR_ENV = {
 } as const
 
 export function createCloudConnector(options: CloudConnectorOptions = {}): CloudConnector {
-  const opts = parseOptions('createCloudConnector', connectorSchema, options, OPTION_NAMES)
+  const opts = parseOptions('createCloudConnector', connectorSchema(), options, OPTION_NAMES)
   const env = opts.env ?? process.env
   const issues: OptionIssue[] = []
   const read = readSetting(env, issues)
   const given = opts.instance ?? {}
 
-  const url = read(given.url, 'instance.url', CONNECTOR_ENV.url, issuerOptionsSchema.shape.issuer)
-  const id = read(given.id, 'instance.id', CONNECTOR_ENV.id, issuerOptionsSchema.shape.instanceId)
-  const realm = read(given.realm, 'instance.realm', CONNECTOR_ENV.realm, issuerOptionsSchema.shape.realm) ?? 'self-managed'
-  const version = read(given.version, 'instance.version', CONNECTOR_ENV.version, nonEmpty)
-  const license = read(opts.license, 'license', CONNECTOR_ENV.license, sourceOptionsSchema.shape.license) ?? 'offline-cloud'
-  const addOns = read(opts.addOns, 'addOns', CONNECTOR_ENV.addOns, addOnsSchema, (text) => text.split(',').map((a) => a.trim()).filter((a) => a !== ''))
-  const gateway = read(opts.gateway, 'gateway', CONNECTOR_ENV.gateway, baseUrlSchema)
+  const url = read(given.url, 'instance.url', CONNECTOR_ENV.url, issuerOptionsSchema().shape.issuer)
+  const id = read(given.id, 'instance.id', CONNECTOR_ENV.id, issuerOptionsSchema().shape.instanceId)
+  const realm = read(given.realm, 'instance.realm', CONNECTOR_ENV.realm, issuerOptionsSchema().shape.realm) ?? 'self-managed'
+  const version = read(given.version, 'instance.version', CONNECTOR_ENV.version, nonEmpty())
+  const license = read(opts.license, 'license', CONNECTOR_ENV.license, sourceOptionsSchema().shape.license) ?? 'offline-cloud'
+  const addOns = read(opts.addOns, 'addOns', CONNECTOR_ENV.addOns, addOnsSchema(), (text) => text.split(',').map((a) => a.trim()).filter((a) => a !== ''))
+  const gateway = read(opts.gateway, 'gateway', CONNECTOR_ENV.gateway, baseUrlSchema())
   const keyText = keyFileText(opts, env, issues)
 
   if (url === undefined) missing(issues, 'instance.url', CONNECTOR_ENV.url, 'the instance URL, e.g. "https://gitlab.example.com"')
@@ -168,41 +169,41 @@ export function createCloudConnector(options: CloudConnectorOptions = {}): Cloud
   })
 }
 
-const nonEmpty = z.string({ error: 'must be a non-empty string' }).min(1, { error: 'must be a non-empty string' })
-const addOnsSchema = issuerOptionsSchema.shape.addOns.unwrap()
+const nonEmpty = lazy((z) => z.string({ error: 'must be a non-empty string' }).min(1, { error: 'must be a non-empty string' }))
+const addOnsSchema = lazy(() => issuerOptionsSchema().shape.addOns.unwrap())
 
 const OPTION_NAMES = ['instance', 'key', 'keyFile', 'signer', 'license', 'addOns', 'catalog', 'selfHostedFeatures', 'gateway', 'policy', 'synced', 'logger', 'fetch', 'now', 'client', 'env'] as const
 
 // Each rule is the one of the factory the value goes to (issuer, policy, client), so a value is judged the same
 // whether it came from here, from the environment, or was given to that factory directly.
-const connectorSchema = z.strictObject({
+const connectorSchema = lazy((z) => z.strictObject({
   instance: z
     .strictObject({
-      url: issuerOptionsSchema.shape.issuer.optional(),
-      id: issuerOptionsSchema.shape.instanceId.optional(),
-      realm: issuerOptionsSchema.shape.realm.optional(),
-      version: nonEmpty.optional(),
-      hostName: nonEmpty.optional(),
+      url: issuerOptionsSchema().shape.issuer.optional(),
+      id: issuerOptionsSchema().shape.instanceId.optional(),
+      realm: issuerOptionsSchema().shape.realm.optional(),
+      version: nonEmpty().optional(),
+      hostName: nonEmpty().optional(),
     })
     .optional(),
   key: z.custom<NonNullable<CloudConnectorOptions['key']>>((v) => v !== undefined && v !== null && v !== '', {
     error: 'must be the private key: a PEM string, a JWK, a KeyObject, a key from loadSigningKey() or a key ring',
   }).optional(),
-  keyFile: nonEmpty.optional(),
-  signer: issuerOptionsSchema.shape.signer,
-  license: sourceOptionsSchema.shape.license.optional(),
-  addOns: issuerOptionsSchema.shape.addOns,
-  catalog: issuerOptionsSchema.shape.catalog,
-  selfHostedFeatures: sourceOptionsSchema.shape.selfHostedFeatures,
-  gateway: baseUrlSchema.optional(),
-  policy: sourceOptionsSchema.shape.policy,
-  synced: sourceOptionsSchema.shape.synced,
+  keyFile: nonEmpty().optional(),
+  signer: issuerOptionsSchema().shape.signer,
+  license: sourceOptionsSchema().shape.license.optional(),
+  addOns: issuerOptionsSchema().shape.addOns,
+  catalog: issuerOptionsSchema().shape.catalog,
+  selfHostedFeatures: sourceOptionsSchema().shape.selfHostedFeatures,
+  gateway: baseUrlSchema().optional(),
+  policy: sourceOptionsSchema().shape.policy,
+  synced: sourceOptionsSchema().shape.synced,
   logger: z.custom<Logger>((v) => typeof v === 'object' && v !== null, { error: 'must be a logger: pino, console, or an object with info/warn/... methods' }).optional(),
   fetch: fn<typeof fetch>('must be a fetch function').optional(),
-  now: issuerOptionsSchema.shape.now,
+  now: issuerOptionsSchema().shape.now,
   client: z.custom<NonNullable<CloudConnectorOptions['client']>>((v) => typeof v === 'object' && v !== null, { error: 'must be an object of client options (timeout, retry, ...)' }).optional(),
   env: z.custom<Readonly<Record<string, string | undefined>>>((v) => typeof v === 'object' && v !== null, { error: 'must be an object of environment variables, e.g. process.env' }).optional(),
-})
+}))
 
 /**
  * An option's value: the one given, else its variable's text judged by the same rule (an empty variable counts

@@ -14,6 +14,7 @@ import {
   type Catalog,
 } from '../src/catalog/index.js'
 import { assertKnownPrimitive } from '../src/catalog/entitlements.js'
+import { builtInCatalogData } from '../src/catalog/builtin.js'
 
 /** domain.md §7, "Names seen in the gateway", expanded. */
 const SECTION_7_NAMES = [
@@ -163,6 +164,15 @@ describe('schemas', () => {
 })
 
 describe('builtInCatalog', () => {
+  it('is exactly what createCatalog makes of its data: built without the schemas, it needs nothing they would change or refuse', () => {
+    const validated = createCatalog(builtInCatalogData())
+    for (const map of ['unitPrimitives', 'backendServices', 'addOns', 'licenseTypes'] as const) {
+      expect([...builtInCatalog[map]], map).toEqual([...validated[map]])
+      expect(builtInCatalog[map].size, map).toBeGreaterThan(0)
+    }
+    expect(Object.isFrozen(builtInCatalog.unitPrimitives.get('duo_chat'))).toBe(true)
+  })
+
   it('has every unit primitive of domain.md §7 and of the newest enum, in name order', () => {
     const names = [...builtInCatalog.unitPrimitives.keys()]
     expect(names).toEqual([...SECTION_7_NAMES, ...NEWEST_ENUM_NAMES].sort())

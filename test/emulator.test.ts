@@ -294,7 +294,7 @@ describe('the other endpoints of the gateway', () => {
   it('/v2/code/completions: complete_code, a SuggestionsResponse', async () => {
     const ok = await call('/v2/code/completions', { headers: await authHeaders(), body: completion })
     expect(ok.status).toBe(200)
-    const parsed = SuggestionsResponseSchema.parse(ok.json)
+    const parsed = SuggestionsResponseSchema().parse(ok.json)
     expect(parsed.created).toBe(NOW_S)
     expect(parsed.model.lang).toBe('python')
     expect(parsed.choices).toEqual([{ text: DEFAULT_MODEL_REPLY, index: 0, finish_reason: 'length' }])
@@ -311,7 +311,7 @@ describe('the other endpoints of the gateway', () => {
   it('/v2/code/generations: generate_code', async () => {
     const ok = await call('/v2/code/generations', { headers: await authHeaders(['generate_code']), body: completion })
     expect(ok.status).toBe(200)
-    expect(SuggestionsResponseSchema.parse(ok.json).model.name).toBe('emulator-code-generation')
+    expect(SuggestionsResponseSchema().parse(ok.json).model.name).toBe('emulator-code-generation')
     const denied = await call('/v2/code/generations', { headers: await authHeaders(), body: completion })
     expect(denied).toMatchObject({ status: 403, json: { detail: 'Unauthorized to access code generations' } })
   })
@@ -385,7 +385,7 @@ describe('the other endpoints of the gateway', () => {
     const headers = await emu.instance.authHeaders({ scopes: ['complete_code', 'generate_code'] }, { user: { id: 42, globalUserId } })
     const r = await call('/v1/code/user_access_token', { method: 'POST', headers })
     expect(r.status).toBe(200)
-    const { token, expires_at } = UserAccessTokenResponseSchema.parse(r.json)
+    const { token, expires_at } = UserAccessTokenResponseSchema().parse(r.json)
     expect(expires_at).toBe(NOW_S + 3600)
     const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>
     expect(claims).toMatchObject({
@@ -414,10 +414,10 @@ describe('the other endpoints of the gateway', () => {
     const proxyOnly = await emu.instance.authHeaders({ scopes: ['ai_gateway_model_provider_proxy'] }, { user: { id: 42, globalUserId } })
     const proxy = await call('/v1/code/user_access_token', { method: 'POST', headers: proxyOnly })
     expect(proxy.status).toBe(200)
-    const proxyClaims = JSON.parse(Buffer.from(UserAccessTokenResponseSchema.parse(proxy.json).token.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>
+    const proxyClaims = JSON.parse(Buffer.from(UserAccessTokenResponseSchema().parse(proxy.json).token.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>
     expect(proxyClaims['scopes']).toEqual(['ai_gateway_model_provider_proxy'])
     const both = await emu.instance.authHeaders({ scopes: ['ai_gateway_model_provider_proxy', 'complete_code'] }, { user: { id: 42, globalUserId } })
-    const bothToken = UserAccessTokenResponseSchema.parse((await call('/v1/code/user_access_token', { method: 'POST', headers: both })).json).token
+    const bothToken = UserAccessTokenResponseSchema().parse((await call('/v1/code/user_access_token', { method: 'POST', headers: both })).json).token
     expect(JSON.parse(Buffer.from(bothToken.split('.')[1]!, 'base64url').toString('utf8')).scopes).toEqual(['complete_code', 'ai_gateway_model_provider_proxy'])
     const neither = await emu.instance.authHeaders({ scopes: ['generate_code'] }, { user: { id: 42, globalUserId } })
     expect(await call('/v1/code/user_access_token', { method: 'POST', headers: neither })).toMatchObject({

@@ -4,6 +4,7 @@
  * among them — and it loads only what the common path needs: neither the emulator (node:http, jose) nor the
  * YAML catalog loader, which live in subpaths.
  */
+import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join, resolve } from 'node:path'
@@ -44,15 +45,34 @@ describe('the main entry', () => {
     expect(esm.filter((name) => PRIVATE.includes(name))).toEqual([])
   })
 
-  it('loads neither the emulator nor the YAML parser nor msw (ESM and CJS module graphs)', () => {
+  it('loads neither the emulator nor the YAML parser nor msw, and no dependency up front (ESM and CJS module graphs)', () => {
     for (const file of [entry('.').import.default, entry('.').require.default]) {
-      const external = moduleGraph(join(ROOT, file)).external
-      expect(external, file).not.toContain('yaml')
-      expect(external, file).not.toContain('jose')
-      expect(external, file).not.toContain('msw')
+      const { external, lazy } = moduleGraph(join(ROOT, file))
       expect(external.filter((s) => /^(node:)?(http|https|net)$/.test(s)), file).toEqual([])
-      // what it does load: its three runtime dependencies of the common path, and node built-ins
-      expect(external.filter((s) => !/^(node:)?[a-z_/]+$/.test(s) || ['zod', 'ky'].includes(s)).sort(), file).toEqual(['ky', 'zod'])
+      // only node built-ins are imported statically: zod and ky are loaded on first use (src/zod.ts, src/client/ky.ts)
+      expect(external.filter((s) => !/^node:/.test(s) && !['crypto', 'module', 'fs', 'fs/promises', 'path', 'url', 'util', 'timers/promises', 'buffer', 'stream', 'events'].includes(s)), file).toEqual([])
+      expect(lazy, file).toEqual(['ky'])
+    }
+  })
+
+  it('importing it loads none of zod, ky, yaml, jose; zod is loaded by the first factory call (ESM and CJS, in a new process)', () => {
+    const blocked = ['zod', 'ky', 'yaml', 'jose']
+    // Any load of a blocked package throws: CommonJS loads (zod is required) through Module._load, ES module
+    // loads (ky is imported) through a resolve hook.
+    const hook = `export async function resolve(s, c, next) { if (${JSON.stringify(blocked)}.includes(s)) throw new Error('loaded ' + s); return next(s, c) }`
+    const guard =
+      `const Module = require('node:module'); const load = Module._load;` +
+      `Module._load = function (request, ...rest) { if (${JSON.stringify(blocked)}.includes(request)) throw new Error('loaded ' + request); return load.call(this, request, ...rest) };` +
+      `Module.register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hook)}));`
+    const probe = `let firstUse; try { sdk.createTokenIssuer({}) } catch (e) { firstUse = e.message }` + ` process.stdout.write(JSON.stringify({ exports: Object.keys(sdk).length, firstUse }))`
+    const sources = {
+      esm: `import { createRequire } from 'node:module'; const require = createRequire(import.meta.url); ${guard} const sdk = await import(${JSON.stringify(pathToFileURL(join(ROOT, entry('.').import.default)).href)}); ${probe}`,
+      cjs: `${guard} const sdk = require(${JSON.stringify(join(ROOT, entry('.').require.default))}); ${probe}`,
+    }
+    for (const [format, source] of Object.entries(sources)) {
+      const run = spawnSync(process.execPath, [...(format === 'esm' ? ['--input-type=module'] : []), '-e', source], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } })
+      expect(run.stderr, format).toBe('')
+      expect(JSON.parse(run.stdout), format).toEqual({ exports: expect.any(Number), firstUse: 'loaded zod' })
     }
   })
 })
@@ -89,10 +109,14 @@ describe('the subpaths', () => {
   })
 })
 
-/** The files an entry of the build loads (its relative imports, followed) and the bare specifiers they import. */
-function moduleGraph(file: string): { files: string[]; external: string[] } {
+/**
+ * The files an entry of the build loads (its relative imports, followed), the bare specifiers they import or
+ * require, and those they only load with `import()` (on first use).
+ */
+function moduleGraph(file: string): { files: string[]; external: string[]; lazy: string[] } {
   const files = new Set<string>()
   const external = new Set<string>()
+  const lazy = new Set<string>()
   const visit = (f: string) => {
     if (files.has(f)) return
     files.add(f)
@@ -100,13 +124,16 @@ function moduleGraph(file: string): { files: string[]; external: string[] } {
     const specifiers = [
       ...text.matchAll(/^(?:import|export)\b[^;'"]*?(?:from\s*)?['"]([^'"]+)['"]/gm),
       ...text.matchAll(/\brequire\(['"]([^'"]+)['"]\)/g),
-      ...text.matchAll(/\bimport\(['"]([^'"]+)['"]\)/g),
     ].map((m) => m[1] as string)
     for (const s of specifiers) {
       if (s.startsWith('.')) visit(resolve(dirname(f), s))
       else external.add(s)
     }
+    for (const [, s] of text.matchAll(/\bimport\(['"]([^'"]+)['"]\)/g)) {
+      if ((s as string).startsWith('.')) visit(resolve(dirname(f), s as string))
+      else lazy.add(s as string)
+    }
   }
   visit(file)
-  return { files: [...files], external: [...external] }
+  return { files: [...files], external: [...external], lazy: [...lazy] }
 }

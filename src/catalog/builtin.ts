@@ -35,7 +35,7 @@
  *
  * Load the real catalog with `loadCatalogDir()` when exact data matters.
  */
-import { createCatalog, type Catalog } from './catalog.js'
+import { createBuiltInCatalog, type Catalog, type CatalogData } from './catalog.js'
 import type { UnitPrimitive } from './schema.js'
 
 const DOC = 'GitLab docs: doc/development/cloud_connector/configuration.md'
@@ -342,9 +342,14 @@ const LICENSE_TYPES = ['premium', 'ultimate'].map((name) => ({ name }))
  * The built-in catalog (see the module comment for sources and assumptions). Unit primitives are
  * in name order. Frozen: build your own with `createCatalog` / `loadCatalogDir`.
  */
-export const builtInCatalog: Catalog = createCatalog({
-  unitPrimitives: [...UNIT_PRIMITIVES].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
-  backendServices: BACKEND_SERVICES,
-  addOns: ADD_ONS,
-  licenseTypes: LICENSE_TYPES,
-})
+export const builtInCatalog: Catalog = createBuiltInCatalog(builtInCatalogData())
+
+/** The built-in catalog's data, as `createCatalog` takes it (the tests hold it to the schemas). */
+export function builtInCatalogData(): CatalogData {
+  return {
+    unitPrimitives: [...UNIT_PRIMITIVES].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+    backendServices: BACKEND_SERVICES,
+    addOns: ADD_ONS,
+    licenseTypes: LICENSE_TYPES,
+  }
+}

@@ -6,10 +6,7 @@
 import type { z } from 'zod'
 import { CatalogError } from '../errors.js'
 import {
-  addOnSchema,
-  backendServiceSchema,
-  licenseTypeSchema,
-  unitPrimitiveSchema,
+  catalogSchemas,
   type AddOn,
   type BackendService,
   type LicenseType,
@@ -42,6 +39,19 @@ export interface CatalogData {
  * lists are given) must resolve. Map order is the order given.
  */
 export function createCatalog(data: CatalogData): Catalog {
+  return fromData(data, true)
+}
+
+/**
+ * The package's own catalog data (builtin.ts), built without the schemas: it is already in their output form
+ * (test/catalog.test.ts holds it so, against `createCatalog`), and building it must not load zod when the package
+ * is imported (src/zod.ts). The checks that are not the schemas' (references, duplicates, `__proto__`) still run.
+ */
+export function createBuiltInCatalog(data: CatalogData): Catalog {
+  return fromData(data, false)
+}
+
+function fromData(data: CatalogData, validate: boolean): Catalog {
   if (data === null || typeof data !== 'object') {
     throw new CatalogError('ERR_CATALOG_INVALID', 'createCatalog(data): data must be an object { unitPrimitives: [...], backendServices: [...], addOns?, licenseTypes? }.', {
       file: 'data',
@@ -63,6 +73,7 @@ export function createCatalog(data: CatalogData): Catalog {
   return buildCatalog(items, {
     checkAddOns: data.addOns !== undefined,
     checkLicenseTypes: data.licenseTypes !== undefined,
+    validate,
   })
 }
 
@@ -83,6 +94,8 @@ export interface CatalogItem {
 export interface BuildOptions {
   checkAddOns: boolean
   checkLicenseTypes: boolean
+  /** Judge each item by its schema (false only for data already in the schemas' output form). */
+  validate: boolean
 }
 
 export function buildCatalog(items: readonly CatalogItem[], options: BuildOptions): Catalog {
@@ -94,9 +107,12 @@ export function buildCatalog(items: readonly CatalogItem[], options: BuildOption
   }
   for (const entry of items) {
     assertSafeTree(entry.value, entry.source)
-    const result = SCHEMAS[entry.kind].safeParse(entry.value)
-    if (!result.success) throw invalid(entry.source, result.error.issues, entry.value)
-    const item = result.data as { name: string }
+    let item = entry.value as { name: string }
+    if (options.validate) {
+      const result = (catalogSchemas()[entry.kind] as z.ZodType).safeParse(entry.value)
+      if (!result.success) throw invalid(entry.source, result.error.issues, entry.value)
+      item = result.data as { name: string }
+    }
     if (entry.expectedName !== undefined && item.name !== entry.expectedName) {
       throw new CatalogError(
         'ERR_CATALOG_INVALID',
@@ -207,12 +223,6 @@ export function assertSafeTree(value: unknown, source: string): void {
 
 // ---------------------------------------------------------------------------------------------
 
-const SCHEMAS: Record<ItemKind, z.ZodType> = {
-  unitPrimitive: unitPrimitiveSchema,
-  backendService: backendServiceSchema,
-  addOn: addOnSchema,
-  licenseType: licenseTypeSchema,
-}
 
 const KIND_LABEL: Record<ItemKind, string> = {
   unitPrimitive: 'unit primitive',

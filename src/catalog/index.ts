@@ -1,10 +1,14 @@
 // `cloud-connector-sdk/catalog`: the catalog (unit primitives, add-ons, backend services), its loader for the
 // gitlab-cloud-connector `config/` layout (YAML), entitlements and the feature settings of unit primitives.
+import { catalogSchemas } from './schema.js'
+
+// The items' zod schemas, built when this subpath is loaded (the main entry builds them on first use).
+const schemas = catalogSchemas()
+export const unitPrimitiveSchema = schemas.unitPrimitive
+export const backendServiceSchema = schemas.backendService
+export const addOnSchema = schemas.addOn
+export const licenseTypeSchema = schemas.licenseType
 export {
-  unitPrimitiveSchema,
-  backendServiceSchema,
-  addOnSchema,
-  licenseTypeSchema,
   parseCutOffDate,
   type UnitPrimitive,
   type BackendService,

@@ -54,7 +54,7 @@ export async function loadCatalogDir(dir: string, options: LoadCatalogOptions = 
       items.push({ kind, source, value, expectedName: basename(file).replace(/\.ya?ml$/, '') })
     }
   }
-  return buildCatalog(items, { checkAddOns: true, checkLicenseTypes: true })
+  return buildCatalog(items, { checkAddOns: true, checkLicenseTypes: true, validate: true })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,7 +6,8 @@
  * e.g. `unit_primitive_issue_url`) are kept as they are, so a catalog read from disk can be
  * handed on without losing data.
  */
-import { z } from 'zod'
+import type { z } from 'zod'
+import { lazy } from '../zod.js'
 
 /** A unit primitive (`config/unit_primitives/<name>.yml`). */
 export interface UnitPrimitive {
@@ -88,77 +89,85 @@ export function parseCutOffDate(value: string): Date | undefined {
   return new Date(base - zoneOffsetMs(zone))
 }
 
-const nameSchema = z
-  .string()
-  .min(1, { error: 'must not be empty' })
-  .regex(CATALOG_NAME_PATTERN, { error: 'must be snake_case (lowercase letters, digits and underscores, starting with a letter)' })
-
-const text = z.string().min(1, { error: 'must not be empty' })
-
 /**
- * An optional field. `null` (a YAML key with nothing after it, `cut_off_date:`) counts as absent,
- * as `nil` does in the Ruby gem.
+ * The catalog items' schemas, built on first use (zod is loaded then: src/zod.ts). `cloud-connector-sdk/catalog`
+ * exports them as `unitPrimitiveSchema`, `backendServiceSchema`, `addOnSchema` and `licenseTypeSchema`.
  */
-function optional<T extends z.ZodType>(schema: T) {
-  return z.preprocess((v) => (v === null ? undefined : v), schema.optional()).optional()
-}
-
-const optionalText = optional(z.string())
-/** Versions must be quoted in YAML: an unquoted 16.10 is the number 16.1. */
-const version = optional(z.string({ error: versionError }).min(1, { error: 'must not be empty' }))
-const nameList = optional(z.array(nameSchema))
-
-/**
- * Dates parsed by a YAML 1.1 loader (or given as a Date) are turned back into ISO strings, so a
- * catalog built from any source holds `cut_off_date` as text, as the contract says.
- */
-const cutOffDate = optional(
-  z.preprocess(
-    (v) => (v instanceof Date && !Number.isNaN(v.getTime()) ? v.toISOString() : v),
-    z.string().refine((v) => parseCutOffDate(v) !== undefined, {
-      error: 'must be an ISO 8601 date-time such as 2024-10-17T00:00:00+00:00',
-    }),
-  ),
-)
-
-export const unitPrimitiveSchema = z.looseObject({
-  name: nameSchema,
-  description: text,
-  group: text,
-  feature_category: text,
-  documentation_url: optionalText,
-  cut_off_date: cutOffDate,
-  min_gitlab_version: version,
-  min_gitlab_version_for_free_access: version,
-  license_types: nameList,
-  backend_services: nameList,
-  add_ons: nameList,
-  deprecated_by_url: optionalText,
-  deprecation_message: optionalText,
-  milestone: version,
-  introduced_by_url: optionalText,
-})
-
-export const backendServiceSchema = z.looseObject({
-  name: nameSchema,
-  project_url: optionalText,
-  group: optionalText,
-  jwt_aud: z
+export const catalogSchemas = lazy((z) => {
+  const nameSchema = z
     .string()
     .min(1, { error: 'must not be empty' })
-    .regex(/^\S+$/, { error: 'must not contain whitespace (it is sent as a JWT audience)' }),
+    .regex(CATALOG_NAME_PATTERN, { error: 'must be snake_case (lowercase letters, digits and underscores, starting with a letter)' })
+
+  const text = z.string().min(1, { error: 'must not be empty' })
+
+  /**
+   * An optional field. `null` (a YAML key with nothing after it, `cut_off_date:`) counts as absent,
+   * as `nil` does in the Ruby gem.
+   */
+  const optional = <T extends z.ZodType>(schema: T) => {
+    return z.preprocess((v) => (v === null ? undefined : v), schema.optional()).optional()
+  }
+
+  const optionalText = optional(z.string())
+  /** Versions must be quoted in YAML: an unquoted 16.10 is the number 16.1. */
+  const version = optional(z.string({ error: versionError }).min(1, { error: 'must not be empty' }))
+  const nameList = optional(z.array(nameSchema))
+
+  /**
+   * Dates parsed by a YAML 1.1 loader (or given as a Date) are turned back into ISO strings, so a
+   * catalog built from any source holds `cut_off_date` as text, as the contract says.
+   */
+  const cutOffDate = optional(
+    z.preprocess(
+      (v) => (v instanceof Date && !Number.isNaN(v.getTime()) ? v.toISOString() : v),
+      z.string().refine((v) => parseCutOffDate(v) !== undefined, {
+        error: 'must be an ISO 8601 date-time such as 2024-10-17T00:00:00+00:00',
+      }),
+    ),
+  )
+
+  const unitPrimitive = z.looseObject({
+    name: nameSchema,
+    description: text,
+    group: text,
+    feature_category: text,
+    documentation_url: optionalText,
+    cut_off_date: cutOffDate,
+    min_gitlab_version: version,
+    min_gitlab_version_for_free_access: version,
+    license_types: nameList,
+    backend_services: nameList,
+    add_ons: nameList,
+    deprecated_by_url: optionalText,
+    deprecation_message: optionalText,
+    milestone: version,
+    introduced_by_url: optionalText,
+  })
+
+  const backendService = z.looseObject({
+    name: nameSchema,
+    project_url: optionalText,
+    group: optionalText,
+    jwt_aud: z
+      .string()
+      .min(1, { error: 'must not be empty' })
+      .regex(/^\S+$/, { error: 'must not contain whitespace (it is sent as a JWT audience)' }),
+  })
+
+  const addOn = z.looseObject({ name: nameSchema })
+
+  const licenseType = z.looseObject({ name: nameSchema })
+  return { unitPrimitive, backendService, addOn, licenseType }
 })
 
-export const addOnSchema = z.looseObject({ name: nameSchema })
-
-export const licenseTypeSchema = z.looseObject({ name: nameSchema })
-
 // The schemas' output types and the interfaces above must not drift apart.
+type CatalogSchemas = ReturnType<typeof catalogSchemas>
 type Assignable<A, B> = A extends B ? true : never
-const _upCheck: Assignable<z.output<typeof unitPrimitiveSchema>, UnitPrimitive> = true
-const _bsCheck: Assignable<z.output<typeof backendServiceSchema>, BackendService> = true
-const _aoCheck: Assignable<z.output<typeof addOnSchema>, AddOn> = true
-const _ltCheck: Assignable<z.output<typeof licenseTypeSchema>, LicenseType> = true
+const _upCheck: Assignable<z.output<CatalogSchemas['unitPrimitive']>, UnitPrimitive> = true
+const _bsCheck: Assignable<z.output<CatalogSchemas['backendService']>, BackendService> = true
+const _aoCheck: Assignable<z.output<CatalogSchemas['addOn']>, AddOn> = true
+const _ltCheck: Assignable<z.output<CatalogSchemas['licenseType']>, LicenseType> = true
 void _upCheck
 void _bsCheck
 void _aoCheck

@@ -6,7 +6,8 @@
  */
 import { existsSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
-import { z } from 'zod'
+import type { z } from 'zod'
+import { lazy } from '../zod.js'
 import { CONNECTOR_ENV } from '../connector.js'
 import { CliFailure, echo, str, list, UsageError, type Parsed } from './args.js'
 import { readUserFile, shownPath, type CliIo } from './io.js'
@@ -38,17 +39,17 @@ export const CONFIG_HELP = [
   `  The config file: --config FILE, or ${CONFIG_ENV}, or ./${DEFAULT_CONFIG_FILE} if it exists (JSON; keyFile relative to it).`,
 ].join('\n')
 
-const text = z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' })
-const configSchema = z.strictObject({
+const text = lazy((z) => z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' }))
+const configSchema = lazy((z) => z.strictObject({
   $schema: z.string().optional(),
-  instance: z.strictObject({ url: text.optional(), id: text.optional(), realm: text.optional(), version: text.optional() }).optional(),
-  keyFile: text.optional(),
-  license: text.optional(),
-  addOns: z.array(text, { error: 'must be an array of add-on names, e.g. ["duo_enterprise"]' }).optional(),
-  gateway: text.optional(),
-  policy: text.optional(),
-})
-type ConfigFile = z.output<typeof configSchema>
+  instance: z.strictObject({ url: text().optional(), id: text().optional(), realm: text().optional(), version: text().optional() }).optional(),
+  keyFile: text().optional(),
+  license: text().optional(),
+  addOns: z.array(text(), { error: 'must be an array of add-on names, e.g. ["duo_enterprise"]' }).optional(),
+  gateway: text().optional(),
+  policy: text().optional(),
+}))
+type ConfigFile = z.output<ReturnType<typeof configSchema>>
 
 export interface Settings {
   /** A setting's value (for `add-on`, the list), or undefined when nothing gives it. */
@@ -127,7 +128,7 @@ async function readConfig(p: Parsed, io: CliIo): Promise<{ file?: string; config
   } catch {
     throw new CliFailure(`config file '${shownPath(file)}' is not JSON: write an object such as {"instance": {"url": "https://gitlab.example.com", "id": "<uuid>"}, "keyFile": "instance-key.pem"}.`, { code: 'ERR_CONFIG_INVALID' })
   }
-  const result = configSchema.safeParse(parsed)
+  const result = configSchema().safeParse(parsed)
   if (!result.success) {
     const issue = result.error.issues[0]
     const path = issue?.path.map(String).join('.') ?? ''

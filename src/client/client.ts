@@ -5,8 +5,8 @@
  */
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import ky, { TimeoutError, type KyInstance, type Options as KyOptions } from 'ky'
-import { z } from 'zod'
+import type { KyInstance, Options as KyOptions } from 'ky'
+import type { z } from 'zod'
 import { CloudConnectorError, HeaderError, InvalidOptionsError } from '../errors.js'
 import { buildGatewayHeaders, type GatewayFeatureContext, type GatewayHeadersContext, type GatewayUserContext } from '../headers.js'
 import type { Log } from '../log.js'
@@ -38,6 +38,7 @@ import { BodyReader, BodyReadStop, type BodyReadOptions } from '../body.js'
 import { authError, errorForResponse, readBody } from './responses.js'
 import { isGatewayOnlyHeader, isRedirect, nextHop, relativePath, type BaseLocation, type Hop } from './redirects.js'
 import { resolveClientOptions, type GatewayClientOptions, type ResolvedClientOptions } from './options.js'
+import { isKyTimeout, loadKy } from './ky.js'
 
 /** Per-call options of every endpoint method. */
 export interface CallOptions {
@@ -90,11 +91,11 @@ export interface ModelConfigurationCheckInput {
   provider?: string
 }
 
-export type CodeSuggestionsBody = z.input<typeof CodeCompletionsBodySchema>
-export type CodeGenerationsBody = z.input<typeof CodeGenerationsBodySchema>
-export type ChatAgentBody = z.input<typeof ChatAgentBodySchema>
-export type SuggestionsResponse = z.output<typeof SuggestionsResponseSchema>
-export type UserAccessTokenResponse = z.output<typeof UserAccessTokenResponseSchema>
+export type CodeSuggestionsBody = z.input<ReturnType<typeof CodeCompletionsBodySchema>>
+export type CodeGenerationsBody = z.input<ReturnType<typeof CodeGenerationsBodySchema>>
+export type ChatAgentBody = z.input<ReturnType<typeof ChatAgentBodySchema>>
+export type SuggestionsResponse = z.output<ReturnType<typeof SuggestionsResponseSchema>>
+export type UserAccessTokenResponse = z.output<ReturnType<typeof UserAccessTokenResponseSchema>>
 
 export interface GatewayClient {
   /** The self-hosted model "test connection": `POST /v1/prompts/model_configuration%2Fcheck` (needs `complete_code`). Resolves with the model's reply. */
@@ -182,7 +183,9 @@ class Client implements GatewayClient {
    * ky carries each attempt (prefix URL, timeout, custom fetch); retries are ours (`#send`), so that the
    * instance keeps ky's defaults and a call passes only what varies.
    */
-  readonly #ky: KyInstance
+  #ky: KyInstance | undefined
+  /** What `#ky` is created with, once ky is loaded (src/client/ky.ts). */
+  readonly #kyDefaults: KyOptions
   readonly #auth: Authorizer
   readonly #log: Log | undefined
   /** Per endpoint: how many retries the policy allows. */
@@ -201,13 +204,15 @@ class Client implements GatewayClient {
     const { 'x-request-id': _ignored, ...rest } = o.staticHeaders
     this.#staticHeaders = rest
     const policy = o.retry
-    this.#ky = ky.create({
+    this.#kyDefaults = {
       prefixUrl: o.prefix,
       timeout: o.timeout,
       ...(o.redirect === 'error' ? { redirect: 'error' as const, fetch: noRedirectFetch(o.fetch) } : { redirect: 'manual' as const, fetch: followingFetch(o.fetch, o) }),
       retry: 0,
       throwHttpErrors: false,
-    })
+    }
+    // started now so that the first request rarely waits for it; a failure is the first request's to report
+    loadKy().catch(() => undefined)
     for (const name of Object.keys(ENDPOINTS) as EndpointName[]) {
       const def: EndpointDefinition = ENDPOINTS[name]
       this.#retries.set(name, policy.endpoints === 'all' || (policy.endpoints === 'safe' && def.retrySafe) ? policy.limit : 0)
@@ -545,7 +550,9 @@ class Client implements GatewayClient {
     call.attempts++
     call.attemptStarted = performance.now()
     if (call.bodyBytes !== undefined) call.kyOptions.body = oneShotBody(call.bodyBytes)
-    return this.#ky(RELATIVE_PATHS[call.name], call.kyOptions)
+    const k = this.#ky
+    if (k !== undefined) return k(RELATIVE_PATHS[call.name], call.kyOptions)
+    return loadKy().then((m) => (this.#ky ??= m.default.create(this.#kyDefaults))(RELATIVE_PATHS[call.name], call.kyOptions))
   }
 
   /** Retry after a retryable outcome (a 5xx/429 answer or a network failure) as long as the policy allows. */
@@ -964,7 +971,7 @@ function transportError(e: unknown, signal: AbortSignal | undefined, ctx: Gatewa
   if (e instanceof CloudConnectorError) return e
   const where = `${ctx.method ?? ''} ${ctx.path ?? ''}`.trim()
   const rid = ctx.requestId === undefined ? '' : ` (request id ${ctx.requestId})`
-  if (e instanceof TimeoutError) {
+  if (isKyTimeout(e)) {
     const ms = typeof timeout === 'number' ? timeout : 0
     return new GatewayTimeoutError(
       `${ctx.endpoint ?? 'request'}: no answer from the AI Gateway within ${ms} ms to ${where}${rid}. Raise the timeout or check the gateway's load and its reachability.`,

@@ -12,7 +12,8 @@
  * `api/v2/chat/typing.py`, `api/v1/prompts/invoke.py`) as far as the SDK can check them before sending;
  * objects are loose so that fields added by newer gateways pass through.
  */
-import { z } from 'zod'
+import type { z } from 'zod'
+import { lazy } from '../zod.js'
 import { accessFor, tokenUnitPrimitiveOf, type AccessRule, type EndpointAccess } from '../inspect/access.js'
 import { GATEWAY_MESSAGES } from '../inspect/messages.js'
 
@@ -58,16 +59,16 @@ export interface EndpointDefinition<Body extends z.ZodType | undefined = z.ZodTy
 const MODEL_PROVIDERS_HINT = 'e.g. "openai", "litellm", "anthropic", "vertex-ai", "fireworks", "gitlab"'
 
 /** `TypeModelMetadata` (ai_gateway/model_metadata.py): what a self-hosted model needs to be reached. */
-export const ModelMetadataSchema = z.looseObject({
+export const ModelMetadataSchema = lazy((z) => z.looseObject({
   name: z.string().min(1),
   provider: z.string().min(1, `provider is required (${MODEL_PROVIDERS_HINT})`),
   endpoint: z.string().min(1).optional(),
   api_key: z.string().nullable().optional(),
   identifier: z.string().nullable().optional(),
-})
+}))
 
 /** Body of `POST /v1/prompts/model_configuration%2Fcheck` as Rails builds it (`ModelConfigCheck#body`). */
-export const ModelConfigurationCheckBodySchema = z.object({
+export const ModelConfigurationCheckBodySchema = lazy((z) => z.object({
   inputs: z.record(z.string(), z.unknown()),
   stream: z.literal(false),
   model_metadata: z.object({
@@ -77,20 +78,20 @@ export const ModelConfigurationCheckBodySchema = z.object({
     api_key: z.string().nullable(),
     identifier: z.string().nullable(),
   }),
-})
+}))
 
-const CurrentFileSchema = z.looseObject({
+const CurrentFileSchema = lazy((z) => z.looseObject({
   file_name: z.string().max(255),
   language_identifier: z.string().max(255).nullable().optional(),
   content_above_cursor: z.string().max(100_000),
   // required by the gateway's pydantic model; Rails sends '' when there is nothing below the cursor
   content_below_cursor: z.string().max(100_000).default(''),
-})
+}))
 
-const SuggestionsBodyBase = {
+const SuggestionsBodyBase = lazy((z) => ({
   project_path: z.string().max(255).nullable().optional(),
   project_id: z.number().int().nullable().optional(),
-  current_file: CurrentFileSchema,
+  current_file: CurrentFileSchema(),
   model_provider: z.string().nullable().optional(),
   model_endpoint: z.string().nullable().optional(),
   model_api_key: z.string().nullable().optional(),
@@ -104,24 +105,24 @@ const SuggestionsBodyBase = {
     .max(100)
     .optional(),
   prompt_id: z.string().nullable().optional(),
-}
+}))
 
 /** `CompletionsRequestV1/V2/V3` (`/v2/code/completions`). */
-export const CodeCompletionsBodySchema = z.looseObject({
-  ...SuggestionsBodyBase,
+export const CodeCompletionsBodySchema = lazy((z) => z.looseObject({
+  ...SuggestionsBodyBase(),
   prompt_version: z.union([z.literal(1), z.literal(2), z.literal(3)]).default(1),
   prompt: z.union([z.string(), z.array(z.unknown())]).nullable().optional(),
-})
+}))
 
 /** `GenerationsRequestV1/V2/V3` (`/v2/code/generations`). */
-export const CodeGenerationsBodySchema = z.looseObject({
-  ...SuggestionsBodyBase,
+export const CodeGenerationsBodySchema = lazy((z) => z.looseObject({
+  ...SuggestionsBodyBase(),
   prompt_version: z.union([z.literal(1), z.literal(2), z.literal(3)]).default(1),
   prompt: z.union([z.string(), z.array(z.unknown())]).nullable().optional(),
-})
+}))
 
 /** `AgentRequest` (`/v2/chat/agent`). */
-export const ChatAgentBodySchema = z.looseObject({
+export const ChatAgentBodySchema = lazy((z) => z.looseObject({
   messages: z
     .array(
       z.looseObject({
@@ -140,14 +141,14 @@ export const ChatAgentBodySchema = z.looseObject({
     })
     .nullable()
     .optional(),
-  model_metadata: ModelMetadataSchema.nullable().optional(),
+  model_metadata: ModelMetadataSchema().nullable().optional(),
   unavailable_resources: z.array(z.string()).nullable().optional(),
-})
+}))
 
 // --- responses ---------------------------------------------------------------------------------
 
 /** `SuggestionsResponse` of `/v2/code/completions` and `/v2/code/generations` (non-streamed). */
-export const SuggestionsResponseSchema = z.looseObject({
+export const SuggestionsResponseSchema = lazy((z) => z.looseObject({
   id: z.string(),
   model: z.looseObject({ engine: z.string(), name: z.string(), lang: z.string() }),
   experiments: z.array(z.unknown()).optional(),
@@ -155,7 +156,7 @@ export const SuggestionsResponseSchema = z.looseObject({
   created: z.number(),
   choices: z.array(z.looseObject({ text: z.string(), index: z.number().optional(), finish_reason: z.string().optional() })),
   metadata: z.looseObject({}).nullable().optional(),
-})
+}))
 
 /**
  * An object a loose zod object would copy unchanged: zod leaves out an own `__proto__` member (JSON.parse makes
@@ -184,10 +185,10 @@ export function isSuggestionsResponse(v: unknown): boolean {
 }
 
 /** `Token` of `/v1/code/user_access_token`. */
-export const UserAccessTokenResponseSchema = z.looseObject({
+export const UserAccessTokenResponseSchema = lazy((z) => z.looseObject({
   token: z.string().min(1),
   expires_at: z.number(),
-})
+}))
 
 /** `accepts` of `UserAccessTokenResponseSchema`. */
 export function isUserAccessTokenResponse(v: unknown): boolean {
@@ -195,7 +196,10 @@ export function isUserAccessTokenResponse(v: unknown): boolean {
 }
 
 /** The prompt endpoint answers with the model's text as a JSON string (`response_model=str`). */
-export const ModelReplySchema = z.string()
+export const ModelReplySchema = lazy((z) => z.string())
+
+/** Any JSON (the health check's answer is not read). */
+const AnyJsonSchema = lazy((z) => z.unknown())
 
 // --- authorisation rules ------------------------------------------------------------------------
 
@@ -277,8 +281,12 @@ export const ENDPOINTS = {
     forbiddenDetail: GATEWAY_MESSAGES.forbiddenModelConfigurationCheck,
     // the prompt's unit_primitive (prompts/definitions/model_configuration/check/base/1.0.0.yml @ eee38f6f)
     access: { anyOf: ['complete_code'], forbiddenDetail: GATEWAY_MESSAGES.forbiddenModelConfigurationCheck },
-    body: ModelConfigurationCheckBodySchema,
-    response: ModelReplySchema,
+    get body() {
+      return ModelConfigurationCheckBodySchema()
+    },
+    get response() {
+      return ModelReplySchema()
+    },
     accepts: (v) => typeof v === 'string',
     retrySafe: true,
     streaming: false,
@@ -290,8 +298,12 @@ export const ENDPOINTS = {
     forbiddenDetail: GATEWAY_MESSAGES.forbiddenCodeCompletions,
     access: (body) => (isObject(body) && body['model_provider'] === 'amazon_q' ? AMAZON_Q_COMPLETIONS_ACCESS : COMPLETIONS_ACCESS),
     usageQuota: true,
-    body: CodeCompletionsBodySchema,
-    response: SuggestionsResponseSchema,
+    get body() {
+      return CodeCompletionsBodySchema()
+    },
+    get response() {
+      return SuggestionsResponseSchema()
+    },
     accepts: isSuggestionsResponse,
     retrySafe: true,
     streaming: false,
@@ -304,8 +316,12 @@ export const ENDPOINTS = {
     // `current_user.can(GENERATE_CODE, disallowed_issuers=[service_name])` (ai_gateway/api/v2/code/completions.py @ eee38f6f)
     access: { anyOf: ['generate_code'], forbiddenDetail: GATEWAY_MESSAGES.forbiddenCodeGenerations, refusesGatewayTokens: true },
     usageQuota: true,
-    body: CodeGenerationsBodySchema,
-    response: SuggestionsResponseSchema,
+    get body() {
+      return CodeGenerationsBodySchema()
+    },
+    get response() {
+      return SuggestionsResponseSchema()
+    },
     accepts: isSuggestionsResponse,
     retrySafe: false,
     streaming: false,
@@ -317,7 +333,9 @@ export const ENDPOINTS = {
     unitPrimitive: 'duo_classic_chat',
     forbiddenDetail: GATEWAY_MESSAGES.forbiddenDuoChat,
     access: CHAT_ACCESS,
-    body: ChatAgentBodySchema,
+    get body() {
+      return ChatAgentBodySchema()
+    },
     response: undefined,
     retrySafe: false,
     streaming: true,
@@ -337,7 +355,9 @@ export const ENDPOINTS = {
     },
     usageQuota: true,
     body: undefined,
-    response: UserAccessTokenResponseSchema,
+    get response() {
+      return UserAccessTokenResponseSchema()
+    },
     accepts: isUserAccessTokenResponse,
     retrySafe: true,
     streaming: false,
@@ -347,7 +367,9 @@ export const ENDPOINTS = {
     path: '/monitoring/healthz',
     unitPrimitive: undefined,
     body: undefined,
-    response: z.unknown(),
+    get response() {
+      return AnyJsonSchema()
+    },
     accepts: () => true,
     retrySafe: true,
     streaming: false,

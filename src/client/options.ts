@@ -2,7 +2,8 @@
  * Options of `createGatewayClient` and `createAuthenticatedFetch`, validated with zod at construction so a
  * misconfiguration fails at start-up with a message naming the option, not on the first request.
  */
-import { z } from 'zod'
+import type { z } from 'zod'
+import { lazy, zod } from '../zod.js'
 import { InvalidOptionsError } from '../errors.js'
 import { buildGatewayHeaders, type GatewayHeadersContext } from '../headers.js'
 import { DEFAULT_AUDIENCE } from '../inspect/index.js'
@@ -135,7 +136,7 @@ export const DEFAULT_RETRY: ResolvedRetry = {
 }
 
 export function resolveClientOptions(options: GatewayClientOptions): ResolvedClientOptions {
-  const parsed = parse('createGatewayClient', ClientSchema, options)
+  const parsed = parse('createGatewayClient', ClientSchema(), options)
   const common = resolveCommon(parsed)
   const retry: ResolvedRetry =
     parsed.retry === false
@@ -147,7 +148,7 @@ export function resolveClientOptions(options: GatewayClientOptions): ResolvedCli
 }
 
 export function resolveFetchOptions(options: AuthenticatedFetchOptions): ResolvedFetchOptions {
-  const parsed = parse('createAuthenticatedFetch', FetchSchema, options)
+  const parsed = parse('createAuthenticatedFetch', FetchSchema(), options)
   return {
     ...resolveCommon(parsed),
     unitPrimitive: parsed.unitPrimitive as AuthenticatedFetchOptions['unitPrimitive'],
@@ -158,9 +159,9 @@ export function resolveFetchOptions(options: AuthenticatedFetchOptions): Resolve
 
 // ---------------------------------------------------------------------------------------------
 
-const fn = <T>(what: string) => z.custom<T>((v) => typeof v === 'function', { message: `expected ${what} (a function)` })
+const fn = <T>(what: string) => zod().custom<T>((v) => typeof v === 'function', { message: `expected ${what} (a function)` })
 
-export const baseUrlSchema = z.union([z.string(), z.instanceof(URL)]).transform((value, ctx) => {
+export const baseUrlSchema = lazy((z) => z.union([z.string(), z.instanceof(URL)]).transform((value, ctx) => {
   let url: URL
   try {
     url = new URL(String(value))
@@ -182,10 +183,10 @@ export const baseUrlSchema = z.union([z.string(), z.instanceof(URL)]).transform(
     return z.NEVER
   }
   return url
-})
+}))
 
-const CommonShape = {
-  baseUrl: baseUrlSchema,
+const CommonShape = lazy((z) => ({
+  baseUrl: baseUrlSchema(),
   tokenSource: z.custom<TokenSource>(
     (v) => typeof v === 'object' && v !== null && typeof (v as { getToken?: unknown }).getToken === 'function',
     { message: 'expected a token source (an object with getToken({ unitPrimitive })), e.g. createTokenSource(...) or createTokenIssuer(...)' },
@@ -203,9 +204,9 @@ const CommonShape = {
     .optional(),
   clockSkewToleranceSeconds: z.number().min(0).max(3600).optional(),
   redirect: z.enum(['error', 'follow']).optional(),
-}
+}))
 
-const RetrySchema = z.union([
+const RetrySchema = lazy((z) => z.union([
   z.literal(false),
   z.number().int().min(0).max(10),
   z.strictObject({
@@ -216,21 +217,21 @@ const RetrySchema = z.union([
     backoffLimitMs: z.number().int().min(0).optional(),
     jitter: z.boolean().optional(),
   }),
-])
+]))
 
-const ClientSchema = z.strictObject({
-  ...CommonShape,
+const ClientSchema = lazy((z) => z.strictObject({
+  ...CommonShape(),
   timeout: z.union([z.literal(false), z.number().int().positive().max(2_147_483_647)]).optional(),
   maxResponseBytes: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
-  retry: RetrySchema.optional(),
-})
+  retry: RetrySchema().optional(),
+}))
 
-const FetchSchema = z.strictObject({
-  ...CommonShape,
+const FetchSchema = lazy((z) => z.strictObject({
+  ...CommonShape(),
   unitPrimitive: z.union([z.string().min(1), fn<(url: URL, request: Request) => string | undefined>('a unit primitive mapper')]).optional(),
   requestTimeoutMs: z.number().int().positive().optional(),
   throwOnAuthFailure: z.boolean().optional(),
-})
+}))
 
 function parse<S extends z.ZodType>(factory: string, schema: S, options: unknown): z.output<S> {
   if (options === null || typeof options !== 'object') {
@@ -247,7 +248,7 @@ function parse<S extends z.ZodType>(factory: string, schema: S, options: unknown
   return result.data
 }
 
-function resolveCommon(parsed: z.output<typeof ClientSchema> | z.output<typeof FetchSchema>): ResolvedCommon {
+function resolveCommon(parsed: z.output<ReturnType<typeof ClientSchema>> | z.output<ReturnType<typeof FetchSchema>>): ResolvedCommon {
   const baseUrl = parsed.baseUrl
   const prefix = baseUrl.href.endsWith('/') ? baseUrl.href : `${baseUrl.href}/`
   const basePath = baseUrl.pathname.endsWith('/') ? baseUrl.pathname.slice(0, -1) : baseUrl.pathname

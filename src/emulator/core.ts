@@ -7,7 +7,8 @@
  * unknown paths included), then routing (404/405), then FastAPI's body validation (422), then the
  * endpoint (its unit-primitive check → 403, then the answer).
  */
-import { z } from 'zod'
+import type { z } from 'zod'
+import { lazy } from '../zod.js'
 import { InvalidOptionsError } from '../errors.js'
 import type { Jwks } from '../keys/jwks.js'
 import { redact } from '../redact.js'
@@ -270,12 +271,12 @@ interface Knobs extends RouteKnobs {
   jwksCacheTtlSeconds: number
 }
 
-const clockSchema = z.custom<Clock>((v) => typeof v === 'function', 'must be a function returning a Date')
+const clockSchema = lazy((z) => z.custom<Clock>((v) => typeof v === 'function', 'must be a function returning a Date'))
 
-const optionsSchema = z.object({
+const optionsSchema = lazy((z) => z.object({
   audience: z.string().min(1).optional(),
   jwksCacheTtlSeconds: z.number().nonnegative().optional(),
-  now: clockSchema.optional(),
+  now: clockSchema().optional(),
   bypassAuth: z.boolean().optional(),
   failingModels: z
     .record(z.string(), z.object({ status: z.number().int().min(100).max(599), reason: z.string().optional() }))
@@ -286,16 +287,16 @@ const optionsSchema = z.object({
   issuerUrls: z.array(z.url({ protocol: /^https?$/ })).optional(),
   discoveryTimeoutMs: z.number().int().positive().optional(),
   basePath: z.string().regex(/^(?:\/[^?#]*)?$/, 'must be empty or start with "/"').optional(),
-})
+}))
 
-type ParsedOptions = z.infer<typeof optionsSchema>
+type ParsedOptions = z.infer<ReturnType<typeof optionsSchema>>
 
 function parseOptions(options: GatewayCoreOptions): ParsedOptions {
   // Only the plain-data options are schema-checked; keys, logs and functions are checked where used.
   const source = options as Record<string, unknown>
   const picked: Record<string, unknown> = {}
-  for (const key of Object.keys(optionsSchema.shape)) if (source[key] !== undefined) picked[key] = source[key]
-  const r = optionsSchema.safeParse(picked)
+  for (const key of Object.keys(optionsSchema().shape)) if (source[key] !== undefined) picked[key] = source[key]
+  const r = optionsSchema().safeParse(picked)
   if (r.success) return r.data
   const issues = r.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }))
   throw new InvalidOptionsError(

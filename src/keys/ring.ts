@@ -19,7 +19,8 @@
  * that is not served yet, and call `markPublished` once it is.
  */
 import { KeyObject } from 'node:crypto'
-import { z } from 'zod'
+import type { z } from 'zod'
+import { lazy } from '../zod.js'
 import { CloudConnectorError, InvalidOptionsError, KeyError } from '../errors.js'
 import { toLog, type Logger } from '../log.js'
 import type { Clock, SigningKey } from '../types.js'
@@ -131,7 +132,7 @@ export class KeyRingError extends CloudConnectorError {
 }
 
 export function createKeyRing(options: KeyRingOptions = {}): KeyRing {
-  const parsed = optionsSchema.safeParse(options)
+  const parsed = optionsSchema().safeParse(options)
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message.replace(/^Invalid input: /, '') }))
     throw new InvalidOptionsError(`createKeyRing: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues)
@@ -337,7 +338,7 @@ function newSlot(key: SigningKey, createdAt: Date, publishedAt: Date | null | un
   }
 }
 
-const signingKeySchema = z.custom<SigningKey>(
+const signingKeySchema = lazy((z) => z.custom<SigningKey>(
   (v) =>
     typeof v === 'object' &&
     v !== null &&
@@ -345,16 +346,16 @@ const signingKeySchema = z.custom<SigningKey>(
     typeof (v as SigningKey).publicJwk === 'object' &&
     (v as SigningKey).publicKey instanceof KeyObject,
   { error: 'expected a key from loadSigningKey()' },
-)
-const validDate = z.date({ error: 'expected a valid Date' })
+))
+const validDate = lazy((z) => z.date({ error: 'expected a valid Date' }))
 
-const optionsSchema = z.strictObject({
+const optionsSchema = lazy((z) => z.strictObject({
   keys: z
     .array(
       z.strictObject({
-        key: signingKeySchema,
-        createdAt: validDate,
-        publishedAt: validDate.nullable().optional(),
+        key: signingKeySchema(),
+        createdAt: validDate(),
+        publishedAt: validDate().nullable().optional(),
       }),
     )
     .optional(),
@@ -362,7 +363,7 @@ const optionsSchema = z.strictObject({
   strict: z.boolean().optional(),
   publishDelaySeconds: z.number().int({ error: 'expected an integer number of seconds' }).min(0, { error: 'must not be negative' }).optional(),
   logger: z.custom<Logger>((v) => typeof v === 'object' && v !== null, { error: 'expected a logger object' }).optional(),
-})
+}))
 
 function requirePrivate(key: SigningKey): void {
   if (!(key.privateKey instanceof KeyObject)) {

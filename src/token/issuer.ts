@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import { z } from 'zod'
+import type { z } from 'zod'
+import { lazy, zod } from '../zod.js'
 import { builtInCatalog } from '../catalog/builtin.js'
 import type { Catalog } from '../catalog/catalog.js'
 import { audiencesFor, hasFreeAccess, normalizeAddOnName, resolveEntitlements } from '../catalog/entitlements.js'
@@ -30,7 +31,7 @@ import { UUID_PATTERN, fn, parseOptions } from './options.js'
  * Rails puts in each token), refreshed eagerly before it expires.
  */
 export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
-  const opts = parseOptions('createTokenIssuer', issuerOptionsSchema, options, ISSUER_OPTION_NAMES)
+  const opts = parseOptions('createTokenIssuer', issuerOptionsSchema(), options, ISSUER_OPTION_NAMES)
   const newJti: () => string = opts.jti ?? randomUUID
   const ttlSeconds = opts.ttlSeconds ?? DEFAULT_TTL_SECONDS
   const catalog: Catalog = opts.catalog ?? builtInCatalog
@@ -271,7 +272,7 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
 
   const issuer: TokenIssuer = {
     async issue(request = {}) {
-      const req = parseOptions('issue()', issueRequestSchema, request, ISSUE_REQUEST_NAMES)
+      const req = parseOptions('issue()', issueRequestSchema(), request, ISSUE_REQUEST_NAMES)
       // The default request resolves exactly as getToken() does: reuse its memo instead of walking the catalog.
       const isDefault = (req.scopes === undefined || req.scopes === 'all') && req.audience === undefined && req.extraClaims === undefined
       const resolved = isDefault ? resolveAll(req.skipUsageCutoff, nowMs()).resolved : resolve(req, 'issue()')
@@ -478,9 +479,9 @@ const ISSUER_OPTION_NAMES = [
 
 const ISSUE_REQUEST_NAMES = ['scopes', 'audience', 'extraClaims', 'skipUsageCutoff', 'allowEmpty'] as const
 
-const nonEmpty = (what: string) => z.string({ error: `must be a ${what}` }).min(1, { error: `must be a non-empty ${what}` })
+const nonEmpty = (what: string) => zod().string({ error: `must be a ${what}` }).min(1, { error: `must be a non-empty ${what}` })
 
-export const issuerOptionsSchema = z.strictObject({
+export const issuerOptionsSchema = lazy((z) => z.strictObject({
   issuer: z
     .string({ error: 'is required: the instance URL (Gitlab.config.gitlab.url), e.g. "https://gitlab.example.com"' })
     .refine(isHttpUrl, { error: 'must be an absolute http(s) URL without query or fragment, e.g. "https://gitlab.example.com"' }),
@@ -539,9 +540,9 @@ export const issuerOptionsSchema = z.strictObject({
   logger: z
     .custom<Logger>((v) => !!v && typeof v === 'object', { error: 'must be an object with optional debug/info/warn/error methods' })
     .optional(),
-})
+}))
 
-const issueRequestSchema = z.strictObject({
+const issueRequestSchema = lazy((z) => z.strictObject({
   scopes: z
     .union([z.literal('all'), z.array(nonEmpty('unit primitive name')).min(1, { error: 'must name at least one unit primitive (or be "all")' })], {
       error: 'must be "all" or an array of unit primitive names',
@@ -551,7 +552,7 @@ const issueRequestSchema = z.strictObject({
   extraClaims: z.unknown().optional(),
   skipUsageCutoff: z.boolean({ error: 'must be a boolean' }).optional(),
   allowEmpty: z.boolean({ error: 'must be true or false' }).optional(),
-})
+}))
 
 /**
  * The `skip_usage_cutoff` claim after the extra claims: Rails always sends it (`Gitlab::AiGateway

@@ -1,5 +1,6 @@
-import { z } from 'zod'
+import type { z } from 'zod'
 import { InvalidOptionsError } from '../errors.js'
+import { zod } from '../zod.js'
 
 /**
  * Validate a factory's options with zod and fail fast with one InvalidOptionsError whose message
@@ -35,7 +36,7 @@ export function invalidOptions(where: string, issues: readonly OptionIssue[]): I
 
 /** `z.custom` for callbacks: zod 4's z.function() is not a plain schema. */
 export function fn<T extends (...args: never[]) => unknown>(message: string) {
-  return z.custom<T>((v) => typeof v === 'function', { error: message })
+  return zod().custom<T>((v) => typeof v === 'function', { error: message })
 }
 
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i

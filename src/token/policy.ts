@@ -1,4 +1,5 @@
-import { z } from 'zod'
+import type { z } from 'zod'
+import { lazy } from '../zod.js'
 import { InvalidOptionsError, TokenError } from '../errors.js'
 import { errorLabel, redact } from '../redact.js'
 import { toLog, type Logger } from '../log.js'
@@ -55,7 +56,7 @@ export function decideTokenSource(situation: TokenSituation, unitPrimitive: stri
  * refuses to send.
  */
 export function createTokenSource(options: TokenSourceOptions): PolicyTokenSource {
-  const opts = parseOptions('createTokenSource', sourceOptionsSchema, options, SOURCE_OPTION_NAMES)
+  const opts = parseOptions('createTokenSource', sourceOptionsSchema(), options, SOURCE_OPTION_NAMES)
   const now: Clock = opts.now ?? (() => new Date())
   const policy: TokenPolicy = opts.policy ?? 'safe'
   const logger = toLog(opts.logger)
@@ -376,7 +377,7 @@ const SOURCE_OPTION_NAMES = [
   'logger',
 ] as const
 
-export const sourceOptionsSchema = z.strictObject({
+export const sourceOptionsSchema = lazy((z) => z.strictObject({
   policy: z.enum(['safe', 'rails'], { error: 'must be "safe" (never ends without a token when a key exists) or "rails" (GitLab\'s own decision)' }).optional(),
   license: z.enum(['online-cloud', 'offline-cloud', 'legacy', 'none'], {
     error: 'is required: one of "online-cloud", "offline-cloud", "legacy", "none" (the instance\'s license kind)',
@@ -403,7 +404,7 @@ export const sourceOptionsSchema = z.strictObject({
     .record(z.string(), z.string({ error: 'must be a feature setting name, e.g. "code_completions"' }), { error: 'must map unit primitive names to feature setting names' })
     .optional(),
   logger: z.custom<Logger>((v) => !!v && typeof v === 'object', { error: 'must be an object with optional debug/info/warn/error methods' }).optional(),
-})
+}))
 
 const LICENSES: readonly LicenseKind[] = ['online-cloud', 'offline-cloud', 'legacy', 'none']
 

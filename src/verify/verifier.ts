@@ -11,7 +11,8 @@
  */
 import { Buffer } from 'node:buffer'
 import { KeyObject } from 'node:crypto'
-import { z } from 'zod'
+import type { z } from 'zod'
+import { lazy, zod } from '../zod.js'
 import { InvalidOptionsError, JwksError } from '../errors.js'
 import { GATEWAY_AUTH_HEADERS, headersToMap, parseAuthorization } from '../inspect/headers.js'
 import { stripEndWhere } from '../inspect/text.js'
@@ -499,11 +500,11 @@ class KeyStore {
   }
 }
 
-const jwkSchema = z.looseObject({ kty: z.string() })
-const jwksSchema = z.looseObject({ keys: z.array(z.unknown()) })
-const fnSchema = (what: string) => z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', { error: `must be a function (${what})` })
+const jwkSchema = lazy((z) => z.looseObject({ kty: z.string() }))
+const jwksSchema = lazy((z) => z.looseObject({ keys: z.array(z.unknown()) }))
+const fnSchema = (what: string) => zod().custom<(...args: never[]) => unknown>((v) => typeof v === 'function', { error: `must be a function (${what})` })
 
-const strictSchema = z.strictObject({
+const strictSchema = lazy((z) => z.strictObject({
   issuers: z.array(z.string().min(1)).optional(),
   issuerAliases: z.record(z.string().min(1), z.union([z.string().min(1), z.array(z.string().min(1))])).optional(),
   requireKid: z.boolean().optional(),
@@ -511,11 +512,11 @@ const strictSchema = z.strictObject({
   requireExp: z.boolean().optional(),
   leewaySeconds: z.number().int().min(0).optional(),
   maxTokenBytes: z.number().int().positive().optional(),
-})
+}))
 
-const optionsSchema = z.strictObject({
+const optionsSchema = lazy((z) => z.strictObject({
   audience: z.string().min(1, 'must be a non-empty string, e.g. "gitlab-ai-gateway"').optional(),
-  jwks: z.union([jwksSchema, z.array(jwksSchema)]).optional(),
+  jwks: z.union([jwksSchema(), z.array(jwksSchema())]).optional(),
   keys: z.array(z.custom<SigningKey | KeyObject>((v) => v instanceof KeyObject || (typeof v === 'object' && v !== null && (v as SigningKey).publicKey instanceof KeyObject), { error: 'must hold loaded keys (loadSigningKey / loadVerificationKey) or KeyObjects' })).optional(),
   issuerUrls: z
     .array(
@@ -534,22 +535,20 @@ const optionsSchema = z.strictObject({
   fetchTimeoutMs: z.number().int().positive().optional(),
   fetch: fnSchema('a fetch implementation').optional(),
   now: fnSchema('a clock returning a Date').optional(),
-  strict: z.union([z.boolean(), strictSchema]).optional(),
+  strict: z.union([z.boolean(), strictSchema()]).optional(),
   verifiedTokenCacheSize: z.number().int().min(0).optional(),
   logger: z.looseObject({}).optional(),
-})
-
-const KNOWN = Object.keys(optionsSchema.shape)
+}))
 
 function parseVerifierOptions(input: GatewayVerifierOptions): ResolvedOptions {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new InvalidOptionsError('createGatewayVerifier: options must be an object.', [{ path: 'options', message: 'must be an object' }])
   }
-  const parsed = optionsSchema.safeParse(input)
+  const parsed = optionsSchema().safeParse(input)
   if (!parsed.success) {
     const issues = parsed.error.issues.flatMap((i) => {
       const path = ['options', ...i.path.map(String)].join('.')
-      if (i.code === 'unrecognized_keys') return i.keys.map((k) => ({ path: `${path}.${k}`, message: `is not an option (known: ${KNOWN.join(', ')})` }))
+      if (i.code === 'unrecognized_keys') return i.keys.map((k) => ({ path: `${path}.${k}`, message: `is not an option (known: ${Object.keys(optionsSchema().shape).join(', ')})` }))
       return [{ path, message: i.message }]
     })
     throw new InvalidOptionsError(`createGatewayVerifier: ${issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, issues)
@@ -600,7 +599,7 @@ function parseVerifierOptions(input: GatewayVerifierOptions): ResolvedOptions {
       const k = trustedKeyFromJwk(entry)
       const secret = privateMembers(entry)
       // A static set is configuration: fail now rather than answer 500 later, as the gateway would.
-      if (k.error !== undefined || !jwkSchema.safeParse(entry).success) {
+      if (k.error !== undefined || !jwkSchema().safeParse(entry).success) {
         bad.push({ path, message: `is not a usable RSA public key (${k.error ?? 'not a JWK'}); the gateway would answer 500 once it reached it` })
       } else if (secret.length > 0 && strict !== undefined) {
         bad.push({ path, message: `holds private key material (${secret.join(', ')}): a verifier needs the public half only (kty, n, e; toJwks() or \`cloud-connector jwks\` give it), and whoever can read this configuration can sign tokens` })

@@ -815,7 +815,7 @@ describe('fuzz: the client', () => {
   it(
     'the endpoint body schemas: safeParse never throws, on anything',
     () => {
-      const schemas = [ModelConfigurationCheckBodySchema, CodeCompletionsBodySchema, CodeGenerationsBodySchema, ChatAgentBodySchema, ModelMetadataSchema]
+      const schemas = [ModelConfigurationCheckBodySchema(), CodeCompletionsBodySchema(), CodeGenerationsBodySchema(), ChatAgentBodySchema(), ModelMetadataSchema()]
       fc.assert(
         fc.property(fc.constantFrom(...schemas), anyValue, (schema, value) => {
           const r = schema.safeParse(value)
