@@ -255,6 +255,31 @@ describe('options a deployment sets', () => {
     expect(source.decide('duo_chat')).toMatchObject({ source: 'self-issued', branch: 'feature-self-hosted', featureSetting: 'duo_chat' })
   })
 
+  it('a feature setting of a custom map that GitLab has no title for is named as is, in the reason and in the fix', () => {
+    const o = { policy: 'rails', license: 'offline-cloud', featureSettingMap: { complete_code: 'local_completion' }, now: () => NOW } as const
+    expect(createTokenSource({ ...o, selfHostedFeatures: ['local_completion'] }).decide('complete_code').reason).toBe(
+      'complete_code maps to the feature setting local_completion, which is assigned to a self-hosted model, so GitLab self-issues the token.',
+    )
+    expect(createTokenSource(o).decide('complete_code').reason).toBe(
+      'GitLab would send no token for complete_code: complete_code maps to the feature setting local_completion, which is not assigned to a self-hosted model, and there is no synced CustomersDot token: an offline cloud license never syncs one (SyncCloudConnectorAccessService runs only for an online cloud license). Rails then sends "Authorization: Bearer " and the gateway answers 401 "Forbidden by auth provider" (Not enough segments). Fix: assign local_completion to a self-hosted model, or set CLOUD_CONNECTOR_SELF_SIGN_TOKENS=true on the instance, or use policy \'safe\'.',
+    )
+  })
+
+  it('an option that resembles none is refused with the list of the options there are', () => {
+    expect(thrownBy(() => createTokenSource({ license: 'offline-cloud', privateKeyPem: 'x' } as never))).toMatchObject({
+      message:
+        'createTokenSource: options.privateKeyPem is not an option: known options: policy, license, gitlabCom, selfHostedFeatures, selfSignOverride, selfHostedGateway, selfIssued, synced, now, featureSettingMap, logger.',
+      issues: [{ path: 'options.privateKeyPem' }],
+    })
+  })
+
+  it('a synced expiry given as text must be a date: text that is not one is refused, not taken as an expired token', () => {
+    expect(thrownBy(() => createTokenSource({ license: 'online-cloud', synced: { token: SYNCED_TOKEN, expiresAt: 'in an hour' as never } }))).toMatchObject({
+      message: 'createTokenSource: options.synced.expiresAt must be a Date (or ISO 8601 text): pass { token: <the CustomersDot token>, expiresAt: <Date> }.',
+      issues: [{ path: 'options.synced.expiresAt', message: 'must be a Date (or ISO 8601 text)' }],
+    })
+  })
+
   it.each([
     ['gitlabCom', 'yes', 'must be a boolean'],
     ['selfHostedGateway', 'true', 'must be a boolean'],
@@ -352,6 +377,14 @@ describe('decideTokenSource: input and reasons not covered by the decision table
     expect(reason({ policy: 'rails', license: 'online-cloud', synced: 'expired' })).toContain(
       'and the synced CustomersDot token expired and was not renewed (ServiceAccessToken.active is empty).',
     )
+  })
+
+  it("policy 'rails' without a synced token says why none was synced, for each license kind", () => {
+    const why = (license: TokenSituation['license']) => reason({ policy: 'rails', license }, 'documentation_search')
+    const around = (because: string) =>
+      `GitLab would send no token for documentation_search: documentation_search maps to no feature setting, and there is no synced CustomersDot token: ${because}. Rails then sends "Authorization: Bearer " and the gateway answers 401 "Forbidden by auth provider" (Not enough segments). Fix: set CLOUD_CONNECTOR_SELF_SIGN_TOKENS=true on the instance, or use policy 'safe'.`
+    expect(why('legacy')).toBe(around('a legacy license does not sync one (only an online cloud license does)'))
+    expect(why('none')).toBe(around('without a license none is synced'))
   })
 })
 
