@@ -212,6 +212,23 @@ describe('the verifier over discovery', () => {
     expect((await verifier.keySet()).expiresAt).toEqual(new Date(fx.now.getTime() + 2 * 86_400_000))
   })
 
+  it('a refused token never makes the verifier fetch again: only strict mode, for a kid it does not know, reloads', async () => {
+    server.use(...issuer(INSTANCE, toJwks([fx.key]).keys))
+    const c = clock(fx.now)
+    const forged = mintJwt({ alg: 'RS256', typ: 'JWT', kid: fx.key.kid }, claims, fx.otherKey.privateKey!)
+    const unknownKid = mintJwt({ alg: 'RS256', typ: 'JWT', kid: 'published-later' }, claims, fx.otherKey.privateKey!)
+    const gateway = createGatewayVerifier({ issuerUrls: [INSTANCE], now: c.now })
+    const strict = createGatewayVerifier({ issuerUrls: [INSTANCE], now: c.now, strict: true })
+    for (const v of [gateway, strict]) expect((await v.authenticate(headersFor(instanceToken))).status).toBe(200)
+    expect(requests).toHaveLength(4)
+    c.advance(60)
+    for (const t of [forged, unknownKid]) expect((await gateway.authenticate(headersFor(t))).status).toBe(401)
+    expect(await strict.authenticate(headersFor(forged))).toMatchObject({ status: 401, reason: 'Signature verification failed.' })
+    expect(requests).toHaveLength(4)
+    expect(await strict.authenticate(headersFor(unknownKid))).toMatchObject({ status: 401, reason: 'No trusted key has the kid of the token' })
+    expect(requests).toHaveLength(6)
+  })
+
   it('cacheTtlSeconds is configurable', async () => {
     server.use(...issuer(INSTANCE, toJwks([fx.key]).keys))
     const c = clock(fx.now)
