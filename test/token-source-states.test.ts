@@ -226,6 +226,17 @@ describe('what the issuer is asked, and what is logged', () => {
     ])
   })
 
+  it('a peek logs its decision when it answers, and nothing when it leaves the answer to getToken()', async () => {
+    const debug = vi.fn()
+    const source = createTokenSource({ license: 'offline-cloud', selfIssued: issuer(), logger: { debug }, now: () => NOW })
+    expect(source.peekToken?.({ unitPrimitive: 'complete_code' })).toBeUndefined()
+    expect(debug).not.toHaveBeenCalled()
+    const minted = await source.getToken({ unitPrimitive: 'complete_code' })
+    expect(source.peekToken?.({ unitPrimitive: 'complete_code' })).toEqual(minted)
+    const logged = [{ event: 'cloud_connector.token_source', unitPrimitive: 'complete_code', policy: 'safe', source: 'self-issued', branch: 'offline-license' }, 'cloud_connector.token_source']
+    expect(debug.mock.calls).toEqual([logged, logged])
+  })
+
   it('a request without a unit primitive is refused, saying what to pass', async () => {
     const source = createTokenSource({ license: 'offline-cloud', selfIssued: issuer(), now: () => NOW })
     for (const request of [{ unitPrimitive: '' }, {}, undefined]) {
