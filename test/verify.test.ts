@@ -290,9 +290,10 @@ describe('createGatewayVerifier: what a misconfiguration is told', () => {
     expect(() => createGatewayVerifier({ issuerUrls: ['https://a.example'], strict: { issuerAliases: { 'https://a.example': ['https://gitlab.example.com', 'https://old.example.com'] } } })).not.toThrow()
   })
 
-  it('a key set without a keys list is refused up front, alone or in a list of sets', () => {
-    for (const jwks of [{ kty: 'RSA', n: 'n', e: 'AQAB' }, [toJwks([fx.key]), {}]]) {
-      expect(refusal({ jwks }).issues.map((i) => i.path)).toEqual(['options.jwks'])
+  it('a key set without a keys list is refused up front, alone or in a list of sets, saying what a key set is', () => {
+    const issue = { path: 'options.jwks', message: "must be a key set { keys: [...] } (an instance's /oauth/discovery/keys, or toJwks()) or a list of key sets" }
+    for (const jwks of [{ kty: 'RSA', n: 'n', e: 'AQAB' }, [toJwks([fx.key]), {}], 'https://gitlab.example.com/oauth/discovery/keys']) {
+      expect(refusal({ jwks })).toEqual({ message: `createGatewayVerifier: ${issue.path} ${issue.message}`, issues: [issue] })
     }
   })
 
