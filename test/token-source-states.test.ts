@@ -60,6 +60,8 @@ function recordingIssuer() {
  *   off the function).
  * - The selfIssued check with `typeof v === 'object'` → true accepts a function carrying getToken and
  *   invalidate, which works as an issuer all the same.
+ * - checkSyncedValue's `!value ||` dropped: null never reaches it (the options schema refuses it, a loader's null
+ *   means "no token"), and every other falsy value fails `typeof value !== 'object'` with the same message.
  */
 const OFFLINE = "The instance has an offline cloud license, which never syncs a CustomersDot token: every gateway call must carry a self-issued JWT, verified against the instance's own JWKS."
 const ONLINE_NOTHING =

@@ -239,6 +239,10 @@ describe('authenticate: a token parsed once is still verified every time', () =>
  *   without `kty: 'RSA'`.
  * - `opts.strict === false || opts.strict === undefined` with the second test dropped: undefined is passed on.
  * - `code: ... : 'ERR_DISCOVERY_FAILED'` for an issuer failure: discoverJwks only throws JwksError.
+ * - the claims memo in decode (`memoEntry?.claims !== undefined` → false, the `memoEntry.claims = claims` store
+ *   dropped): the claims are decoded again from the same text, equal and frozen alike.
+ * - `log()`'s optional calls (`logger?.[level]?.(...)` → `logger[level](...)`): a missing logger or level then
+ *   throws inside log's try, which a failing logger already needs; nothing is logged either way.
  */
 describe('createGatewayVerifier: what a misconfiguration is told', () => {
   const refusal = (o: unknown) => {
