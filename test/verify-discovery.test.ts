@@ -229,6 +229,18 @@ describe('the verifier over discovery', () => {
     expect(requests).toHaveLength(6)
   })
 
+  it('strict: a token signed with a key published since the last load verifies on its first request, after one reload', async () => {
+    server.use(...issuer(INSTANCE, toJwks([fx.key]).keys))
+    const c = clock(fx.now)
+    const strict = createGatewayVerifier({ issuerUrls: [INSTANCE], now: c.now, strict: true })
+    expect((await strict.authenticate(headersFor(instanceToken))).status).toBe(200)
+    server.use(...issuer(INSTANCE, [...toJwks([fx.key]).keys, { ...toJwks([fx.otherKey]).keys[0], kid: 'rotated' }]))
+    c.advance(60)
+    const signedWithNew = mintJwt({ alg: 'RS256', typ: 'JWT', kid: 'rotated' }, claims, fx.otherKey.privateKey!)
+    expect(await strict.authenticate(headersFor(signedWithNew))).toEqual({ status: 200, claims })
+    expect(requests).toHaveLength(4)
+  })
+
   it('cacheTtlSeconds is configurable', async () => {
     server.use(...issuer(INSTANCE, toJwks([fx.key]).keys))
     const c = clock(fx.now)
