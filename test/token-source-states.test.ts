@@ -60,6 +60,8 @@ function recordingIssuer() {
  *   off the function).
  * - The selfIssued check with `typeof v === 'object'` → true accepts a function carrying getToken and
  *   invalidate, which works as an issuer all the same.
+ * - checkSyncedValue's `!value ||` dropped: null never reaches it (the options schema refuses it, a loader's null
+ *   means "no token"), and every other falsy value fails `typeof value !== 'object'` with the same message.
  */
 const OFFLINE = "The instance has an offline cloud license, which never syncs a CustomersDot token: every gateway call must carry a self-issued JWT, verified against the instance's own JWKS."
 const ONLINE_NOTHING =
@@ -226,6 +228,17 @@ describe('what the issuer is asked, and what is logged', () => {
     ])
   })
 
+  it('a peek logs its decision when it answers, and nothing when it leaves the answer to getToken()', async () => {
+    const debug = vi.fn()
+    const source = createTokenSource({ license: 'offline-cloud', selfIssued: issuer(), logger: { debug }, now: () => NOW })
+    expect(source.peekToken?.({ unitPrimitive: 'complete_code' })).toBeUndefined()
+    expect(debug).not.toHaveBeenCalled()
+    const minted = await source.getToken({ unitPrimitive: 'complete_code' })
+    expect(source.peekToken?.({ unitPrimitive: 'complete_code' })).toEqual(minted)
+    const logged = [{ event: 'cloud_connector.token_source', unitPrimitive: 'complete_code', policy: 'safe', source: 'self-issued', branch: 'offline-license' }, 'cloud_connector.token_source']
+    expect(debug.mock.calls).toEqual([logged, logged])
+  })
+
   it('a request without a unit primitive is refused, saying what to pass', async () => {
     const source = createTokenSource({ license: 'offline-cloud', selfIssued: issuer(), now: () => NOW })
     for (const request of [{ unitPrimitive: '' }, {}, undefined]) {
@@ -253,6 +266,31 @@ describe('options a deployment sets', () => {
     const source = createTokenSource({ policy: 'rails', license: 'offline-cloud', selfHostedFeatures: ['duo_chat'], featureSettingMap: map })
     map.duo_chat = 'code_completions'
     expect(source.decide('duo_chat')).toMatchObject({ source: 'self-issued', branch: 'feature-self-hosted', featureSetting: 'duo_chat' })
+  })
+
+  it('a feature setting of a custom map that GitLab has no title for is named as is, in the reason and in the fix', () => {
+    const o = { policy: 'rails', license: 'offline-cloud', featureSettingMap: { complete_code: 'local_completion' }, now: () => NOW } as const
+    expect(createTokenSource({ ...o, selfHostedFeatures: ['local_completion'] }).decide('complete_code').reason).toBe(
+      'complete_code maps to the feature setting local_completion, which is assigned to a self-hosted model, so GitLab self-issues the token.',
+    )
+    expect(createTokenSource(o).decide('complete_code').reason).toBe(
+      'GitLab would send no token for complete_code: complete_code maps to the feature setting local_completion, which is not assigned to a self-hosted model, and there is no synced CustomersDot token: an offline cloud license never syncs one (SyncCloudConnectorAccessService runs only for an online cloud license). Rails then sends "Authorization: Bearer " and the gateway answers 401 "Forbidden by auth provider" (Not enough segments). Fix: assign local_completion to a self-hosted model, or set CLOUD_CONNECTOR_SELF_SIGN_TOKENS=true on the instance, or use policy \'safe\'.',
+    )
+  })
+
+  it('an option that resembles none is refused with the list of the options there are', () => {
+    expect(thrownBy(() => createTokenSource({ license: 'offline-cloud', privateKeyPem: 'x' } as never))).toMatchObject({
+      message:
+        'createTokenSource: options.privateKeyPem is not an option: known options: policy, license, gitlabCom, selfHostedFeatures, selfSignOverride, selfHostedGateway, selfIssued, synced, now, featureSettingMap, logger.',
+      issues: [{ path: 'options.privateKeyPem' }],
+    })
+  })
+
+  it('a synced expiry given as text must be a date: text that is not one is refused, not taken as an expired token', () => {
+    expect(thrownBy(() => createTokenSource({ license: 'online-cloud', synced: { token: SYNCED_TOKEN, expiresAt: 'in an hour' as never } }))).toMatchObject({
+      message: 'createTokenSource: options.synced.expiresAt must be a Date (or ISO 8601 text): pass { token: <the CustomersDot token>, expiresAt: <Date> }.',
+      issues: [{ path: 'options.synced.expiresAt', message: 'must be a Date (or ISO 8601 text)' }],
+    })
   })
 
   it.each([
@@ -352,6 +390,14 @@ describe('decideTokenSource: input and reasons not covered by the decision table
     expect(reason({ policy: 'rails', license: 'online-cloud', synced: 'expired' })).toContain(
       'and the synced CustomersDot token expired and was not renewed (ServiceAccessToken.active is empty).',
     )
+  })
+
+  it("policy 'rails' without a synced token says why none was synced, for each license kind", () => {
+    const why = (license: TokenSituation['license']) => reason({ policy: 'rails', license }, 'documentation_search')
+    const around = (because: string) =>
+      `GitLab would send no token for documentation_search: documentation_search maps to no feature setting, and there is no synced CustomersDot token: ${because}. Rails then sends "Authorization: Bearer " and the gateway answers 401 "Forbidden by auth provider" (Not enough segments). Fix: set CLOUD_CONNECTOR_SELF_SIGN_TOKENS=true on the instance, or use policy 'safe'.`
+    expect(why('legacy')).toBe(around('a legacy license does not sync one (only an online cloud license does)'))
+    expect(why('none')).toBe(around('without a license none is synced'))
   })
 })
 

@@ -168,6 +168,10 @@ describe('the verifier over discovery', () => {
       ['warn', 'gateway_verifier.issuer_failed', 'https://gitlab.example.com/', 'ERR_DISCOVERY_FAILED'],
       ['error', 'gateway_verifier.no_keys', null, null],
     ])
+    // the operator reads why the issuer failed: discovery's own message, as is
+    const failure = await discoverJwks(INSTANCE).then(() => undefined, (e: unknown) => e as JwksError)
+    expect(failure).toBeInstanceOf(JwksError)
+    expect(events[0]?.[2].message).toBe(failure?.message)
   })
 
   it('jwks_uri missing, or an empty key set: 500 as well', async () => {
@@ -206,6 +210,35 @@ describe('the verifier over discovery', () => {
     await verifier.authenticate(headersFor(instanceToken))
     expect(requests).toHaveLength(4)
     expect((await verifier.keySet()).expiresAt).toEqual(new Date(fx.now.getTime() + 2 * 86_400_000))
+  })
+
+  it('a refused token never makes the verifier fetch again: only strict mode, for a kid it does not know, reloads', async () => {
+    server.use(...issuer(INSTANCE, toJwks([fx.key]).keys))
+    const c = clock(fx.now)
+    const forged = mintJwt({ alg: 'RS256', typ: 'JWT', kid: fx.key.kid }, claims, fx.otherKey.privateKey!)
+    const unknownKid = mintJwt({ alg: 'RS256', typ: 'JWT', kid: 'published-later' }, claims, fx.otherKey.privateKey!)
+    const gateway = createGatewayVerifier({ issuerUrls: [INSTANCE], now: c.now })
+    const strict = createGatewayVerifier({ issuerUrls: [INSTANCE], now: c.now, strict: true })
+    for (const v of [gateway, strict]) expect((await v.authenticate(headersFor(instanceToken))).status).toBe(200)
+    expect(requests).toHaveLength(4)
+    c.advance(60)
+    for (const t of [forged, unknownKid]) expect((await gateway.authenticate(headersFor(t))).status).toBe(401)
+    expect(await strict.authenticate(headersFor(forged))).toMatchObject({ status: 401, reason: 'Signature verification failed.' })
+    expect(requests).toHaveLength(4)
+    expect(await strict.authenticate(headersFor(unknownKid))).toMatchObject({ status: 401, reason: 'No trusted key has the kid of the token' })
+    expect(requests).toHaveLength(6)
+  })
+
+  it('strict: a token signed with a key published since the last load verifies on its first request, after one reload', async () => {
+    server.use(...issuer(INSTANCE, toJwks([fx.key]).keys))
+    const c = clock(fx.now)
+    const strict = createGatewayVerifier({ issuerUrls: [INSTANCE], now: c.now, strict: true })
+    expect((await strict.authenticate(headersFor(instanceToken))).status).toBe(200)
+    server.use(...issuer(INSTANCE, [...toJwks([fx.key]).keys, { ...toJwks([fx.otherKey]).keys[0], kid: 'rotated' }]))
+    c.advance(60)
+    const signedWithNew = mintJwt({ alg: 'RS256', typ: 'JWT', kid: 'rotated' }, claims, fx.otherKey.privateKey!)
+    expect(await strict.authenticate(headersFor(signedWithNew))).toEqual({ status: 200, claims })
+    expect(requests).toHaveLength(4)
   })
 
   it('cacheTtlSeconds is configurable', async () => {
@@ -310,6 +343,28 @@ describe('the verifier over discovery', () => {
       check: 'token',
     })
     expect(await verifier.keySet()).toMatchObject({ kids: [fx.key.kid, 'ec'], unusable: 1 })
+  })
+})
+
+describe('strict mode over discovery: which issuer a key signs for', () => {
+  const INTERNAL = 'http://gitlab.internal'
+  const signedAs = (iss: string, key = fx.key) => mintJwt({ alg: 'RS256', typ: 'JWT', kid: key.kid }, { ...claims, iss }, key.privateKey!)
+
+  it('an alias list: tokens naming any of the listed iss values verify with the keys fetched from the internal URL, others do not', async () => {
+    server.use(...issuer(INTERNAL, toJwks([fx.key]).keys))
+    const v = createGatewayVerifier({ issuerUrls: [INTERNAL], now: () => fx.now, strict: { issuerAliases: { [INTERNAL]: [INSTANCE, 'https://old.example.com'] } } })
+    expect((await v.authenticate(headersFor(signedAs(INSTANCE)))).status).toBe(200)
+    expect((await v.authenticate(headersFor(signedAs('https://old.example.com/')))).status).toBe(200)
+    expect(await v.authenticate(headersFor(signedAs(PORTAL)))).toMatchObject({ status: 401, reason: 'No key of the issuer the token names (iss) has the kid of the token' })
+  })
+
+  it('keys given directly sign for any configured issuer, and iss must still be one of them', async () => {
+    server.use(...issuer(INSTANCE, toJwks([fx.key]).keys))
+    for (const requireKid of [true, false]) {
+      const v = createGatewayVerifier({ issuerUrls: [INSTANCE], jwks: toJwks([fx.otherKey]), now: () => fx.now, strict: { requireKid } })
+      expect((await v.authenticate(headersFor(signedAs(INSTANCE, fx.otherKey)))).status).toBe(200)
+      expect(await v.authenticate(headersFor(signedAs(PORTAL, fx.otherKey)))).toMatchObject({ status: 401, reason: 'Invalid issuer' })
+    }
   })
 })
 

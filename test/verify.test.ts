@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest'
 import { asEvent } from './client-support.js'
 import { createGatewayVerifier, InvalidOptionsError, toJwks, type AuthenticateOptions, type GatewayVerifierOptions, type Logger } from '../src/index.js'
 import { loadCaseFixture } from './cases/fixture.js'
-import { b64url, mintJwt, signSegments } from './cases/mint.js'
+import { b64url, mintHs256, mintJwt, signSegments } from './cases/mint.js'
+import { fingerprint } from '../src/redact.js'
 
 const fx = loadCaseFixture()
 const now = Math.floor(fx.now.getTime() / 1000)
@@ -238,6 +239,10 @@ describe('authenticate: a token parsed once is still verified every time', () =>
  *   without `kty: 'RSA'`.
  * - `opts.strict === false || opts.strict === undefined` with the second test dropped: undefined is passed on.
  * - `code: ... : 'ERR_DISCOVERY_FAILED'` for an issuer failure: discoverJwks only throws JwksError.
+ * - the claims memo in decode (`memoEntry?.claims !== undefined` → false, the `memoEntry.claims = claims` store
+ *   dropped): the claims are decoded again from the same text, equal and frozen alike.
+ * - `log()`'s optional calls (`logger?.[level]?.(...)` → `logger[level](...)`): a missing logger or level then
+ *   throws inside log's try, which a failing logger already needs; nothing is logged either way.
  */
 describe('createGatewayVerifier: what a misconfiguration is told', () => {
   const refusal = (o: unknown) => {
@@ -289,6 +294,13 @@ describe('createGatewayVerifier: what a misconfiguration is told', () => {
     expect(() => createGatewayVerifier({ issuerUrls: ['https://a.example'], strict: { issuerAliases: { 'https://a.example': ['https://gitlab.example.com', 'https://old.example.com'] } } })).not.toThrow()
   })
 
+  it('a key set without a keys list is refused up front, alone or in a list of sets, saying what a key set is', () => {
+    const issue = { path: 'options.jwks', message: "must be a key set { keys: [...] } (an instance's /oauth/discovery/keys, or toJwks()) or a list of key sets" }
+    for (const jwks of [{ kty: 'RSA', n: 'n', e: 'AQAB' }, [toJwks([fx.key]), {}], 'https://gitlab.example.com/oauth/discovery/keys']) {
+      expect(refusal({ jwks })).toEqual({ message: `createGatewayVerifier: ${issue.path} ${issue.message}`, issues: [issue] })
+    }
+  })
+
   it('every unusable key of a static set is named, joined by "; "', () => {
     const r = refusal({ jwks: { keys: [{ kty: 'EC' }, { kty: 'RSA' }] } })
     expect(r.message).toBe(
@@ -334,6 +346,34 @@ describe('authenticate: the edges a service relies on', () => {
     const deep = signSegments(b64url(JSON.stringify(header)), b64url('['.repeat(2000) + ']'.repeat(2000)), key)
     await verifier({ logger: { debug: asEvent((_e, f) => events.push(f)) } }).authenticate(headersFor(deep))
     expect(events).toMatchObject([{ stage: 'payload-json', fatal: true }])
+  })
+
+  it('each refusal is logged with the stage that refused it, the token\'s fingerprint and its length', async () => {
+    const events: Record<string, unknown>[] = []
+    const v = verifier({ jwks: toJwks([fx.otherKey, fx.key]), strict: { maxTokenBytes: 4096 }, logger: { debug: asEvent((_e, f) => events.push(f)) } })
+    const refused: [string, string, string][] = [
+      [token({ padding: 'x'.repeat(5000) }), 'segments', 'Token too large (over 4096 bytes)'],
+      [mintHs256({ ...header, alg: 'HS256' }, claims, 'a shared secret'), 'algorithm', 'The specified alg value is not allowed'],
+      [token({}, [], { ...header, crit: ['exp'] }), 'algorithm', 'Unsupported critical header ("crit"): no JWS extension is supported'],
+      [token({}, [], { ...header, kid: 'nope' }), 'signature', 'No trusted key has the kid of the token'],
+      [token({}, [], { alg: 'RS256' }), 'signature', 'The token has no kid'],
+      [token({}, [], { ...header, kid: fx.otherKey.kid }), 'signature', 'Signature verification failed.'],
+    ]
+    for (const [t, , reason] of refused) expect(await v.authenticate(headersFor(t))).toEqual({ status: 401, error: 'Forbidden by auth provider', reason, check: 'token' })
+    expect(events).toEqual(refused.map(([t, stage, reason]) => ({ stage, reason, fatal: false, tokenSha: fingerprint(t), tokenLength: t.length })))
+  })
+
+  it('scopes the gateway cannot search (null, a number) are its 500 at the scope check, with the claims', async () => {
+    const v = verifier()
+    for (const [scopes, type] of [[null, 'NoneType'], [42, 'int']] as const) {
+      expect(await v.authenticate(headersFor(token({ scopes })), { unitPrimitive: 'complete_code' })).toEqual({
+        status: 500,
+        error: 'Internal Server Error',
+        reason: `TypeError: argument of type '${type}' is not iterable`,
+        claims: { ...claims, scopes },
+        check: 'scope',
+      })
+    }
   })
 
   it('strict maxTokenBytes is a byte limit, the limit itself allowed', async () => {

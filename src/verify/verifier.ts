@@ -516,7 +516,7 @@ const strictSchema = lazy((z) => z.strictObject({
 
 const optionsSchema = lazy((z) => z.strictObject({
   audience: z.string().min(1, 'must be a non-empty string, e.g. "gitlab-ai-gateway"').optional(),
-  jwks: z.union([jwksSchema(), z.array(jwksSchema())]).optional(),
+  jwks: z.union([jwksSchema(), z.array(jwksSchema())], { error: 'must be a key set { keys: [...] } (an instance\'s /oauth/discovery/keys, or toJwks()) or a list of key sets' }).optional(),
   keys: z.array(z.custom<SigningKey | KeyObject>((v) => v instanceof KeyObject || (typeof v === 'object' && v !== null && (v as SigningKey).publicKey instanceof KeyObject), { error: 'must hold loaded keys (loadSigningKey / loadVerificationKey) or KeyObjects' })).optional(),
   issuerUrls: z
     .array(
