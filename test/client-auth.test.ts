@@ -31,7 +31,12 @@
  *   forms of a secret without `&<>"'` are the secret itself (a Set).
  * - echoedForms' `dot > 0` → `>= 0` / true: with no dot, or one dot at 0, `indexOf('.') !== dot` is false.
  * - secretsInBody: `size === 0 ||` dropped (JSON.parse('') throws, caught) or the catch block emptied
- *   (`parsed` stays undefined, which `walk` skips): [] either way.
+ *   (`parsed` stays undefined, which `walk` skips): [] either way. walk's `typeof v !== 'object'` → false: a
+ *   string is then walked character by character (its keys are indexes, never a secret's name) down to depth 8,
+ *   a number or boolean has no entries: the same list, only slower.
+ * - clockSkew: `date === null` → false: `Date.parse(null)` is NaN, which the next test answers undefined for.
+ *   `nbf !== undefined` / `exp !== undefined` → true: a comparison with undefined is false. intClaim's
+ *   `r.ok ? r.value : undefined` → `r.value`: a failed int() carries no value.
  */
 import { http, HttpResponse } from 'msw'
 import { describe, expect, it } from 'vitest'
@@ -760,6 +765,9 @@ describe('secretsInBody: the secret members of a JSON request body, for scrub', 
     expect(secretsInBody(new TextEncoder().encode(JSON.stringify({ api_key: 'bytes' })).buffer as ArrayBuffer)).toEqual(['bytes'])
     // a secret-named member that is an object is searched like any other
     expect(secretsInBody(JSON.stringify({ token: { value: 'v', refresh_token: 'r' } }))).toEqual(['r'])
+    // nulls (an unset key, an empty option) are passed over, at the top and below
+    expect(secretsInBody(JSON.stringify({ model_api_key: null, options: null, model: { api_key: 'k', extra: [null] } }))).toEqual(['k'])
+    expect(secretsInBody('null')).toEqual([])
   })
 
   it('bounded: nothing deeper than 8 levels, nothing from bodies over 256 KiB, empty or not JSON', () => {
