@@ -31,12 +31,7 @@
  *   forms of a secret without `&<>"'` are the secret itself (a Set).
  * - echoedForms' `dot > 0` → `>= 0` / true: with no dot, or one dot at 0, `indexOf('.') !== dot` is false.
  * - secretsInBody: `size === 0 ||` dropped (JSON.parse('') throws, caught) or the catch block emptied
- *   (`parsed` stays undefined, which `walk` skips): [] either way. walk's `typeof v !== 'object'` → false: a
- *   string is then walked character by character (its keys are indexes, never a secret's name) down to depth 8,
- *   a number or boolean has no entries: the same list, only slower.
- * - clockSkew: `date === null` → false: `Date.parse(null)` is NaN, which the next test answers undefined for.
- *   `nbf !== undefined` / `exp !== undefined` → true: a comparison with undefined is false. intClaim's
- *   `r.ok ? r.value : undefined` → `r.value`: a failed int() carries no value.
+ *   (`parsed` stays undefined, which `walk` skips): [] either way.
  */
 import { http, HttpResponse } from 'msw'
 import { describe, expect, it } from 'vitest'
