@@ -8,9 +8,6 @@
  * - authorizeNow: the `catch` emptied, or `tokenResult === undefined ||` dropped: the next test
  *   (`typeof tokenResult !== 'object'`) returns undefined for both.
  * - `token !== this.#bearerFor` → true: the Authorization value is rebuilt per request, the same text.
- * - `!result.ok || token === undefined || token.length === 0` with a token test dropped: preflight never
- *   passes a request without a token (TOKEN_MISSING / TOKEN_EMPTY are errors), so `!result.ok` already holds.
- * - `if (result.warnings.length > 0)` → true / `>= 0`: `#warn` loops over an empty list.
  * - `memoisable` with `token.length > 0` or `source !== 'none'` weakened: the memo then also holds the verdict
  *   on an empty token or a 'none' answer, for the same inputs and second, where preflight answers the same.
  * - the key's placeholders (`? ''` for a key never used, `access === undefined ? ''`, each `?? ''` in
