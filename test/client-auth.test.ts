@@ -8,9 +8,6 @@
  * - authorizeNow: the `catch` emptied, or `tokenResult === undefined ||` dropped: the next test
  *   (`typeof tokenResult !== 'object'`) returns undefined for both.
  * - `token !== this.#bearerFor` → true: the Authorization value is rebuilt per request, the same text.
- * - `!result.ok || token === undefined || token.length === 0` with a token test dropped: preflight never
- *   passes a request without a token (TOKEN_MISSING / TOKEN_EMPTY are errors), so `!result.ok` already holds.
- * - `if (result.warnings.length > 0)` → true / `>= 0`: `#warn` loops over an empty list.
  * - `memoisable` with `token.length > 0` or `source !== 'none'` weakened: the memo then also holds the verdict
  *   on an empty token or a 'none' answer, for the same inputs and second, where preflight answers the same.
  * - the key's placeholders (`? ''` for a key never used, `access === undefined ? ''`, each `?? ''` in
@@ -663,13 +660,27 @@ describe('what the SDK says about a token the gateway refused', () => {
       expect(a.clockSkew(at(-6_000), entry, 5)?.skewSeconds).toBe(-6)
     })
 
-    it("the effect on the token: not yet valid before nbf, expired from exp on, by the gateway's clock", () => {
+    // python-jose refuses `nbf > now` and `exp < now` (mpdavis/python-jose jose/jwt.py @ 00c51d7c)
+    it("the effect on the token: not yet valid before nbf, expired after exp (the second of exp still passes), by the gateway's clock", () => {
       expect(a.clockSkew(at(-6_000), entry, 0)?.effect).toBe('not-yet-valid')
       expect(a.clockSkew(at(-5_000), entry, 0)?.effect).toBe('none')
       expect(a.clockSkew(at(59_000), entry, 0)?.effect).toBe('none')
-      expect(a.clockSkew(at(60_000), entry, 0)?.effect).toBe('expired')
-      expect(a.clockSkew(at(60_000), undefined, 0)?.effect).toBe('none')
+      expect(a.clockSkew(at(60_000), entry, 0)?.effect).toBe('none')
+      expect(a.clockSkew(at(61_000), entry, 0)?.effect).toBe('expired')
+      expect(a.clockSkew(at(61_000), undefined, 0)?.effect).toBe('none')
       expect(a.clockSkew(at(-6_000), a.entryFor(signJwt({ nbf: 'soon', exp: 'later' })), 0)?.effect).toBe('none')
+    })
+
+    it("nbf and exp as the gateway's int() reads them: a numeric string counts, a float is truncated", () => {
+      const strings = a.entryFor(signJwt(claims({ nbf: ` ${NOW_S - 5} `, exp: `${NOW_S + 60}` })))
+      expect(a.clockSkew(at(-6_000), strings, 0)?.effect).toBe('not-yet-valid')
+      expect(a.clockSkew(at(-5_000), strings, 0)?.effect).toBe('none')
+      expect(a.clockSkew(at(61_000), strings, 0)?.effect).toBe('expired')
+      // int() truncates: an nbf half a second after a whole second is that second
+      const floats = a.entryFor(signJwt(claims({ nbf: NOW_S - 4.5, exp: NOW_S + 60.5 })))
+      expect(a.clockSkew(at(-5_000), floats, 0)?.effect).toBe('none')
+      expect(a.clockSkew(at(-6_000), floats, 0)?.effect).toBe('not-yet-valid')
+      expect(a.clockSkew(at(61_000), floats, 0)?.effect).toBe('expired')
     })
   })
 })
@@ -746,6 +757,9 @@ describe('secretsInBody: the secret members of a JSON request body, for scrub', 
     expect(secretsInBody(new TextEncoder().encode(JSON.stringify({ api_key: 'bytes' })).buffer as ArrayBuffer)).toEqual(['bytes'])
     // a secret-named member that is an object is searched like any other
     expect(secretsInBody(JSON.stringify({ token: { value: 'v', refresh_token: 'r' } }))).toEqual(['r'])
+    // nulls (an unset key, an empty option) are passed over, at the top and below
+    expect(secretsInBody(JSON.stringify({ model_api_key: null, options: null, model: { api_key: 'k', extra: [null] } }))).toEqual(['k'])
+    expect(secretsInBody('null')).toEqual([])
   })
 
   it('bounded: nothing deeper than 8 levels, nothing from bodies over 256 KiB, empty or not JSON', () => {

@@ -9,6 +9,7 @@
  */
 import type { EndpointAccess } from '../inspect/access.js'
 import { inspectToken, preflight, PreflightError, type PreflightInput, type PreflightResult, type TokenReport } from '../inspect/index.js'
+import { pyInt } from '../inspect/python.js'
 import { fingerprint, redact, redactShapes } from '../redact.js'
 import type { Log } from '../log.js'
 import type { Clock, Problem, TokenRequest, TokenResult, TokenSource } from '../types.js'
@@ -225,10 +226,13 @@ export class Authorizer {
     if (Math.abs(skewSeconds) <= toleranceSeconds) return undefined
     const claims = entry?.report.claims ?? {}
     const gatewaySeconds = Math.floor(gatewayMs / 1000)
-    const nbf = typeof claims['nbf'] === 'number' ? claims['nbf'] : undefined
-    const exp = typeof claims['exp'] === 'number' ? claims['exp'] : undefined
+    // As the gateway judges them: python-jose reads nbf/exp with int() (a numeric string counts, a float is
+    // truncated) and refuses `nbf > now` and `exp < now` — at the second of exp a token is still accepted
+    // (mpdavis/python-jose jose/jwt.py @ 00c51d7c, _validate_nbf / _validate_exp; src/inspect/time.ts agrees).
+    const nbf = intClaim(claims['nbf'])
+    const exp = intClaim(claims['exp'])
     const effect: ClockSkewInfo['effect'] =
-      nbf !== undefined && gatewaySeconds < nbf ? 'not-yet-valid' : exp !== undefined && gatewaySeconds >= exp ? 'expired' : 'none'
+      nbf !== undefined && nbf > gatewaySeconds ? 'not-yet-valid' : exp !== undefined && exp < gatewaySeconds ? 'expired' : 'none'
     return { skewSeconds, gatewayDate: new Date(gatewayMs).toISOString(), localDate: local.toISOString(), effect }
   }
 
@@ -330,6 +334,12 @@ function tokenRequest(call: AuthorizeInput, signal: AbortSignal | undefined): To
   if (call.base['x-gitlab-is-team-member'] === 'true') request.skipUsageCutoff = true
   if (signal !== undefined) request.signal = signal
   return request
+}
+
+/** A time claim as python-jose's int() reads it; undefined when absent or when int() fails. */
+function intClaim(value: unknown): number | undefined {
+  const r = pyInt(value)
+  return r.ok ? r.value : undefined
 }
 
 /** An access rule as a memo key (rules are small: a few names and messages). */

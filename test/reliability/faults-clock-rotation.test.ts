@@ -119,6 +119,25 @@ describe('clock skew between the instance and the gateway', () => {
     expect(reasons(e)).toEqual(['401 Signature has expired.', '401 Signature has expired.'])
   })
 
+  it('at the second of its exp the gateway still accepts a token; a refusal at that second is not blamed on the clock', async () => {
+    const gw = manualClock(START)
+    // the instance 240 s behind and tokens living 240 s: each token reaches the gateway at the second of its exp
+    const instance = () => new Date(gw.ms - 240_000)
+    const accepted = await setup({ gateway: gw.now, instance, ttlSeconds: 240, refreshBeforeSeconds: 60 })
+    expect((await accepted.client.checkModelConfiguration(MODEL)).attempts).toBe(1)
+    expect(reasons(accepted.emulator)).toEqual(['200'])
+    await emulator?.stop()
+    // the same timing with a key the gateway does not trust: the 401 is the signature's, the skew only a note
+    const refused = await setup({ gateway: gw.now, instance, ttlSeconds: 240, refreshBeforeSeconds: 60, key: B })
+    const err = await rejection(refused.client.checkModelConfiguration(MODEL))
+    expect(err).toBeInstanceOf(GatewayAuthError)
+    expect(err).not.toBeInstanceOf(ClockSkewError)
+    expect((err as GatewayAuthError).code).toBe('ERR_GATEWAY_UNAUTHORIZED')
+    expect((err as GatewayAuthError).clockSkew).toEqual({ skewSeconds: 240, gatewayDate: '2026-02-01T12:00:00.000Z', localDate: '2026-02-01T11:56:00.000Z', effect: 'none' })
+    expect((err as GatewayAuthError).message).toContain('and it allows no leeway, which did not by itself invalidate this token.')
+    expect(reasons(refused.emulator)).toEqual(['401 Signature verification failed.', '401 Signature verification failed.'])
+  })
+
   it('instance more than refreshBeforeSeconds behind: once per token lifetime, one 401 and a forced refresh that succeeds', async () => {
     const gw = manualClock(START)
     const instance = () => new Date(gw.ms - 310_000)
