@@ -8,9 +8,9 @@
  *
  * zod is loaded synchronously with `require` (it ships CommonJS next to its ES modules), because option
  * validation is synchronous: a factory throws its InvalidOptionsError before it returns. Both builds of the
- * SDK (ESM and CommonJS) load the same CommonJS copy, so there is one zod in the process however the SDK was
- * loaded; a schema exposed by the SDK (`ENDPOINTS[name].body`) is a zod 4 schema and composes with the
- * caller's own zod 4.
+ * SDK (ESM and CommonJS) load the same CommonJS copy, so there is one zod of the SDK's in the process however
+ * the SDK was loaded (a caller's own `import 'zod'` may be the ES module copy: the SDK's schemas, such as
+ * `ENDPOINTS[name].body`, are for `safeParse`, not for mixing into the caller's schemas).
  */
 import { createRequire } from 'node:module'
 import type { z as Z } from 'zod'
