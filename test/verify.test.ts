@@ -387,6 +387,39 @@ describe('authenticate: the edges a service relies on', () => {
     expect((await verifier({ strict: { requireAud: false } }).authenticate(headersFor(token({}, ['aud'])))).status).toBe(200)
   })
 
+  it('each call is judged by its own unit primitive and detail, whatever the call before it asked', async () => {
+    const v = verifier()
+    const none = token({}, ['scopes'])
+    const judge = async (t: string, o: AuthenticateOptions) => {
+      const r = await v.authenticate(headersFor(t), o)
+      return r.status === 403 ? r.error : r.status
+    }
+    expect(await judge(good, { unitPrimitive: 'complete_code' })).toBe(200)
+    expect(await judge(good, { unitPrimitive: 'duo_chat' })).toBe("Unauthorized to access 'duo_chat'")
+    expect(await judge(none, { unitPrimitive: 'duo_chat', forbiddenDetail: 'Unauthorized to access chat' })).toBe('Unauthorized to access chat')
+    expect(await judge(none, { unitPrimitive: 'duo_chat' })).toBe("Unauthorized to access 'duo_chat'")
+    expect(await judge(none, { unitPrimitive: 'complete_code', forbiddenDetail: 'Unauthorized to access chat' })).toBe('Unauthorized to access chat')
+    expect(await judge(good, { unitPrimitive: 'complete_code', forbiddenDetail: 'Unauthorized to access chat' })).toBe(200)
+    expect(await judge(good, { access: { anyOf: ['duo_chat'], forbiddenDetail: 'from the rule' }, unitPrimitive: 'complete_code' })).toBe('from the rule')
+    expect(await judge(none, {})).toBe(200)
+  })
+
+  it('tokens of every size, one after another, each verified over its own bytes (small, over 8 KiB, over 64 KiB)', async () => {
+    const v = verifier({ verifiedTokenCacheSize: 0 })
+    const sizes = [0, 10_000, 70_000, 0, 10_000]
+    const tokens = sizes.map((n, i) => token({ jti: `size-${i}`, padding: 'x'.repeat(n) }))
+    for (const t of tokens) expect((await v.authenticate(headersFor(t))).status).toBe(200)
+    // each signature belongs to its own signing input: swapped between tokens, none verifies
+    const split = (t: string) => [t.slice(0, t.lastIndexOf('.')), t.slice(t.lastIndexOf('.') + 1)] as const
+    for (const [i, j] of [[0, 1], [1, 0], [2, 3], [3, 2], [1, 4]] as const) {
+      const r = await v.authenticate(headersFor(`${split(tokens[i] as string)[0]}.${split(tokens[j] as string)[1]}`))
+      expect(r).toMatchObject({ status: 401, reason: 'Signature verification failed.' })
+    }
+    // a signature segment longer than any RSA signature is refused like any other bad signature
+    expect(await v.authenticate(headersFor(`${split(good)[0]}.${'A'.repeat(4096)}`))).toMatchObject({ status: 401, reason: 'Signature verification failed.' })
+    expect((await v.authenticate(headersFor(good))).status).toBe(200)
+  })
+
   it('a verifier of static keys never turns into a fetched, expiring set (refreshKeys, an unknown kid in strict mode)', async () => {
     const v = verifier({ strict: true })
     await v.refreshKeys()

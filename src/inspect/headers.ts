@@ -19,6 +19,12 @@ export const GATEWAY_AUTH_HEADERS: ReadonlySet<string> = new Set([
 ])
 
 /**
+ * The lengths of GATEWAY_AUTH_HEADERS' names. Lower-casing never changes the length of a name that can match one
+ * of these ASCII names: only U+0130 lengthens (to "i" + U+0307), and the result is then not ASCII.
+ */
+const AUTH_HEADER_LENGTHS: ReadonlySet<number> = new Set([...GATEWAY_AUTH_HEADERS].map((n) => n.length))
+
+/**
  * The headers as the gateway's authentication sees them: lower-case name → value. Never throws.
  * `only` (lower-case names) keeps just those (e.g. GATEWAY_AUTH_HEADERS).
  */
@@ -75,7 +81,10 @@ function addRecord(out: Map<string, string>, record: Record<string, unknown>, on
 
 function add(out: Map<string, string>, name: unknown, value: unknown, only: ReadonlySet<string> | undefined): void {
   if (value === undefined || value === null) return
-  const n = (typeof name === 'string' ? name : String(name)).toLowerCase()
+  const raw = typeof name === 'string' ? name : String(name)
+  // Most of a request's ~16 headers are not kept: their length alone says so, without lower-casing them.
+  if (only === GATEWAY_AUTH_HEADERS && !AUTH_HEADER_LENGTHS.has(raw.length)) return
+  const n = raw.toLowerCase()
   if (only !== undefined && !only.has(n)) return
   const v = typeof value === 'string' ? value : String(value)
   out.set(n, stripWhere(v, isOws))

@@ -42,9 +42,15 @@ export interface JwsParts {
   signatureSegment: string
   /** True when every segment is plain base64url (no padding, no "+" or "/", nothing skipped): the common case. */
   clean: boolean
-  /** The signature's bytes: set by the load when the segment needed the exact decoder, else by the first check. */
+  /**
+   * The signature's bytes, set by the load when the segment needed the exact decoder; otherwise a check decodes
+   * the segment into scratch space (no allocation per verification).
+   */
   signature?: Buffer
-  /** The signing input's bytes, filled in by the first signature check (however many keys are tried). */
+  /**
+   * The signing input's bytes when they are not the text's latin-1 bytes (a non-ASCII token: the gateway's
+   * bytes), kept by the first check; otherwise a check writes the text into scratch space.
+   */
   signingInputBytes?: Buffer
 }
 
@@ -135,11 +141,19 @@ function scratch(bytes: number): Buffer {
   return SCRATCH
 }
 
-/** The signature's bytes (decoded on the first check, then kept with the parts). */
+/** The signature's bytes: kept with the parts when the load needed the exact decoder, else decoded into scratch space. */
 function signatureOf(parts: JwsParts): Buffer {
-  if (parts.signature === undefined) parts.signature = Buffer.from(parts.signatureSegment, 'base64url')
-  return parts.signature
+  if (parts.signature !== undefined) return parts.signature
+  const segment = parts.signatureSegment
+  if (segment.length > SIGNATURE_SCRATCH_CHARS) return Buffer.from(segment, 'base64url')
+  return SIGNATURE_SCRATCH.subarray(0, SIGNATURE_SCRATCH.write(segment, 0, 'base64url'))
 }
+
+// Scratch space for what one (synchronous) signature check reads, apart from SCRATCH, which may hold the payload:
+// a stream of distinct tokens then allocates nothing per check for the signing input and the signature.
+const SIGNATURE_SCRATCH_CHARS = 2048
+const SIGNATURE_SCRATCH = Buffer.allocUnsafeSlow((SIGNATURE_SCRATCH_CHARS * 3) >> 2)
+let INPUT_SCRATCH = Buffer.allocUnsafeSlow(8 * 1024)
 
 /** _verify_signature's first two checks. Returns the reason, or undefined when the alg is RS256. */
 export function joseCheckAlgorithm(header: Readonly<Record<string, unknown>>): string | undefined {
@@ -356,11 +370,12 @@ function decodeHeaderUncached(segment: string): HeaderDecode {
 }
 
 function signingInput(parts: JwsParts): Buffer {
-  if (parts.signingInputBytes === undefined) {
-    const text = parts.signingInputText
-    parts.signingInputBytes = parts.clean || isAscii(text) ? Buffer.from(text, 'latin1') : gatewayBytes(text)
-  }
-  return parts.signingInputBytes
+  if (parts.signingInputBytes !== undefined) return parts.signingInputBytes
+  const text = parts.signingInputText
+  if (!parts.clean && !isAscii(text)) return (parts.signingInputBytes = gatewayBytes(text))
+  if (text.length > SCRATCH_MAX) return Buffer.from(text, 'latin1')
+  if (text.length > INPUT_SCRATCH.length) INPUT_SCRATCH = Buffer.allocUnsafeSlow(SCRATCH_MAX)
+  return INPUT_SCRATCH.subarray(0, INPUT_SCRATCH.write(text, 0, 'latin1'))
 }
 
 function rs256Verify(parts: JwsParts, key: KeyObject): boolean {

@@ -24,6 +24,7 @@ import {
   joseLoad,
   joseValidateClaims,
   joseVerifySignature,
+  type ClaimRules,
   type JoseFailure,
   type JwsParts,
   type RequirableClaim,
@@ -201,8 +202,7 @@ export function createGatewayVerifier(options: GatewayVerifierOptions = {}): Gat
       if (mismatch !== undefined) {
         return { status: 401, error: headerMismatchMessage(mismatch.header), claims, check: 'headers', header: mismatch.header }
       }
-      const access =
-        opts.access ?? (opts.unitPrimitive !== undefined ? singlePrimitiveAccess(opts.unitPrimitive, opts.forbiddenDetail ?? forbiddenMessage(opts.unitPrimitive)) : undefined)
+      const access = opts.access ?? (opts.unitPrimitive !== undefined ? accessOf(opts.unitPrimitive, opts.forbiddenDetail) : undefined)
       if (access !== undefined) {
         const judged = judgeAccess(access, claims, audience)
         if (!judged.ok && judged.status === 403) return { status: 403, error: judged.detail, claims, check: 'scope' }
@@ -213,6 +213,24 @@ export function createGatewayVerifier(options: GatewayVerifierOptions = {}): Gat
       log(o.logger, 'error', 'gateway_verifier.internal_error', { error: e instanceof Error ? e.name : typeof e })
       return { status: 500, error: GATEWAY_MESSAGES.internalServerError, reason: `${e instanceof Error ? e.name : 'Error'}: the verifier failed unexpectedly`, check: 'internal' }
     }
+  }
+
+  // A service passes the same unitPrimitive on every call: its rule is built once, not per request.
+  let lastAccess: { unitPrimitive: string; detail: string | undefined; access: EndpointAccess } | undefined
+  function accessOf(unitPrimitive: string, detail: string | undefined): EndpointAccess {
+    if (lastAccess?.unitPrimitive === unitPrimitive && lastAccess.detail === detail) return lastAccess.access
+    const access = singlePrimitiveAccess(unitPrimitive, detail ?? forbiddenMessage(unitPrimitive))
+    lastAccess = { unitPrimitive, detail, access }
+    return access
+  }
+
+  // python-jose's claim rules are the verifier's; only `now` changes, set before each (synchronous) check.
+  const claimRules: ClaimRules = {
+    audience,
+    now: 0,
+    leeway: o.strict?.leewaySeconds ?? 0,
+    ...(o.strict ? { require: o.strict.require } : {}),
+    ...(o.strict?.issuers ? { issuers: o.strict.issuers } : {}),
   }
 
   /** python-jose's jwt.decode (plus the strict checks), returning the claims or its failure. */
@@ -229,16 +247,6 @@ export function createGatewayVerifier(options: GatewayVerifierOptions = {}): Gat
       if (!load.ok) return load
       parts = load.parts
       entry = memo.add(token, parts)
-    }
-    // Decoding the claims depends on the token text alone: done once, remembered with the token.
-    const memoEntry = entry
-    const readClaims = (): { ok: true; claims: Record<string, unknown> } | JoseFailure => {
-      if (memoEntry?.claims !== undefined) return { ok: true, claims: memoEntry.claims }
-      const decoded = joseDecodeClaims(parts.payload)
-      if (!decoded.ok) return decoded
-      const claims = deepFreeze(decoded.claims)
-      if (memoEntry !== undefined) memoEntry.claims = claims
-      return { ok: true, claims }
     }
     const algReason = joseCheckAlgorithm(parts.header)
     if (algReason !== undefined) return { ok: false, stage: 'algorithm', reason: algReason }
@@ -260,7 +268,7 @@ export function createGatewayVerifier(options: GatewayVerifierOptions = {}): Gat
       // A key discovered from an issuer signs for that issuer only: a token signed with issuer B's key that
       // names issuer A (iss) is refused. The claims are read before the signature check only to choose the
       // keys; whatever they say, the signature must then verify under a key of the issuer they name.
-      const claims = readClaims()
+      const claims = claimsOf(entry, parts)
       const iss = claims.ok ? claims.claims.iss : undefined
       const named = typeof iss === 'string' ? issuerId(iss) : undefined
       candidates = candidates.filter((k) => k.issuer === undefined || (named !== undefined && strict.keyIssuers.get(k.issuer)?.has(named) === true))
@@ -278,16 +286,11 @@ export function createGatewayVerifier(options: GatewayVerifierOptions = {}): Gat
       if (!sig.ok) return sig
       memo.verified(entry, keys)
     }
-    const decoded = readClaims()
+    const decoded = claimsOf(entry, parts)
     if (!decoded.ok) return decoded
     const claims = decoded.claims
-    const checked = joseValidateClaims(claims, {
-      audience,
-      now: epochSeconds(o.now()),
-      leeway: strict?.leewaySeconds ?? 0,
-      ...(strict ? { require: strict.require } : {}),
-      ...(strict?.issuers ? { issuers: strict.issuers } : {}),
-    })
+    claimRules.now = epochSeconds(o.now())
+    const checked = joseValidateClaims(claims, claimRules)
     if (!checked.ok) return checked
     return { ok: true, claims }
   }
@@ -318,6 +321,16 @@ export function createGatewayVerifier(options: GatewayVerifierOptions = {}): Gat
 }
 
 // ---------------------------------------------------------------------------------------------------
+
+/** The token's claims: decoding depends on the token text alone, so it is done once and remembered with the token. */
+function claimsOf(entry: MemoEntry | undefined, parts: JwsParts): { ok: true; claims: Record<string, unknown> } | JoseFailure {
+  if (entry?.claims !== undefined) return { ok: true, claims: entry.claims }
+  const decoded = joseDecodeClaims(parts.payload)
+  if (!decoded.ok) return decoded
+  const claims = deepFreeze(decoded.claims)
+  if (entry !== undefined) entry.claims = claims
+  return decoded
+}
 
 /** What a verifier remembers of one token, identified by its whole text. */
 interface MemoEntry {
