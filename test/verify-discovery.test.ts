@@ -28,6 +28,7 @@ const headersFor = (token: string) => ({
 
 const INSTANCE = 'https://gitlab.example.com'
 const PORTAL = 'https://customers.gitlab.example'
+const THIRD = 'https://third.example.com'
 
 const server = setupServer()
 let requests: string[] = []
@@ -358,6 +359,45 @@ describe('strict mode over discovery: which issuer a key signs for', () => {
     expect(await v.authenticate(headersFor(signedAs(PORTAL)))).toMatchObject({ status: 401, reason: 'No key of the issuer the token names (iss) has the kid of the token' })
   })
 
+  it("a token signed with issuer B's key that names issuer A is refused when keys given directly are tried too (strict, requireKid: false)", async () => {
+    server.use(...issuer(INSTANCE, toJwks([fx.key]).keys), ...issuer(PORTAL, toJwks([fx.otherKey]).keys))
+    const extra = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'jwk' })
+    const v = createGatewayVerifier({ issuerUrls: [INSTANCE, PORTAL], jwks: { keys: [{ ...extra, kid: 'static' } as never] }, now: () => fx.now, strict: { requireKid: false } })
+    expect((await v.authenticate(headersFor(signedAs(INSTANCE)))).status).toBe(200)
+    expect((await v.authenticate(headersFor(signedAs(PORTAL, fx.otherKey)))).status).toBe(200)
+    // the portal's key is not one of the instance's: only the static key and the instance's are tried
+    expect(await v.authenticate(headersFor(signedAs(INSTANCE, fx.otherKey)))).toMatchObject({ status: 401, reason: 'Signature verification failed.' })
+  })
+
+  it("a token naming an issuer that does not publish its kid reloads the keys once (the issuer may have published it since); a token naming no issuer never does", async () => {
+    server.use(...issuer(INSTANCE, toJwks([fx.key]).keys), ...issuer(PORTAL, toJwks([fx.otherKey]).keys))
+    const c = clock(fx.now)
+    const v = createGatewayVerifier({ issuerUrls: [INSTANCE, PORTAL], now: c.now, strict: { requireAud: false } })
+    expect((await v.authenticate(headersFor(signedAs(INSTANCE)))).status).toBe(200)
+    expect(requests).toHaveLength(4)
+    c.advance(60)
+    const noIss = mintJwt({ alg: 'RS256', typ: 'JWT', kid: fx.otherKey.kid }, { ...claims, iss: undefined }, fx.otherKey.privateKey!)
+    expect(await v.authenticate(headersFor(noIss))).toMatchObject({ status: 401, reason: 'The token names no issuer (iss) whose keys could verify it' })
+    expect(requests).toHaveLength(4)
+    // the instance now publishes the portal's key too: a token naming the instance, signed with it, verifies after one reload
+    server.use(...issuer(INSTANCE, [...toJwks([fx.key]).keys, ...toJwks([fx.otherKey]).keys]))
+    expect((await v.authenticate(headersFor(signedAs(INSTANCE, fx.otherKey)))).status).toBe(200)
+    expect(requests).toHaveLength(8)
+  })
+
+  it('tokens with a newly published kid that arrive while its reload is in flight wait for it and verify: one reload for all', async () => {
+    server.use(...issuer(INSTANCE, toJwks([fx.key]).keys))
+    const c = clock(fx.now)
+    const v = createGatewayVerifier({ issuerUrls: [INSTANCE], now: c.now, strict: true })
+    expect((await v.authenticate(headersFor(signedAs(INSTANCE)))).status).toBe(200)
+    server.use(...issuer(INSTANCE, [...toJwks([fx.key]).keys, { ...toJwks([fx.otherKey]).keys[0], kid: 'rotated' }]))
+    c.advance(60)
+    const rotated = mintJwt({ alg: 'RS256', typ: 'JWT', kid: 'rotated' }, claims, fx.otherKey.privateKey!)
+    const verdicts = await Promise.all([1, 2, 3].map(() => v.authenticate(headersFor(rotated))))
+    expect(verdicts.map((r) => r.status)).toEqual([200, 200, 200])
+    expect(requests).toHaveLength(4)
+  })
+
   it('keys given directly sign for any configured issuer, and iss must still be one of them', async () => {
     server.use(...issuer(INSTANCE, toJwks([fx.key]).keys))
     for (const requireKid of [true, false]) {
@@ -372,12 +412,18 @@ describe('the key set over discovery: what is logged, kept and replaced', () => 
   const ecKey = { kty: 'EC', kid: 'ec', crv: 'P-256', x: 'x', y: 'y' }
 
   it('a load logs the kids, the unusable entries and the failing issuers; keySet() reports the same', async () => {
-    server.use(...issuer(INSTANCE, [...toJwks([fx.key]).keys, ecKey]), http.get(`${PORTAL}/.well-known/openid-configuration`, () => HttpResponse.error()))
+    // one usable key and two unusable entries, one failing issuer of three: no count can be read the other way round
+    const okp = { kty: 'OKP', kid: 'okp', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo' }
+    server.use(
+      ...issuer(INSTANCE, [...toJwks([fx.key]).keys, ecKey, okp]),
+      http.get(`${PORTAL}/.well-known/openid-configuration`, () => HttpResponse.error()),
+      ...issuer(THIRD, []),
+    )
     const { logger, events } = recordingLogger()
-    const verifier = createGatewayVerifier({ issuerUrls: [INSTANCE, PORTAL], now: () => fx.now, logger, cacheTtlSeconds: 100, emptyKeySetTtlSeconds: 10 })
-    expect(await verifier.keySet()).toEqual({ kids: [fx.key.kid, 'ec'], unusable: 1, loadedAt: fx.now, expiresAt: new Date(fx.now.getTime() + 100_000) })
+    const verifier = createGatewayVerifier({ issuerUrls: [INSTANCE, PORTAL, THIRD], now: () => fx.now, logger, cacheTtlSeconds: 100, emptyKeySetTtlSeconds: 10 })
+    expect(await verifier.keySet()).toEqual({ kids: [fx.key.kid, 'ec', 'okp'], unusable: 2, loadedAt: fx.now, expiresAt: new Date(fx.now.getTime() + 100_000) })
     expect(events.map(([level, event]) => `${level} ${event}`)).toEqual(['warn gateway_verifier.issuer_failed', 'info gateway_verifier.keys_loaded'])
-    expect(events[1]?.[2]).toEqual({ kids: [fx.key.kid, 'ec'], unusable: 1, issuersFailed: 1 })
+    expect(events[1]?.[2]).toEqual({ kids: [fx.key.kid, 'ec', 'okp'], unusable: 2, issuersFailed: 1 })
   })
 
   it('no key at all is logged with the issuers asked and the gateway message', async () => {
@@ -399,10 +445,11 @@ describe('the key set over discovery: what is logged, kept and replaced', () => 
   })
 
   it('strict: a reload for an unknown kid keeps the working set when an issuer fails meanwhile, and says so', async () => {
-    server.use(...issuer(INSTANCE, toJwks([fx.key]).keys), ...issuer(PORTAL, toJwks([fx.otherKey]).keys))
+    server.use(...issuer(INSTANCE, toJwks([fx.key]).keys), ...issuer(PORTAL, toJwks([fx.otherKey]).keys), ...issuer(THIRD, []))
     const c = clock(fx.now)
     const { logger, events } = recordingLogger()
-    const verifier = createGatewayVerifier({ issuerUrls: [INSTANCE, PORTAL], now: c.now, logger, strict: true })
+    // one issuer of three fails during the reload
+    const verifier = createGatewayVerifier({ issuerUrls: [INSTANCE, PORTAL, THIRD], now: c.now, logger, strict: true })
     expect((await verifier.authenticate(headersFor(instanceToken))).status).toBe(200)
     // the instance publishes a new key; the portal is down when a token signed with it arrives
     const rotated = { ...toJwks([fx.otherKey]).keys[0], kid: 'rotated' }

@@ -230,15 +230,20 @@ describe('authenticate: a token parsed once is still verified every time', () =>
  * - strict kid: `typeof kid === 'string' ?` → true: no key has a non-string kid, the candidates are empty either way.
  * - `candidates.some((k) => k.issuer !== undefined)` → `some(() => true)`: the filter keeps every key tied to no
  *   issuer, so candidates without issuer keys come out unchanged.
- * - the verification memo (`entry?.verifiedWith !== keys` → true, `rememberVerified` variants, the 16 KiB
- *   guard, `verified()` emptied): it only skips an RSA verification already made against the same key set;
- *   verdicts are the same (held by 'a token parsed once is still verified every time' below).
+ * (The verification memo's mutants — `entry?.verifiedWith !== keys` → true, `rememberVerified` variants, the
+ * 16 KiB guard, `verified()` emptied — change no verdict but are killed by test/verify-memo.test.ts, which counts
+ * the RSA verifications that reach node:crypto.)
  * - `if (o.logger?.debug)` → true: `log` skips a logger without debug anyway.
  * - `if (this.inflight === p)` → true in `start`: a load starts only when none is in flight, so `p` is the one.
  * - `k.error ?? 'not a JWK'` and jwkSchema's `kty`: trustedKeyFromJwk already gives an error for every entry
  *   without `kty: 'RSA'`.
  * - `opts.strict === false || opts.strict === undefined` with the second test dropped: undefined is passed on.
  * - `code: ... : 'ERR_DISCOVERY_FAILED'` for an issuer failure: discoverJwks only throws JwksError.
+ * - the issuerUrls refinement's `catch { return false }` emptied: it then returns undefined, which zod's refine
+ *   reads as a failure too.
+ * - the `keys` option's `typeof v === 'object'` → true: a string or number has no `publicKey` KeyObject, so the
+ *   check after it refuses them anyway (only a function carrying a KeyObject as `publicKey` would pass, and be used
+ *   as that key).
  * - the claims memo in decode (`memoEntry?.claims !== undefined` → false, the `memoEntry.claims = claims` store
  *   dropped): the claims are decoded again from the same text, equal and frozen alike.
  * - `log()`'s optional calls (`logger?.[level]?.(...)` → `logger[level](...)`): a missing logger or level then
