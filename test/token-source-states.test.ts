@@ -51,7 +51,14 @@ function recordingIssuer() {
  *   so `force || loader`, and `known.state === 'unknown'` → true, only add a load() call that returns the
  *   same token without asking the loader.
  * - The decision memo (`decision === undefined` → true, the 256-entry bound, the '' placeholders of its
- *   key): it only saves recomputing a pure function; its bound is memory, not behaviour.
+ *   key) and the last decision's early return emptied: they only save recomputing a pure function; the bound is
+ *   memory, not behaviour. The last decision's expiry comparison (→ true, `!==`): a loaded token's expiry only
+ *   changes through a load, and every load follows an 'unknown' decision, so the last decision never has the same
+ *   state with another expiry ('a renewed synced token' holds the reason's expiry all the same).
+ * - The option schema's messages (`{ error: ... }` emptied or removed, `z.union([])`): they survive under Stryker
+ *   only because the schema is built once per process (`lazy`, for the import cost) before Stryker switches a
+ *   mutant on, so no mutant of it ever runs. 'options a deployment sets' asserts every message, and kills each
+ *   such mutant applied by hand (checked for gitlabCom's message, selfSignOverride's union, logger's message).
  * - `situation.policy ?? 'safe'` → '' and `s.synced ?? 'absent'` → '': both are only compared with other
  *   values ('rails'; 'active', 'unknown', 'expired'), so '' behaves as the default.
  * - `s.selfHostedFeatures ?? []` → ["Stryker was here"]: no feature setting has that name.
@@ -135,6 +142,24 @@ describe('no signing key, a synced-token loader not asked yet', () => {
       code: 'ERR_SYNCED_TOKEN_INVALID',
       message: 'The synced-token loader returned an invalid value: token must be a string; it must resolve to { token, expiresAt } or undefined.',
     })
+  })
+})
+
+describe('a renewed synced token', () => {
+  it("the answer's reason names the expiry of the token it carries, not of the one before (same state, new expiry)", async () => {
+    const renewed = new Date('2026-02-01T14:00:00Z')
+    const tokens = [active(), { token: `${SYNCED_TOKEN}-renewed`, expiresAt: renewed }]
+    const loader = vi.fn(async () => tokens.shift())
+    const source = createTokenSource({ license: 'online-cloud', synced: loader, now: () => NOW })
+    const first = await source.getToken({ unitPrimitive: 'complete_code' })
+    expect(first).toMatchObject({ source: 'synced', expiresAt: EXPIRES })
+    expect(first.reason).toContain(`valid until ${EXPIRES.toISOString()}`)
+    source.invalidate()
+    const second = await source.getToken({ unitPrimitive: 'complete_code' })
+    expect(second).toMatchObject({ source: 'synced', token: `${SYNCED_TOKEN}-renewed`, expiresAt: renewed })
+    expect(second.reason).toContain(`valid until ${renewed.toISOString()}`)
+    expect(second.reason).not.toContain(EXPIRES.toISOString())
+    expect(loader).toHaveBeenCalledTimes(2)
   })
 })
 
