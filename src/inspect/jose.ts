@@ -119,7 +119,7 @@ function plainBase64Url(segment: string, ascii: boolean): Buffer | undefined {
   const n = segment.length
   if (!ascii || n % 4 === 1) return undefined
   const expected = (n * 3) >> 2
-  const out = scratch(expected)
+  const out = PAYLOAD_SCRATCH.get(expected)
   const written = out.write(segment, 0, 'base64url')
   return written === expected ? out.subarray(0, written) : undefined
 }
@@ -129,31 +129,38 @@ function isCanonical(segment: string): boolean {
   return segment.indexOf('+') < 0 && segment.indexOf('/') < 0
 }
 
-// One buffer for bytes that are read and dropped within a synchronous call (nothing else can run meanwhile).
-let SCRATCH = Buffer.allocUnsafeSlow(16 * 1024)
-const SCRATCH_MAX = 64 * 1024
+/**
+ * A buffer for bytes that are read and dropped within one synchronous call (nothing else can run meanwhile):
+ * grown once up to SCRATCH_MAX; a larger request (only the verifier without strict mode takes such a token) gets
+ * a buffer of its own.
+ */
+class Scratch {
+  constructor(private buffer: Buffer) {}
 
-function scratch(bytes: number): Buffer {
-  if (bytes <= SCRATCH.length) return SCRATCH
-  // a segment larger than the cap (only the verifier without strict mode takes one) gets its own buffer
-  if (bytes > SCRATCH_MAX) return Buffer.allocUnsafeSlow(bytes)
-  SCRATCH = Buffer.allocUnsafeSlow(SCRATCH_MAX)
-  return SCRATCH
+  /** At least `bytes` bytes, valid until the next call. */
+  get(bytes: number): Buffer {
+    if (bytes <= this.buffer.length) return this.buffer
+    if (bytes > SCRATCH_MAX) return Buffer.allocUnsafeSlow(bytes)
+    this.buffer = Buffer.allocUnsafeSlow(SCRATCH_MAX)
+    return this.buffer
+  }
 }
+
+const SCRATCH_MAX = 64 * 1024
+/** The segments a load decodes (the payload, and the signature only to check it is base64url). */
+const PAYLOAD_SCRATCH = new Scratch(Buffer.allocUnsafeSlow(16 * 1024))
+// What one signature check reads, apart from the payload's: a stream of distinct tokens then allocates nothing
+// per check for the signing input and the signature.
+const INPUT_SCRATCH = new Scratch(Buffer.allocUnsafeSlow(8 * 1024))
+const SIGNATURE_SCRATCH = new Scratch(Buffer.allocUnsafeSlow(1024))
 
 /** The signature's bytes: kept with the parts when the load needed the exact decoder, else decoded into scratch space. */
 function signatureOf(parts: JwsParts): Buffer {
   if (parts.signature !== undefined) return parts.signature
   const segment = parts.signatureSegment
-  if (segment.length > SIGNATURE_SCRATCH_CHARS) return Buffer.from(segment, 'base64url')
-  return SIGNATURE_SCRATCH.subarray(0, SIGNATURE_SCRATCH.write(segment, 0, 'base64url'))
+  const out = SIGNATURE_SCRATCH.get((segment.length * 3) >> 2)
+  return out.subarray(0, out.write(segment, 0, 'base64url'))
 }
-
-// Scratch space for what one (synchronous) signature check reads, apart from SCRATCH, which may hold the payload:
-// a stream of distinct tokens then allocates nothing per check for the signing input and the signature.
-const SIGNATURE_SCRATCH_CHARS = 2048
-const SIGNATURE_SCRATCH = Buffer.allocUnsafeSlow((SIGNATURE_SCRATCH_CHARS * 3) >> 2)
-let INPUT_SCRATCH = Buffer.allocUnsafeSlow(8 * 1024)
 
 /** _verify_signature's first two checks. Returns the reason, or undefined when the alg is RS256. */
 export function joseCheckAlgorithm(header: Readonly<Record<string, unknown>>): string | undefined {
@@ -373,9 +380,8 @@ function signingInput(parts: JwsParts): Buffer {
   if (parts.signingInputBytes !== undefined) return parts.signingInputBytes
   const text = parts.signingInputText
   if (!parts.clean && !isAscii(text)) return (parts.signingInputBytes = gatewayBytes(text))
-  if (text.length > SCRATCH_MAX) return Buffer.from(text, 'latin1')
-  if (text.length > INPUT_SCRATCH.length) INPUT_SCRATCH = Buffer.allocUnsafeSlow(SCRATCH_MAX)
-  return INPUT_SCRATCH.subarray(0, INPUT_SCRATCH.write(text, 0, 'latin1'))
+  const out = INPUT_SCRATCH.get(text.length)
+  return out.subarray(0, out.write(text, 0, 'latin1'))
 }
 
 function rs256Verify(parts: JwsParts, key: KeyObject): boolean {
